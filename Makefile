@@ -1,0 +1,32 @@
+# The two commands of the README:
+#   make run    install into .venv and run Syndicate on the bundled content (embedded defaults)
+#   make test   install into .venv and run every check: ruff, mypy, the whole test suite
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# PostgreSQL tests read this DSN; CI (.ci/run) makes sure the server is up.
+SYNDICATE_TEST_POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
+export SYNDICATE_TEST_POSTGRES_URL
+
+.PHONY: run test install check clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test,postgres]'
+	touch $@
+
+install: $(BIN)/.installed
+
+run: $(BIN)/.installed
+	$(BIN)/syndicate build
+
+check: $(BIN)/.installed
+	$(BIN)/ruff check syndicate tests bench
+	$(BIN)/mypy
+
+test: check
+	$(BIN)/pytest -q
+
+clean:
+	rm -rf $(VENV) public state .pytest_cache .mypy_cache .ruff_cache

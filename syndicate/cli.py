@@ -1,0 +1,136 @@
+"""The ``syndicate`` command: a click group of thin commands over the library.
+
+Each command parses its options, calls the library and prints: a table or clear lines for
+people, one JSON document with ``--json`` for scripts. Library errors become
+:class:`click.ClickException` here and nowhere else. This is the only module that reads the
+process environment (to build :class:`~syndicate.config.Settings`).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from . import __version__
+from .config import Settings, load_settings
+from .content import load_corpus
+from .errors import SyndicateError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def settings_options(func: F) -> F:
+    """Add ``--config``, ``--content``, ``--locales`` and ``--out``; pass ``settings``."""
+
+    @click.option("--config", "config_file", type=click.Path(path_type=Path, dir_okay=False),
+                  help="TOML settings file.")
+    @click.option("--content", "content_dir", type=click.Path(path_type=Path, file_okay=False),
+                  help="Answers folder [default: content].")
+    @click.option("--locales", "locales_dir", type=click.Path(path_type=Path, file_okay=False),
+                  help="Catalogs folder [default: locales].")
+    @click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False),
+                  help="Publication tree [default: public].")
+    @functools.wraps(func)
+    def wrapper(
+        *args: Any,
+        config_file: Path | None,
+        content_dir: Path | None,
+        locales_dir: Path | None,
+        out_dir: Path | None,
+        **kwargs: Any,
+    ) -> Any:
+        try:
+            settings = load_settings(
+                config_file,
+                environ=os.environ,
+                overrides={"content_dir": content_dir, "locales_dir": locales_dir,
+                           "out_dir": out_dir},
+            )
+        except SyndicateError as exc:
+            raise click.ClickException(str(exc)) from exc
+        return func(*args, settings=settings, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def emit_json(data: Any) -> None:
+    """Print one JSON document on stdout."""
+    click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+
+
+def table(rows: list[list[str]], headers: list[str]) -> str:
+    """A plain aligned text table."""
+    widths = [max(len(str(cell)) for cell in column) for column in zip(headers, *rows, strict=False)]
+    lines = ["  ".join(str(h).ljust(w) for h, w in zip(headers, widths, strict=False)).rstrip()]
+    lines.append("  ".join("-" * w for w in widths))
+    for row in rows:
+        lines.append("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=False)).rstrip())
+    return "\n".join(lines)
+
+
+def progress_printer(enabled: bool) -> Callable[[str, int, int], None] | None:
+    """A progress callback writing one updating line to stderr, when stderr is a terminal."""
+    if not enabled or not sys.stderr.isatty():
+        return None
+
+    def show(stage: str, done: int, total: int) -> None:
+        end = "\n" if done >= total else ""
+        click.echo(f"\r{stage}: {done}/{total}", err=True, nl=False)
+        if end:
+            click.echo("", err=True)
+
+    return show
+
+
+@click.group()
+@click.version_option(__version__, prog_name="syndicate")
+def cli() -> None:
+    """Syndicate: medically reviewed health answers, localized and syndicated.
+
+    \b
+    Example:
+      syndicate validate && syndicate build
+    """
+
+
+@cli.command()
+@settings_options
+@click.option("--json", "as_json", is_flag=True, help="Print the problems as JSON.")
+def validate(settings: Settings, as_json: bool) -> None:
+    """Check every answer file and list every problem at once.
+
+    Prints ``file:line: field: reason``; exits 1 if any file has an error (warnings alone
+    do not fail).
+
+    \b
+    Example:
+      syndicate validate --content content/
+    """
+    corpus = load_corpus(settings.content_dir)
+    if as_json:
+        emit_json({
+            "answers": len(corpus.answers),
+            "errors": [p.as_dict() for p in corpus.errors],
+            "warnings": [p.as_dict() for p in corpus.warnings],
+        })
+    else:
+        for problem in corpus.problems:
+            click.echo(str(problem), err=True)
+        click.echo(
+            f"{len(corpus.answers)} answers valid, {len(corpus.errors)} errors, "
+            f"{len(corpus.warnings)} warnings"
+        )
+    if corpus.errors:
+        sys.exit(1)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli(prog_name="syndicate")

@@ -1,0 +1,168 @@
+"""Settings: one frozen object, built once from defaults, a TOML file, the environment
+and command-line overrides (in that order of precedence, last wins), then passed explicitly.
+
+Nothing else in Syndicate reads ``os.environ``. Every setting ``name`` can be given as the
+environment variable ``SYNDICATE_<NAME>``; lists are comma-separated there.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import tomllib
+import types
+import typing
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+
+ENV_PREFIX = "SYNDICATE_"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Settings:
+    """Every setting of a Syndicate deployment; see ``deploy/syndicate.example.toml``."""
+
+    content_dir: Path = Path("content")
+    """Answers, one Markdown file per answer under ``<condition>/<slug>.md``."""
+    locales_dir: Path = Path("locales")
+    """gettext catalogs: ``<locale>/LC_MESSAGES/syndicate.po`` and ``syndicate.pot``."""
+    out_dir: Path = Path("public")
+    """The publication tree written by ``build`` and ``sync``."""
+    state_dir: Path = Path("state")
+    """Local state (the default SQLite database lives here)."""
+    database_url: str = ""
+    """SQLAlchemy URL of the state store; empty means ``sqlite:///<state_dir>/syndicate.db``."""
+    base_url: str = "http://127.0.0.1:8080"
+    """Public URL under which the publication tree and the API are reachable."""
+    publisher: str = "DiseaseMaps"
+    """Name of the publisher, used for attribution in every item."""
+    source_language: str = "en"
+    """Language the answers are written in (BCP 47)."""
+    languages: tuple[str, ...] = ()
+    """Target languages to publish (BCP 47); empty means every catalog in ``locales_dir``."""
+    feed_size: int = 50
+    """Entries in a current feed document; older entries go to RFC 5005 archives."""
+    webhook_allow_networks: tuple[str, ...] = ()
+    """Networks webhooks may target although not globally routable (e.g. ``127.0.0.0/8``)."""
+    webhook_timeout: float = 15.0
+    """Seconds a webhook receiver has to answer."""
+    delivery_concurrency: int = 100
+    """Webhook requests in flight at once, over all subscribers."""
+    subscriber_concurrency: int = 4
+    """Webhook requests in flight at once to one subscriber."""
+    disable_after_days: float = 5.0
+    """A subscriber failing for this many days is disabled."""
+    sync_interval: float = 300.0
+    """Seconds between two runs of the ``sync`` job."""
+    deliver_interval: float = 5.0
+    """Seconds between two runs of the ``deliver`` job."""
+    report_interval: float = 3600.0
+    """Seconds between two runs of the ``report`` job."""
+    host: str = "127.0.0.1"
+    """Address the HTTP server listens on."""
+    port: int = 8080
+    """Port the HTTP server listens on."""
+    log_format: str = "json"
+    """``json`` (one object per line) or ``text``."""
+
+    @property
+    def database(self) -> str:
+        """The SQLAlchemy URL of the state store, with the embedded default filled in."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.state_dir / 'syndicate.db'}"
+
+
+FIELDS: dict[str, dataclasses.Field[Any]] = {f.name: f for f in dataclasses.fields(Settings)}
+_HINTS = typing.get_type_hints(Settings)
+
+
+def _coerce(name: str, value: Any, *, from_env: bool) -> Any:
+    hint = _HINTS[name]
+    try:
+        if hint is Path:
+            return Path(str(value))
+        if hint is bool:
+            if isinstance(value, str):
+                return value.strip().lower() in {"1", "true", "yes", "on"}
+            return bool(value)
+        if hint is int:
+            if isinstance(value, bool):
+                raise ValueError("a number is expected")
+            return int(value)
+        if hint is float:
+            if isinstance(value, bool):
+                raise ValueError("a number is expected")
+            return float(value)
+        if hint is str:
+            if not isinstance(value, str):
+                raise ValueError("a string is expected")
+            return value
+        origin = typing.get_origin(hint)
+        if origin is tuple or origin is types.GenericAlias:
+            if isinstance(value, str):
+                items = [part.strip() for part in value.split(",")] if from_env else [value]
+                return tuple(item for item in items if item)
+            if isinstance(value, list | tuple):
+                return tuple(str(item) for item in value)
+            raise ValueError("a list is expected")
+    except ValueError as exc:
+        raise ConfigError(f"setting {name}: {exc}", name=name) from exc
+    raise ConfigError(f"setting {name}: unsupported type", name=name)  # pragma: no cover
+
+
+def _validate(settings: Settings) -> Settings:
+    for network in settings.webhook_allow_networks:
+        try:
+            ipaddress.ip_network(network, strict=False)
+        except ValueError as exc:
+            raise ConfigError(
+                f"setting webhook_allow_networks: {network!r} is not a network",
+                name="webhook_allow_networks",
+            ) from exc
+    if settings.feed_size < 1:
+        raise ConfigError("setting feed_size: must be at least 1", name="feed_size")
+    if settings.log_format not in {"json", "text"}:
+        raise ConfigError("setting log_format: must be json or text", name="log_format")
+    if not settings.base_url.startswith(("http://", "https://")):
+        raise ConfigError("setting base_url: must be an http(s) URL", name="base_url")
+    return settings
+
+
+def load_settings(
+    config_file: Path | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Settings:
+    """Build the settings from defaults, ``config_file`` (TOML), ``environ`` and ``overrides``.
+
+    ``overrides`` values that are ``None`` are ignored, so command-line options that were not
+    given do not mask the file or the environment.
+    """
+    values: dict[str, Any] = {}
+    if config_file is not None:
+        try:
+            data = tomllib.loads(config_file.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise ConfigError(f"{config_file}: cannot read: {exc.strerror}") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{config_file}: invalid TOML: {exc}") from exc
+        section = data.get("syndicate", data)
+        for key, value in section.items():
+            if key not in FIELDS:
+                raise ConfigError(f"{config_file}: unknown setting {key!r}", name=key)
+            values[key] = _coerce(key, value, from_env=False)
+    for key, value in (environ or {}).items():
+        if not key.startswith(ENV_PREFIX):
+            continue
+        name = key[len(ENV_PREFIX) :].lower()
+        if name in FIELDS:
+            values[name] = _coerce(name, value, from_env=True)
+    for key, value in (overrides or {}).items():
+        if value is not None:
+            values[key] = _coerce(key, value, from_env=False)
+    return _validate(Settings(**values))

@@ -1,0 +1,80 @@
+"""Every error Syndicate raises on purpose.
+
+Hierarchy::
+
+    SyndicateError
+    ├── ConfigError          a setting is missing or invalid (.name)
+    ├── ContentError         an answer file cannot be used (.path, .line)
+    ├── CatalogError         a gettext catalog cannot be used (.path, .line)
+    ├── PublishError         the publication tree could not be written (.path)
+    ├── StoreError           the state database refused an operation
+    └── DeliveryError        a webhook could not be delivered (.subscriber_id)
+        └── UnsafeURLError   a webhook URL points somewhere it must not
+
+Third-party exceptions are translated into these once, where they are caught, with
+``raise ... from exc`` so the cause stays visible.
+"""
+
+from __future__ import annotations
+
+
+class SyndicateError(Exception):
+    """Base class of every error Syndicate raises on purpose."""
+
+
+class ConfigError(SyndicateError):
+    """A setting is missing or has an invalid value."""
+
+    def __init__(self, message: str, *, name: str | None = None) -> None:
+        super().__init__(message)
+        self.name = name
+
+
+class _Located(SyndicateError):
+    """An error about a place in a file: printed as ``path:line: message``."""
+
+    def __init__(self, message: str, *, path: str, line: int = 0) -> None:
+        super().__init__(message)
+        self.path = path
+        self.line = line
+        self.message = message
+
+    def __str__(self) -> str:
+        where = f"{self.path}:{self.line}" if self.line else self.path
+        return f"{where}: {self.message}"
+
+
+class ContentError(_Located):
+    """An answer file cannot be used."""
+
+
+class CatalogError(_Located):
+    """A gettext catalog cannot be read or used."""
+
+    def __init__(self, message: str, *, path: str, line: int = 0, language: str = "") -> None:
+        super().__init__(message, path=path, line=line)
+        self.language = language
+
+
+class PublishError(SyndicateError):
+    """The publication tree could not be written; what was published before is intact."""
+
+    def __init__(self, message: str, *, path: str | None = None) -> None:
+        super().__init__(message)
+        self.path = path
+
+
+class StoreError(SyndicateError):
+    """The state database refused an operation or has an unexpected schema."""
+
+
+class DeliveryError(SyndicateError):
+    """A webhook could not be delivered to a subscriber."""
+
+    def __init__(self, message: str, *, subscriber_id: str | None = None) -> None:
+        super().__init__(message)
+        self.subscriber_id = subscriber_id
+
+
+class UnsafeURLError(DeliveryError):
+    """A webhook URL resolves to an address that is not allowed (SSRF guard)."""

@@ -1,0 +1,126 @@
+"""Markdown to safe HTML.
+
+Answers and their translations are inline Markdown per block. Raw HTML in them is never passed
+through: markdown-it runs with HTML disabled (so ``<script>`` becomes text) and its output is
+then cleaned by nh3 (the Rust *ammonia* sanitizer) to a short allow-list of tags, attributes
+and URL schemes. Translators are semi-trusted; a ``javascript:`` link or an ``onerror=``
+attribute in a catalog never reaches a feed.
+
+Pure: strings in, strings out.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Iterable
+
+import nh3
+from markdown_it import MarkdownIt
+
+from .content import Block
+
+INLINE_TAGS = frozenset({"a", "em", "strong", "code", "br", "sub", "sup"})
+BLOCK_TAGS = frozenset({"h2", "h3", "h4", "h5", "h6", "p", "ul", "ol", "li"})
+URL_SCHEMES = frozenset({"http", "https", "mailto"})
+
+_MARKDOWN = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
+_CLEANER = nh3.Cleaner(
+    tags=set(INLINE_TAGS | BLOCK_TAGS),
+    attributes={"a": {"href", "title"}},
+    url_schemes=set(URL_SCHEMES),
+    link_rel=None,
+    strip_comments=True,
+)
+
+XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x84\x86-\x9f\ud800-\udfff\ufffe\uffff]")
+"""Characters that may not appear in an XML 1.0 document (or that are discouraged there)."""
+
+
+def has_invalid_chars(text: str) -> bool:
+    """Whether ``text`` holds a character that an XML feed cannot carry."""
+    return XML_INVALID.search(text) is not None
+
+
+def sanitize(fragment: str) -> str:
+    """Clean an HTML fragment down to the allowed tags, attributes and URL schemes."""
+    return str(_CLEANER.clean(fragment))
+
+
+def inline_html(text: str) -> str:
+    """Render one block's inline Markdown to sanitized HTML."""
+    return sanitize(_MARKDOWN.renderInline(text))
+
+
+def inline_text(text: str) -> str:
+    """The plain text of one block's inline Markdown (markup and link targets dropped)."""
+    tokens = _MARKDOWN.parseInline(text)
+    parts: list[str] = []
+    for token in tokens:
+        for child in token.children or ():
+            if child.type in {"text", "code_inline"}:
+                parts.append(child.content)
+            elif child.type in {"softbreak", "hardbreak"}:
+                parts.append(" ")
+    return "".join(parts)
+
+
+def markup_signature(text: str) -> tuple[str, ...]:
+    """The markup of inline Markdown, in order: emphasis, strong, code, links and targets.
+
+    Used by the catalog checks: a translation must carry the same signature as its source
+    (words may move, markup may not appear, vanish or change its targets).
+    """
+    tokens = _MARKDOWN.parseInline(text)
+    signature: list[str] = []
+    for token in tokens:
+        for child in token.children or ():
+            if child.type == "link_open":
+                signature.append(f"link:{child.attrGet('href')}")
+            elif child.type == "image":
+                signature.append(f"image:{child.attrGet('src')}")
+            elif child.type in {"em_open", "strong_open", "code_inline", "hardbreak"}:
+                signature.append(child.type.removesuffix("_open"))
+    return tuple(sorted(signature))
+
+
+def link_targets(text: str) -> tuple[str, ...]:
+    """Every link target in inline Markdown, in order."""
+    return tuple(s.split(":", 1)[1] for s in markup_signature(text) if s.startswith("link:"))
+
+
+def body_html(blocks: Iterable[tuple[Block, str]]) -> str:
+    """Assemble the HTML of a body from ``(block, inline Markdown)`` pairs.
+
+    The block gives the structure (heading level, list grouping), the text is the source or
+    its translation. The result is sanitized once, as a whole.
+    """
+    out: list[str] = []
+    open_group = 0
+    open_tag = ""
+    for block, text in blocks:
+        if block.kind == "item":
+            if block.group != open_group:
+                if open_tag:
+                    out.append(f"</{open_tag}>")
+                open_tag = "ol" if block.ordered else "ul"
+                open_group = block.group
+                out.append(f"<{open_tag}>")
+            out.append(f"<li>{_MARKDOWN.renderInline(text)}</li>")
+            continue
+        if open_tag:
+            out.append(f"</{open_tag}>")
+            open_tag, open_group = "", 0
+        if block.kind == "heading":
+            level = min(max(block.level, 2), 6)
+            out.append(f"<h{level}>{_MARKDOWN.renderInline(text)}</h{level}>")
+        else:
+            out.append(f"<p>{_MARKDOWN.renderInline(text)}</p>")
+    if open_tag:
+        out.append(f"</{open_tag}>")
+    return sanitize("\n".join(out))
+
+
+def escape(text: str) -> str:
+    """Escape plain text for HTML."""
+    return html.escape(text, quote=True)

@@ -1,0 +1,134 @@
+"""Interface strings: everything a feed or page says besides the answers themselves.
+
+They are gettext messages like the answers' text and live in the same catalogs. Each function
+takes a :class:`Translator` so the strings are marked for ``pybabel extract`` (keywords
+``gettext`` and ``ngettext``) and translated at one place.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+
+class Translator(Protocol):
+    """The part of :class:`gettext.NullTranslations` Syndicate uses."""
+
+    def gettext(self, message: str) -> str: ...
+
+    def ngettext(self, singular: str, plural: str, n: int) -> str: ...
+
+    def pgettext(self, context: str, message: str) -> str: ...
+
+
+class SourceTranslator:
+    """The source language: every message is its own translation."""
+
+    def gettext(self, message: str) -> str:
+        """Return ``message``."""
+        return message
+
+    def ngettext(self, singular: str, plural: str, n: int) -> str:
+        """English plural rule."""
+        return singular if n == 1 else plural
+
+    def pgettext(self, context: str, message: str) -> str:
+        """Return ``message``."""
+        return message
+
+
+def short_answer(t: Translator) -> str:
+    """Label of the short answer."""
+    return t.gettext("Short answer")
+
+
+def medically_reviewed(t: Translator) -> str:
+    """Badge shown on every answer."""
+    return t.gettext("Medically reviewed")
+
+
+def last_reviewed(t: Translator, date: str) -> str:
+    """When the answer was last medically reviewed; ``date`` already formatted."""
+    return t.gettext("Last reviewed on {date}").format(date=date)
+
+
+def review_due(t: Translator, date: str) -> str:
+    """When the next medical review is due; ``date`` already formatted."""
+    return t.gettext("Next review due on {date}").format(date=date)
+
+
+def reviewed_by(t: Translator, name: str) -> str:
+    """Who reviewed the answer."""
+    return t.gettext("Reviewed by {name}").format(name=name)
+
+
+def disclaimer(t: Translator) -> str:
+    """The medical disclaimer carried by every item."""
+    return t.gettext(
+        "Medical Disclaimer: This information is for educational purposes only and does not "
+        "constitute professional medical advice, diagnosis, or treatment. Always seek the advice "
+        "of your physician or other qualified health provider with any questions you may have "
+        "regarding a medical condition."
+    )
+
+
+def experiences(t: Translator, n: int, count: str, condition: str, publisher: str) -> str:
+    """How many people shared their experience; ``count`` is ``n`` formatted for the locale."""
+    return t.ngettext(
+        "{n} person with {condition} has shared their first-person experience on this "
+        "question at {publisher}.",
+        "{n} people with {condition} have shared their first-person experience on this "
+        "question at {publisher}.",
+        n,
+    ).format(n=count, condition=condition, publisher=publisher)
+
+
+def attribution(t: Translator, publisher: str) -> str:
+    """Credit to the publisher of the answer."""
+    return t.gettext("Source: {publisher}").format(publisher=publisher)
+
+
+def read_original(t: Translator) -> str:
+    """Text of the link to the answer's page."""
+    return t.gettext("Read the answer on the publisher's site")
+
+
+def feed_title(t: Translator, publisher: str) -> str:
+    """Title of a language's main feed."""
+    return t.gettext("{publisher}: health answers").format(publisher=publisher)
+
+
+def condition_feed_title(t: Translator, publisher: str, condition: str) -> str:
+    """Title of a language's feed for one condition."""
+    return t.gettext("{publisher}: answers about {condition}").format(
+        publisher=publisher, condition=condition
+    )
+
+
+def feed_subtitle(t: Translator) -> str:
+    """Description of every feed."""
+    return t.gettext("Medically reviewed answers to questions about health conditions.")
+
+
+def stale_notice(t: Translator, shown: str, source: str) -> str:
+    """Notice on a translation that lags behind a newer review of the source."""
+    return t.gettext(
+        "This translation shows the version reviewed on {shown}. The original answer was "
+        "reviewed again on {source}; its updated translation is not available yet."
+    ).format(shown=shown, source=source)
+
+
+def all_messages(t: Translator) -> None:
+    """Call every interface string once (used to list and check them)."""
+    short_answer(t)
+    medically_reviewed(t)
+    last_reviewed(t, "")
+    review_due(t, "")
+    reviewed_by(t, "")
+    disclaimer(t)
+    experiences(t, 1, "1", "", "")
+    attribution(t, "")
+    read_original(t)
+    feed_title(t, "")
+    condition_feed_title(t, "", "")
+    feed_subtitle(t)
+    stale_notice(t, "", "")
