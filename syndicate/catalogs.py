@@ -196,6 +196,9 @@ class LanguageCatalog:
         entry = self.entries.get(key)
         if entry is None:
             return "missing from the catalog"
+        if len(entry.source) > 1 and any(entry.strings) and not all(entry.strings):
+            empty = ", ".join(str(i) for i, text in enumerate(entry.strings) if not text)
+            return f"plural form {empty} is empty ({self.language} has {self.plural_count} forms)"
         if not entry.translated:
             return "untranslated"
         if entry.fuzzy:
@@ -230,7 +233,9 @@ def _read(path: Path, language: str) -> tuple[Catalog, str]:
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
         raise CatalogError(
-            f"not UTF-8: byte 0x{data[exc.start]:02x} at offset {exc.start}", path=str(path), line=line
+            f"not UTF-8: byte 0x{data[exc.start]:02x} at offset {exc.start}",
+            path=str(path),
+            line=line,
         ) from exc
     try:
         catalog = read_po(
@@ -247,7 +252,7 @@ def _read(path: Path, language: str) -> tuple[Catalog, str]:
 def _plural_rule(catalog: Catalog, path: Path) -> tuple[int, Callable[[int], int]]:
     try:
         count = int(catalog.num_plurals)
-        rule = gettext.c2py(catalog.plural_expr)  # type: ignore[attr-defined]
+        rule = gettext.c2py(catalog.plural_expr)
     except (ValueError, SyntaxError) as exc:
         raise CatalogError(f"invalid Plural-Forms header: {exc}", path=str(path)) from exc
     return count, rule

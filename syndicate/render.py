@@ -43,8 +43,12 @@ def has_invalid_chars(text: str) -> bool:
 
 
 def sanitize(fragment: str) -> str:
-    """Clean an HTML fragment down to the allowed tags, attributes and URL schemes."""
-    return str(_CLEANER.clean(fragment))
+    """Clean an HTML fragment down to the allowed tags, attributes and URL schemes.
+
+    Characters no XML document may carry (C0 controls, lone surrogates) are dropped first:
+    the checks refuse them upstream with a located error; this is the last line of defence.
+    """
+    return str(_CLEANER.clean(XML_INVALID.sub("", fragment)))
 
 
 def inline_html(text: str) -> str:

@@ -1,0 +1,67 @@
+"""Settings: defaults, TOML file, SYNDICATE_* environment and overrides, in that order."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from syndicate.config import Settings, load_settings
+from syndicate.errors import ConfigError
+
+
+def test_embedded_defaults_need_no_setup() -> None:
+    settings = load_settings()
+    assert settings.content_dir == Path("content")
+    assert settings.database == "sqlite:///state/syndicate.db"
+
+
+def test_file_then_environment_then_overrides(tmp_path: Path) -> None:
+    config = tmp_path / "syndicate.toml"
+    config.write_text('[syndicate]\nfeed_size = 10\npublisher = "File"\nlanguages = ["es"]\n')
+    settings = load_settings(
+        config,
+        environ={"SYNDICATE_PUBLISHER": "Env", "SYNDICATE_LANGUAGES": "es, fr",
+                 "SYNDICATE_WEBHOOK_ALLOW_NETWORKS": "127.0.0.0/8", "HOME": "/root"},
+        overrides={"out_dir": tmp_path / "out", "content_dir": None},
+    )
+    assert settings.feed_size == 10
+    assert settings.publisher == "Env"
+    assert settings.languages == ("es", "fr")
+    assert settings.webhook_allow_networks == ("127.0.0.0/8",)
+    assert settings.out_dir == tmp_path / "out"
+    assert settings.content_dir == Path("content")
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        ({"SYNDICATE_FEED_SIZE": "lots"}, "feed_size"),
+        ({"SYNDICATE_FEED_SIZE": "0"}, "feed_size"),
+        ({"SYNDICATE_WEBHOOK_ALLOW_NETWORKS": "not-a-net"}, "webhook_allow_networks"),
+        ({"SYNDICATE_BASE_URL": "ftp://x"}, "base_url"),
+    ],
+)
+def test_bad_values_are_named(environ: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_settings(environ=environ)
+
+
+def test_unknown_key_in_file_is_an_error(tmp_path: Path) -> None:
+    config = tmp_path / "s.toml"
+    config.write_text("feed_sise = 3\n")
+    with pytest.raises(ConfigError, match="unknown setting 'feed_sise'"):
+        load_settings(config)
+
+
+def test_invalid_toml_names_the_file(tmp_path: Path) -> None:
+    config = tmp_path / "s.toml"
+    config.write_text("feed_size = = 3\n")
+    with pytest.raises(ConfigError, match=r"s\.toml: invalid TOML"):
+        load_settings(config)
+
+
+def test_settings_are_frozen() -> None:
+    settings = Settings()
+    with pytest.raises(AttributeError):
+        settings.feed_size = 3  # type: ignore[misc]

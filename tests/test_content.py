@@ -1,0 +1,214 @@
+"""Answer files: parsing, the bundled seed answer, and validation of every problem at once."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from syndicate.cli import cli
+from syndicate.content import load_corpus, parse_answer
+
+SEED = Path(__file__).resolve().parent.parent.parent / "shared" / "seeds" / "000_75da64d16c9fcccc.txt"
+
+GOOD = """\
+---
+id: {id}
+condition: Lupus
+question: What causes Lupus?
+reviewed: 2026-04-06
+experiences: 15
+url: https://diseasemaps.example/lupus/what-causes-lupus
+status: published
+---
+Short answer text.
+
+## Section
+
+A paragraph.
+
+- first item
+- second item
+"""
+
+
+def write(root: Path, relative: str, text: str | bytes) -> Path:
+    path = root / relative
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(text, bytes):
+        path.write_bytes(text)
+    else:
+        path.write_text(text, encoding="utf-8")
+    return path
+
+
+def problems_of(text: str, name: str = "lupus/a.md") -> list[str]:
+    _, problems = parse_answer(text.encode(), name)
+    return [str(p) for p in problems]
+
+
+def test_bundled_answer_reproduces_the_seed(project_root: Path) -> None:
+    """The bundled Lupus answer has the seed's dates, count and every paragraph verbatim."""
+    corpus = load_corpus(project_root / "content")
+    assert corpus.errors == ()
+    (answer,) = corpus.answers
+    assert answer.question == "What causes Lupus?"
+    assert answer.reviewed == dt.date(2026, 4, 6)
+    assert answer.experiences == 15
+    assert answer.condition == "Lupus"
+    assert answer.status == "published"
+    seed_lines = SEED.read_text(encoding="utf-8").splitlines()
+    body = [block.text for block in answer.blocks]
+    for paragraph in seed_lines[3:7]:
+        assert paragraph in body
+    assert "The Genetic and Biological Foundation" in body
+    assert answer.short_answer[0].text == seed_lines[3]
+
+
+def test_lost_list_is_a_warning_naming_file_and_line(project_root: Path) -> None:
+    """The seed's 'Potential triggers ... include:' has no list: a warning, and it publishes."""
+    corpus = load_corpus(project_root / "content")
+    (warning,) = corpus.warnings
+    assert warning.path.endswith("content/lupus/what-causes-lupus.md")
+    assert warning.line == 16
+    assert "list introduced but missing" in str(warning)
+    assert len(corpus.published) == 1
+
+
+def test_a_list_after_the_introduction_is_fine() -> None:
+    text = GOOD.format(id="a1").replace("A paragraph.", "Triggers include:")
+    assert problems_of(text) == []
+
+
+def test_good_answer_parses_into_blocks() -> None:
+    answer, problems = parse_answer(GOOD.format(id="a1").encode(), "lupus/a.md")
+    assert problems == []
+    assert answer is not None
+    kinds = [(b.kind, b.section) for b in answer.blocks]
+    assert kinds == [
+        ("paragraph", ""),
+        ("heading", "Section"),
+        ("paragraph", "Section"),
+        ("item", "Section"),
+        ("item", "Section"),
+    ]
+    assert [b.line for b in answer.blocks] == [10, 12, 14, 16, 17]
+
+
+@pytest.mark.parametrize(
+    ("edit", "expected"),
+    [
+        (lambda t: t.replace("reviewed: 2026-04-06", "reviewed: 2026-02-30"),
+         "lupus/a.md:5: reviewed: impossible date '2026-02-30'"),
+        (lambda t: t.replace("reviewed: 2026-04-06", "reviewed: last spring"),
+         "lupus/a.md:5: reviewed: unparseable date 'last spring'"),
+        (lambda t: t.replace("reviewed: 2026-04-06\n", "reviewed: 2026-04-06\nreview_due: 2025-01-01\n"),
+         "lupus/a.md:6: review_due: 2025-01-01 is before reviewed 2026-04-06"),
+        (lambda t: t.replace("question: What causes Lupus?\n", ""),
+         "lupus/a.md:1: question: missing required field"),
+        (lambda t: t.replace("status: published", "status: published\nauthor: me"),
+         "lupus/a.md:9: author: unknown key"),
+        (lambda t: t.split("---\n")[0] + "---\n" + t.split("---\n")[1] + "---\n",
+         "lupus/a.md:10: body: empty: a published answer needs a text"),
+        (lambda t: t.replace("---\nid", "id", 1),
+         "lupus/a.md:1: front matter: missing"),
+        (lambda t: t.replace("question: What causes Lupus?", "question: [unclosed"),
+         "lupus/a.md:5: front matter: invalid YAML"),
+        (lambda t: t.replace("experiences: 15", "experiences: many"),
+         "lupus/a.md:6: experiences: 'many' is not a whole number"),
+        (lambda t: t.replace("condition: Lupus", "condition: Asthma"),
+         "lupus/a.md:3: condition: 'Asthma' belongs in folder 'asthma'"),
+        (lambda t: t.replace("id: a1", "id: ../../etc"),
+         "lupus/a.md:2: id: '../../etc' must be lower-case letters"),
+        (lambda t: t.replace("A paragraph.", "<script>alert(1)</script>"),
+         "lupus/a.md:14: body: raw HTML is not allowed"),
+        (lambda t: t.replace("Short answer text.\n", ""),
+         "lupus/a.md:11: body: no short answer"),
+    ],
+)
+def test_each_validation_problem_names_file_line_and_field(edit, expected) -> None:  # type: ignore[no-untyped-def]
+    found = problems_of(edit(GOOD.format(id="a1")))
+    assert any(line.startswith(expected) for line in found), found
+
+
+def test_non_utf8_bytes_name_the_line() -> None:
+    data = GOOD.format(id="a1").encode().replace(b"A paragraph.", b"A caf\xe9 paragraph.")
+    answer, problems = parse_answer(data, "lupus/a.md")
+    assert answer is None
+    assert str(problems[0]).startswith("lupus/a.md:14: encoding: not UTF-8")
+
+
+def test_control_characters_are_refused_with_their_line() -> None:
+    text = GOOD.format(id="a1").replace("A paragraph.", "A para\x07graph.")
+    assert problems_of(text)[0].startswith("lupus/a.md:14: encoding: control character U+0007")
+
+
+def test_every_problem_of_every_file_is_reported_and_good_files_still_load(tmp_path: Path) -> None:
+    """One bad file never stops the others; duplicates name both files."""
+    write(tmp_path, "lupus/a-good.md", GOOD.format(id="good-1"))
+    write(tmp_path, "lupus/dup.md", GOOD.format(id="good-1"))
+    write(tmp_path, "lupus/bad-date.md", GOOD.format(id="b2").replace("2026-04-06", "2026-13-01"))
+    write(tmp_path, "lupus/no-front.md", "Just text\n")
+    write(tmp_path, "lupus/latin1.md", GOOD.format(id="b3").encode().replace(b"text.", b"t\xe9xt."))
+    write(tmp_path, "asthma/two-problems.md",
+          GOOD.format(id="b4").replace("condition: Lupus", "condition: Asthma")
+          .replace("experiences: 15", "experiences: -3\ncolour: red"))
+    corpus = load_corpus(tmp_path)
+    assert [a.id for a in corpus.answers] == ["good-1"]
+    fields = sorted((Path(p.path).name, p.field) for p in corpus.errors)
+    assert fields == [
+        ("bad-date.md", "reviewed"),
+        ("dup.md", "id"),
+        ("latin1.md", "encoding"),
+        ("no-front.md", "front matter"),
+        ("two-problems.md", "colour"),
+        ("two-problems.md", "experiences"),
+    ]
+    duplicate = next(p for p in corpus.errors if p.field == "id")
+    assert "duplicate id 'good-1'" in duplicate.reason and "a-good.md" in duplicate.reason
+
+
+def test_validate_command_lists_all_problems_and_exits_non_zero(tmp_path: Path) -> None:
+    write(tmp_path, "lupus/good.md", GOOD.format(id="good-1"))
+    write(tmp_path, "lupus/bad.md", GOOD.format(id="b1").replace("2026-04-06", "2026-02-30"))
+    write(tmp_path, "lupus/worse.md", GOOD.format(id="b2").replace("status: published", "status: draft"))
+    result = CliRunner().invoke(cli, ["validate", "--content", str(tmp_path)])
+    assert result.exit_code == 1
+    assert "bad.md:5: reviewed: impossible date" in result.output
+    assert "worse.md:8: status: 'draft' must be 'published' or 'withdrawn'" in result.output
+    assert "1 answers valid, 2 errors" in result.output
+
+
+def test_validate_json_for_scripts(project_root: Path) -> None:
+    result = CliRunner().invoke(cli, ["validate", "--json", "--content", str(project_root / "content")])
+    assert result.exit_code == 0, result.output
+    assert '"answers": 1' in result.output
+    assert '"line": 16' in result.output
+
+
+def test_withdrawn_answer_is_parsed_but_not_published(tmp_path: Path) -> None:
+    write(tmp_path, "lupus/a.md", GOOD.format(id="w1").replace("status: published", "status: withdrawn"))
+    corpus = load_corpus(tmp_path)
+    assert len(corpus.answers) == 1
+    assert corpus.published == ()
+
+
+def test_source_hash_changes_with_review_date_only_when_it_changes() -> None:
+    first, _ = parse_answer(GOOD.format(id="a1").encode(), "lupus/a.md")
+    again, _ = parse_answer(GOOD.format(id="a1").encode(), "lupus/a.md")
+    later, _ = parse_answer(GOOD.format(id="a1").replace("2026-04-06", "2026-05-01").encode(), "lupus/a.md")
+    assert first and again and later
+    assert first.source_hash == again.source_hash != later.source_hash
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=400))
+def test_any_bytes_give_an_answer_or_located_problems_never_an_exception(data: bytes) -> None:
+    answer, problems = parse_answer(b"---\n" + data, "lupus/x.md")
+    assert answer is not None or any(p.severity == "error" for p in problems)
+    for problem in problems:
+        assert str(problem).startswith("lupus/x.md:")
