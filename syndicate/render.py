@@ -33,6 +33,10 @@ _CLEANER = nh3.Cleaner(
     strip_comments=True,
 )
 
+_MARKUP_CHARS = re.compile(r"[\\`*_\[\]!<>&]")
+"""Characters that can start inline Markdown syntax or an HTML entity. Text without any of
+them is literal, so it skips the Markdown parser: most paragraphs of an answer are plain."""
+
 XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x84\x86-\x9f\ud800-\udfff\ufffe\uffff]")
 """Characters that may not appear in an XML 1.0 document (or that are discouraged there)."""
 
@@ -51,13 +55,22 @@ def sanitize(fragment: str) -> str:
     return str(_CLEANER.clean(XML_INVALID.sub("", fragment)))
 
 
+def _render_inline(text: str) -> str:
+    """markdown-it's inline HTML for ``text``, without the parser when the text is literal."""
+    if _MARKUP_CHARS.search(text) is None:
+        return text.replace('"', "&quot;")
+    return str(_MARKDOWN.renderInline(text))
+
+
 def inline_html(text: str) -> str:
     """Render one block's inline Markdown to sanitized HTML."""
-    return sanitize(_MARKDOWN.renderInline(text))
+    return sanitize(_render_inline(text))
 
 
 def inline_text(text: str) -> str:
     """The plain text of one block's inline Markdown (markup and link targets dropped)."""
+    if _MARKUP_CHARS.search(text) is None:
+        return text
     tokens = _MARKDOWN.parseInline(text)
     parts: list[str] = []
     for token in tokens:
@@ -75,6 +88,8 @@ def markup_signature(text: str) -> tuple[str, ...]:
     Used by the catalog checks: a translation must carry the same signature as its source
     (words may move, markup may not appear, vanish or change its targets).
     """
+    if _MARKUP_CHARS.search(text) is None:
+        return ()
     tokens = _MARKDOWN.parseInline(text)
     signature: list[str] = []
     for token in tokens:
@@ -110,16 +125,16 @@ def body_html(blocks: Iterable[tuple[Block, str]]) -> str:
                 open_tag = "ol" if block.ordered else "ul"
                 open_group = block.group
                 out.append(f"<{open_tag}>")
-            out.append(f"<li>{_MARKDOWN.renderInline(text)}</li>")
+            out.append(f"<li>{_render_inline(text)}</li>")
             continue
         if open_tag:
             out.append(f"</{open_tag}>")
             open_tag, open_group = "", 0
         if block.kind == "heading":
             level = min(max(block.level, 2), 6)
-            out.append(f"<h{level}>{_MARKDOWN.renderInline(text)}</h{level}>")
+            out.append(f"<h{level}>{_render_inline(text)}</h{level}>")
         else:
-            out.append(f"<p>{_MARKDOWN.renderInline(text)}</p>")
+            out.append(f"<p>{_render_inline(text)}</p>")
     if open_tag:
         out.append(f"</{open_tag}>")
     return sanitize("\n".join(out))

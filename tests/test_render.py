@@ -86,3 +86,19 @@ def test_markup_signature_sees_links_and_emphasis() -> None:
 def test_no_script_handler_or_javascript_url_ever_survives(text: str) -> None:
     html = body_html([(Block("paragraph", "x", 1, ""), text)])
     assert_safe(html)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), max_size=80))
+def test_fast_path_renders_exactly_like_markdown_it(text: str) -> None:
+    """Literal text skips the parser; the bytes must be the same as the parser's."""
+    from syndicate.render import _MARKDOWN, _render_inline
+
+    folded = " ".join(text.split())
+    assert _render_inline(folded) == _MARKDOWN.renderInline(folded)
+    assert inline_text(folded) == "".join(
+        child.content
+        for token in _MARKDOWN.parseInline(folded)
+        for child in token.children or ()
+        if child.type in {"text", "code_inline"}
+    ) or not folded
