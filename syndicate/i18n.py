@@ -124,7 +124,7 @@ class MappingRule:
 
 def mapping_rules(cfg: str = MAPPING_CFG) -> list[MappingRule]:
     """Parse a ``babel.cfg`` mapping with Babel's own parser, split into root and pattern."""
-    method_map, options_map = parse_mapping_cfg(io.StringIO(cfg))
+    method_map, options_map = parse_mapping_cfg(io.StringIO(cfg))  # type: ignore[no-untyped-call]
     rules = []
     for pattern, method in method_map:
         root, _, rest = pattern.partition("/")
@@ -204,9 +204,10 @@ def extract_template(
 def _creation_date(path: Path) -> dt.datetime | None:
     try:
         with path.open("rb") as handle:
-            return read_po(handle).creation_date  # type: ignore[no-any-return]
+            created = read_po(handle).creation_date
     except (OSError, ValueError, SyntaxError):
         return None
+    return created if isinstance(created, dt.datetime) else None
 
 
 # -- update ----------------------------------------------------------------------------------
