@@ -251,9 +251,9 @@ def status(settings: Settings, languages: tuple[str, ...], as_json: bool) -> Non
             catalog = read_catalog(catalog_path(settings.locales_dir, language), language)
         except CatalogError as exc:
             errors.append(exc)
-            rows.extend(i18n.broken_rows(language, answers))
+            rows.extend(i18n.broken_rows(language, answers, settings.content_dir))
             continue
-        rows.extend(i18n.status(catalog, answers))
+        rows.extend(i18n.status(catalog, answers, settings.content_dir))
     if as_json:
         emit_json({
             "rows": [row.as_dict() for row in rows],

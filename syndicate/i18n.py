@@ -494,11 +494,23 @@ class StatusRow:
         }
 
 
-def status(catalog: LanguageCatalog, answers: Sequence[Answer]) -> list[StatusRow]:
+def _label(answer: Answer, content_dir: Path | None) -> str:
+    if content_dir is not None:
+        try:
+            return Path(answer.path).relative_to(content_dir).as_posix()
+        except ValueError:
+            pass
+    return answer.path
+
+
+def status(
+    catalog: LanguageCatalog, answers: Sequence[Answer], content_dir: Path | None = None
+) -> list[StatusRow]:
     """Per answer and for the interface strings: counts and whether it may be published.
 
     An answer is publishable in the language when every one of its messages and every
-    interface string is usable (translated, not fuzzy, passing the checks).
+    interface string is usable (translated, not fuzzy, passing the checks). Answers are
+    labelled by their file, relative to ``content_dir`` when given.
     """
     interface = count(catalog, interface_keys())
     rows = [
@@ -508,17 +520,19 @@ def status(catalog: LanguageCatalog, answers: Sequence[Answer]) -> list[StatusRo
     for answer in answers:
         counts = count(catalog, message_keys(answer))
         rows.append(
-            StatusRow(catalog.language, answer.id, answer.path, counts,
+            StatusRow(catalog.language, answer.id, _label(answer, content_dir), counts,
                       counts.complete and interface.complete)
         )
     return rows
 
 
-def broken_rows(language: str, answers: Sequence[Answer]) -> Iterator[StatusRow]:
+def broken_rows(
+    language: str, answers: Sequence[Answer], content_dir: Path | None = None
+) -> Iterator[StatusRow]:
     """Rows for a language whose catalog cannot be read: nothing is usable."""
     yield StatusRow(language, "interface", "interface strings",
                     Counts(untranslated=len(interface_keys())), False)
     for answer in answers:
-        yield StatusRow(language, answer.id, answer.path,
+        yield StatusRow(language, answer.id, _label(answer, content_dir),
                         Counts(untranslated=len(message_keys(answer))), False)
 
