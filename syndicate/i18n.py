@@ -26,7 +26,7 @@ from babel.messages.catalog import Catalog
 from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
 from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po, write_po
+from babel.messages.pofile import PoFileError, read_po, write_po
 
 from . import ui
 from .catalogs import (
@@ -240,7 +240,7 @@ def read_template(locales_dir: Path) -> Catalog:
             return read_po(handle, domain=DOMAIN, abort_invalid=True)
     except OSError as exc:
         raise CatalogError(f"cannot read template: {exc.strerror}", path=str(path)) from exc
-    except Exception as exc:  # Babel raises several kinds on a broken template
+    except (PoFileError, ValueError) as exc:
         line = int(getattr(exc, "lineno", -1)) + 1
         raise CatalogError(f"malformed template: {exc}", path=str(path), line=line) from exc
 
