@@ -24,6 +24,7 @@ from typing import IO, Any
 
 from babel import Locale, UnknownLocaleError
 from babel.messages.catalog import Catalog
+from babel.messages.plurals import get_plural
 from babel.messages.pofile import PoFileError, read_po
 
 from . import checks
@@ -223,7 +224,108 @@ def _revision_date(text: str) -> dt.datetime | None:
     return None
 
 
-def _read(path: Path, language: str) -> tuple[Catalog, str]:
+_KEYWORD_LINE = re.compile(r"^(msgctxt|msgid_plural|msgid|msgstr(?:\[(\d+)\])?)\s*(.*)$")
+_QUOTED = re.compile(r'^"(?:[^"\\]|\\.)*"$')
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class PoSyntax:
+    """What a strict pass over a ``.po`` file's lines found."""
+
+    errors: tuple[tuple[int, str], ...]
+    """``(line, problem)`` for every syntax error, in file order."""
+    plural_forms: Mapping[int, int]
+    """For each plural entry, keyed by its ``msgid`` line: how many ``msgstr[N]`` it has."""
+
+
+def po_syntax(text: str) -> PoSyntax:
+    """Check the structure of a ``.po`` file line by line.
+
+    Babel's reader is lenient: an unterminated string, a ``msgid`` without ``msgstr`` or a
+    duplicate message pass silently. gettext's ``msgfmt`` rejects them, and so do we, with
+    the line. Obsolete entries (``#~``) are comments here.
+    """
+    errors: list[tuple[int, str]] = []
+    plural_forms: dict[int, int] = {}
+    seen: dict[tuple[str, str], int] = {}
+    state = "start"  # start, msgctxt, msgid, msgid_plural, msgstr, msgstr[N]
+    entry_line = 0
+    next_form = 0
+    context: list[str] = []
+    msgid: list[str] = []
+    current: list[str] = []
+
+    def finish(line: int) -> None:
+        nonlocal state
+        if state in {"msgctxt", "msgid", "msgid_plural"}:
+            errors.append((entry_line, "message has no msgstr"))
+        elif state in {"msgstr", "msgstr[N]"}:
+            key = ("".join(context), "".join(msgid))
+            if key in seen and key[1]:
+                errors.append((entry_line, f"duplicate of the message at line {seen[key]}"))
+            else:
+                seen.setdefault(key, entry_line)
+        state = "start"
+
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            if state != "start":
+                finish(number)
+            continue
+        if line.startswith('"'):
+            if state == "start":
+                errors.append((number, "string outside of a message"))
+            elif not _QUOTED.match(line):
+                errors.append((number, "unterminated or badly quoted string"))
+            else:
+                current.append(line)
+            continue
+        match = _KEYWORD_LINE.match(line)
+        if not match:
+            errors.append((number, f"unknown keyword {line.split()[0]!r}"))
+            continue
+        keyword, index, rest = match.group(1), match.group(2), match.group(3).strip()
+        if not _QUOTED.match(rest):
+            errors.append((number, f"{keyword}: unterminated or badly quoted string"))
+        kind = "msgstr[N]" if index is not None else keyword
+        if kind in {"msgctxt", "msgid"} and state in {"msgstr", "msgstr[N]"}:
+            finish(number)
+        if kind == "msgctxt":
+            ok = state == "start"
+            entry_line, context, msgid = number, [], []
+            current = context
+        elif kind == "msgid":
+            ok = state in {"start", "msgctxt"}
+            if state == "start":
+                entry_line, context = number, []
+            msgid = []
+            current = msgid
+            if ok:
+                entry_line = number
+        elif kind == "msgid_plural":
+            ok = state == "msgid"
+            next_form = 0
+            current = []
+        elif kind == "msgstr":
+            ok = state == "msgid"
+            current = []
+        else:
+            ok = state in {"msgid_plural", "msgstr[N]"} and int(index or 0) == next_form
+            if ok:
+                next_form += 1
+                plural_forms[entry_line] = next_form
+            current = []
+        if not ok:
+            errors.append((number, f"{keyword} not expected here"))
+        current.append(rest)
+        state = kind
+    finish(0)
+    return PoSyntax(tuple(errors), plural_forms)
+
+
+def load_po(path: Path, language: str) -> tuple[Catalog, str, PoSyntax]:
+    """Read a ``.po`` file strictly: :class:`CatalogError` with the line if it is unusable."""
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -237,16 +339,30 @@ def _read(path: Path, language: str) -> tuple[Catalog, str]:
             path=str(path),
             line=line,
         ) from exc
+    syntax = po_syntax(text)
+    if syntax.errors:
+        line, problem = syntax.errors[0]
+        more = f" (and {len(syntax.errors) - 1} more)" if len(syntax.errors) > 1 else ""
+        raise CatalogError(f"malformed catalog: {problem}{more}", path=str(path), line=line)
     try:
         catalog = read_po(
             io.StringIO(text), locale=gettext_name(language), domain=DOMAIN, abort_invalid=True
         )
     except PoFileError as exc:
-        line = getattr(exc, "lineno", 0)
-        raise CatalogError(f"malformed catalog: {exc}", path=str(path), line=line) from exc
+        # Babel counts lines from 0.
+        line = int(getattr(exc, "lineno", -1)) + 1
+        problem = str(exc).split(" on ")[0]
+        if "more translations than num_plurals" in problem:
+            problem = "plural has more forms than the Plural-Forms header allows"
+        raise CatalogError(f"malformed catalog: {problem}", path=str(path), line=line) from exc
     except (ValueError, UnknownLocaleError) as exc:
         raise CatalogError(f"malformed catalog: {exc}", path=str(path)) from exc
-    return catalog, text
+    return catalog, text, syntax
+
+
+def expected_plural_count(locale: Locale) -> int:
+    """How many plural forms CLDR (through Babel) gives ``locale``."""
+    return int(get_plural(locale).num_plurals)
 
 
 def _plural_rule(catalog: Catalog, path: Path) -> tuple[int, Callable[[int], int]]:
@@ -261,8 +377,22 @@ def _plural_rule(catalog: Catalog, path: Path) -> tuple[int, Callable[[int], int
 def read_catalog(path: Path, language: str) -> LanguageCatalog:
     """Read and check the catalog at ``path``; :class:`CatalogError` if it cannot be used."""
     locale = babel_locale(language)
-    catalog, text = _read(path, language)
+    catalog, text, syntax = load_po(path, language)
+    return language_catalog(catalog, text, syntax, path=path, language=language, locale=locale)
+
+
+def language_catalog(
+    catalog: Catalog,
+    text: str,
+    syntax: PoSyntax,
+    *,
+    path: Path,
+    language: str,
+    locale: Locale,
+) -> LanguageCatalog:
+    """Check every entry of a parsed catalog (see :func:`load_po`) and index it by key."""
     plural_count, plural = _plural_rule(catalog, path)
+    expected = expected_plural_count(locale)
     entries: dict[Key, Entry] = {}
     for message in catalog:
         if not message.id:
@@ -273,13 +403,25 @@ def read_catalog(path: Path, language: str) -> LanguageCatalog:
         else:
             strings = (message.string or "",)
         line = int(message.lineno or 0)
-        problems: tuple[str, ...] = ()
+        problems: list[str] = []
+        if len(source) > 1:
+            written = syntax.plural_forms.get(line, len(strings))
+            if plural_count != expected:
+                problems.append(
+                    f"Plural-Forms header has {plural_count} forms, {locale} needs {expected}"
+                )
+            elif written != plural_count:
+                problems.append(f"plural has {written} forms, {locale} needs exactly {expected}")
         if all(strings) and strings:
-            problems = tuple(
-                checks.check_message(source, strings, locale=locale, plural_count=plural_count)
+            problems.extend(
+                p
+                for p in checks.check_message(
+                    source, strings, locale=locale, plural_count=plural_count
+                )
+                if p not in problems
             )
         key: Key = (message.context, source[0])
-        entries[key] = Entry(key, strings, source, line, message.fuzzy, problems)
+        entries[key] = Entry(key, strings, source, line, message.fuzzy, tuple(problems))
     return LanguageCatalog(
         language=language,
         locale=locale,

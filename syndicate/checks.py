@@ -3,15 +3,19 @@
 A translation must keep what a reader relies on: placeholders, URLs, Markdown link targets and
 markup, and every number (doses, counts, percentages) once parsed the way its locale writes
 them, so German ``2,5`` matches English ``2.5`` while ``7,5 mg`` for ``75 mg`` fails. It may not
-bring HTML the source lacks, nor characters a feed cannot carry. Pure functions.
+bring HTML, script URLs or placeholders the source lacks, nor characters a feed cannot carry.
+A plural entry has exactly the language's number of forms. Pure functions.
+
+These checks are the first line; :mod:`syndicate.render` sanitizes whatever is published anyway.
 """
 
 from __future__ import annotations
 
 import re
+import string
 import unicodedata
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from decimal import Decimal, InvalidOperation
 
 from babel import Locale
@@ -22,8 +26,14 @@ from .render import XML_INVALID, markup_signature
 PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 URL = re.compile(r"https?://[^\s<>()\"'\]]+[^\s<>()\"'\].,;:!?]")
 HTML_TAG = re.compile(r"<\s*(/?)\s*([A-Za-z][A-Za-z0-9-]*)[^>]*>")
-_NUMBER = re.compile(r"\d+(?:[.,\u00a0\u202f\u066b\u066c'’ ]\d+)*")
+HTML_START = re.compile(r"<\s*(/?\s*[A-Za-z][A-Za-z0-9-]*|!|\?)")
+"""The start of anything an HTML parser could take for markup, closed by ``>`` or not."""
+SCRIPT_URL = re.compile(r"(?<![A-Za-z0-9+.-])(?:javascript|vbscript|data)\s*:", re.IGNORECASE)
+# Digits grouped by the separators locales use: . , NBSP, narrow NBSP, Arabic decimal and
+# thousands signs, apostrophes (de-CH), space.
+_NUMBER = re.compile("\\d+(?:[.,\u00a0\u202f\u066b\u066c'\u2019 ]\\d+)*")
 COUNT_PLACEHOLDER = "n"
+_FORMATTER = string.Formatter()
 
 
 def _ascii_digits(text: str) -> str:
@@ -64,6 +74,74 @@ def _parse_number(raw: str, locale: Locale) -> Decimal | None:
 _SOURCE_LOCALE = Locale.parse("en")
 
 
+def _format_fields(text: str) -> list[str] | None:
+    """Field names of ``text`` read as a ``str.format`` string; ``None`` if it cannot be."""
+    try:
+        return [name for _, name, _, _ in _FORMATTER.parse(text) if name is not None]
+    except ValueError:
+        return None
+
+
+def _placeholder_problems(
+    text: str, source_names: set[str], required: set[str], formatted: bool
+) -> Iterator[str]:
+    names = set(PLACEHOLDER.findall(text))
+    extra = names - source_names
+    if extra:
+        yield f"unknown placeholder {{{sorted(extra)[0]}}}"
+    missing = required - names
+    if missing:
+        yield f"placeholder {{{sorted(missing)[0]}}} dropped"
+    if formatted:
+        # The string goes through str.format: a stray brace or a field such as {n.__class__}
+        # would raise or leak at render time.
+        fields = _format_fields(text)
+        if fields is None:
+            yield "braces do not form valid placeholders (write {{ and }} for literal braces)"
+        else:
+            odd = sorted({name for name in fields if name not in source_names})
+            if odd and not extra:
+                yield f"placeholder {{{odd[0]}}} is not in the source"
+
+
+def _link_problems(text: str, source_text: str) -> Iterator[str]:
+    source_urls = Counter(URL.findall(source_text))
+    for url in source_urls:
+        if url not in text:
+            yield f"URL {url} changed or dropped"
+    for url in URL.findall(text):
+        if url not in source_urls:
+            yield f"URL {url} is not in the source"
+            break
+    if markup_signature(text) != markup_signature(source_text):
+        yield "markup or link targets differ from the source"
+    if len(SCRIPT_URL.findall(text)) > len(SCRIPT_URL.findall(source_text)):
+        yield "script or data URL is not in the source"
+
+
+def _html_problems(text: str, source_text: str) -> Iterator[str]:
+    def normal(tag: str) -> str:
+        return re.sub(r"\s+", " ", tag.lower()).strip()
+
+    source_tags = {normal(m.group()) for m in HTML_TAG.finditer(source_text)}
+    source_starts = {normal(m.group()) for m in HTML_START.finditer(source_text)}
+    for match in HTML_TAG.finditer(text):
+        if normal(match.group()) not in source_tags:
+            yield f"HTML <{match.group(2)}> is not in the source"
+            return
+    for match in HTML_START.finditer(text):
+        if normal(match.group()) not in source_starts:
+            yield f"HTML {match.group()!r} is not in the source"
+            return
+
+
+def _number_problems(text: str, source_text: str, locale: Locale) -> Iterator[str]:
+    expected = numbers(source_text, _SOURCE_LOCALE)
+    got = numbers(text, locale)
+    if expected != got:
+        yield f"numbers differ: source has {_show(expected)}, translation {_show(got)}"
+
+
 def check_message(
     source: Sequence[str],
     strings: Sequence[str],
@@ -71,47 +149,34 @@ def check_message(
     locale: Locale,
     plural_count: int,
 ) -> list[str]:
-    """Problems of one translated message; ``source`` is ``(msgid,)`` or with its plural."""
+    """Problems of one translated message; ``source`` is ``(msgid,)`` or with its plural.
+
+    ``strings`` is ``(msgstr,)`` or the plural forms. Each problem is a short sentence;
+    plural forms are prefixed ``msgstr[N]:``.
+    """
     problems: list[str] = []
     plural = len(source) > 1
     if plural and len(strings) != plural_count:
-        problems.append(
-            f"plural has {len(strings)} forms, {locale} needs exactly {plural_count}"
-        )
+        problems.append(f"plural has {len(strings)} forms, {locale} needs exactly {plural_count}")
     source_text = source[-1] if plural else source[0]
     source_names = set(PLACEHOLDER.findall(" ".join(source)))
+    # Only strings holding placeholders are formatted with str.format (see syndicate.ui).
+    formatted = bool(source_names) and all(_format_fields(s) is not None for s in source)
+    required = source_names - {COUNT_PLACEHOLDER} if plural else source_names
     seen_names: set[str] = set()
     for index, text in enumerate(strings):
         where = f"msgstr[{index}]: " if plural else ""
+        found: list[str] = []
         bad = XML_INVALID.search(text)
         if bad:
-            problems.append(f"{where}control character U+{ord(bad.group()):04X}")
-        names = set(PLACEHOLDER.findall(text))
-        seen_names |= names
-        extra = names - source_names
-        if extra:
-            problems.append(f"{where}unknown placeholder {{{sorted(extra)[0]}}}")
-        required = source_names - {COUNT_PLACEHOLDER} if plural else source_names
-        missing = required - names
-        if missing:
-            problems.append(f"{where}placeholder {{{sorted(missing)[0]}}} dropped")
-        for url in URL.findall(source_text):
-            if url not in text:
-                problems.append(f"{where}URL {url} changed or dropped")
-        if markup_signature(text) != markup_signature(source_text):
-            problems.append(f"{where}markup or link targets differ from the source")
-        source_tags = {m.group(2).lower() for m in HTML_TAG.finditer(source_text)}
-        for match in HTML_TAG.finditer(text):
-            if match.group(2).lower() not in source_tags:
-                problems.append(f"{where}HTML <{match.group(2)}> is not in the source")
-                break
+            found.append(f"control character U+{ord(bad.group()):04X}")
+        seen_names |= set(PLACEHOLDER.findall(text))
+        found.extend(_placeholder_problems(text, source_names, required, formatted))
+        found.extend(_link_problems(text, source_text))
+        found.extend(_html_problems(text, source_text))
         if not plural:
-            expected = numbers(source_text, _SOURCE_LOCALE)
-            got = numbers(text, locale)
-            if expected != got:
-                problems.append(
-                    f"{where}numbers differ: source has {_show(expected)}, translation {_show(got)}"
-                )
+            found.extend(_number_problems(text, source_text, locale))
+        problems.extend(where + problem for problem in found)
     if plural and COUNT_PLACEHOLDER in source_names and COUNT_PLACEHOLDER not in seen_names:
         problems.append(f"placeholder {{{COUNT_PLACEHOLDER}}} appears in no plural form")
     return problems

@@ -1,0 +1,260 @@
+"""Catalogs: the shipped translations, strict reading, and what localization makes of them."""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from babel.messages.frontend import parse_mapping_cfg
+from babel.messages.pofile import read_po
+
+from syndicate import i18n
+from syndicate.catalogs import (
+    LanguageCatalog,
+    catalog_path,
+    expected_plural_count,
+    message_keys,
+    read_catalog,
+)
+from syndicate.content import Answer, load_corpus
+from syndicate.errors import CatalogError
+from syndicate.localize import Incomplete, Rendition, localize
+
+ROOT = Path(__file__).resolve().parent.parent
+LANGUAGES = ["ar", "de", "es", "fr", "zh-Hans"]
+ANSWER_ID = "75da64d16c9fcccc"
+SECOND_PARAGRAPH = "While Lupus is not caused by a single gene mutation"
+
+
+@pytest.fixture
+def answer() -> Answer:
+    """The bundled answer."""
+    return load_corpus(ROOT / "content").published[0]
+
+
+@pytest.fixture
+def locales(tmp_path: Path) -> Path:
+    """A copy of the shipped catalogs, free to damage."""
+    return Path(shutil.copytree(ROOT / "locales", tmp_path / "locales"))
+
+
+def shipped(language: str) -> LanguageCatalog:
+    """The shipped catalog of ``language``."""
+    return read_catalog(catalog_path(ROOT / "locales", language), language)
+
+
+def line_of(path: Path, start: str) -> int:
+    """1-based number of the first line of ``path`` starting with ``start``."""
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if line.startswith(start):
+            return number
+    raise AssertionError(f"{start!r} not in {path}")
+
+
+def replace_in(path: Path, old: str, new: str) -> None:
+    """Edit a catalog as a translator would, in a text editor."""
+    text = path.read_text(encoding="utf-8")
+    assert old in text
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_every_shipped_entry_is_usable(language: str, answer: Answer) -> None:
+    """Every message of the answer and every interface string is translated and passes."""
+    catalog = shipped(language)
+    for key in [*message_keys(answer), *i18n.interface_keys()]:
+        assert catalog.usable(key) is not None, (key, catalog.why_not(key))
+    assert all(entry.usable for entry in catalog.entries.values())
+
+
+@pytest.mark.parametrize(("language", "forms"),
+                         [("ar", 6), ("de", 2), ("es", 3), ("fr", 3), ("zh-Hans", 1)])
+def test_shipped_catalogs_have_the_cldr_number_of_plural_forms(language: str, forms: int) -> None:
+    """Plural-Forms headers agree with Babel's CLDR data, and the plural entry fills them all."""
+    catalog = shipped(language)
+    assert catalog.plural_count == forms == expected_plural_count(catalog.locale)
+    plurals = [e for e in catalog.entries.values() if len(e.source) > 1]
+    assert plurals and all(len(e.strings) == forms for e in plurals)
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_bundled_answer_localizes_completely(language: str, answer: Answer) -> None:
+    """Each shipped language gives a complete rendition, right to left for Arabic."""
+    rendition = localize(answer, shipped(language), "DiseaseMaps")
+    assert isinstance(rendition, Rendition), rendition
+    assert rendition.direction == ("rtl" if language == "ar" else "ltr")
+    assert rendition.labels.experiences is not None
+    assert "15" in rendition.labels.experiences
+    assert "100" in rendition.body_html
+
+
+def test_shipped_headers_are_filled_in() -> None:
+    """No template placeholders or fuzzy header left in a shipped catalog."""
+    for language in LANGUAGES:
+        text = catalog_path(ROOT / "locales", language).read_text(encoding="utf-8")
+        assert "PO-Revision-Date: 2026-" in text
+        assert "Last-Translator: DiseaseMaps translators" in text
+        assert "FULL NAME" not in text and "EMAIL@ADDRESS" not in text
+        assert not text.startswith("#, fuzzy") and "\n#, fuzzy\nmsgid \"\"" not in text
+
+
+def test_malformed_catalog_names_file_and_line(locales: Path) -> None:
+    """An unterminated string, which Babel alone accepts, is a CatalogError at its line."""
+    path = catalog_path(locales, "de")
+    line = line_of(path, 'msgid "Short answer"')
+    replace_in(path, 'msgid "Short answer"', 'msgid "Short answer')
+    with pytest.raises(CatalogError) as caught:
+        read_catalog(path, "de")
+    assert (caught.value.path, caught.value.line) == (str(path), line)
+    assert str(caught.value).startswith(f"{path}:{line}: malformed catalog")
+
+
+def test_msgid_without_msgstr_is_malformed(locales: Path) -> None:
+    """A message whose msgstr was deleted is reported at its msgid line."""
+    path = catalog_path(locales, "es")
+    line = line_of(path, 'msgid "Short answer"')
+    replace_in(path, 'msgstr "Respuesta breve"\n', "")
+    with pytest.raises(CatalogError, match="no msgstr") as caught:
+        read_catalog(path, "es")
+    assert caught.value.line == line
+
+
+def test_duplicate_message_is_malformed(locales: Path) -> None:
+    """The same message twice is ambiguous: msgfmt refuses it, so do we."""
+    path = catalog_path(locales, "fr")
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text + '\nmsgid "Short answer"\nmsgstr "Réponse"\n', encoding="utf-8")
+    with pytest.raises(CatalogError, match="duplicate of the message at line") as caught:
+        read_catalog(path, "fr")
+    assert caught.value.line == len(text.splitlines()) + 2
+
+
+def test_non_utf8_bytes_name_file_and_line(locales: Path) -> None:
+    """A Latin-1 byte in a UTF-8 catalog is reported with its line."""
+    path = catalog_path(locales, "es")
+    line = line_of(path, 'msgstr "Respuesta breve"')
+    data = path.read_bytes().replace(b'msgstr "Respuesta breve"', b'msgstr "Respuesta \xe1"')
+    path.write_bytes(data)
+    with pytest.raises(CatalogError, match="not UTF-8: byte 0xe1") as caught:
+        read_catalog(path, "es")
+    assert caught.value.line == line
+
+
+def test_too_few_plural_forms_make_the_entry_unusable(locales: Path, answer: Answer) -> None:
+    """Arabic needs six forms; an entry with two is refused, and so is the rendition."""
+    path = catalog_path(locales, "ar")
+    text = path.read_text(encoding="utf-8")
+    start = text.index("msgstr[2]")
+    end = text.index("\n\n", start)
+    path.write_text(text[:start] + text[end + 1 :], encoding="utf-8")
+    catalog = read_catalog(path, "ar")
+    plural = next(e for e in catalog.entries.values() if len(e.source) > 1)
+    assert not plural.usable
+    assert plural.problems == ("plural has 2 forms, ar needs exactly 6",)
+    assert isinstance(localize(answer, catalog, "DiseaseMaps"), Incomplete)
+
+
+def test_too_many_plural_forms_name_the_line(locales: Path) -> None:
+    """German has two forms: a third is a CatalogError at the message."""
+    path = catalog_path(locales, "de")
+    line = line_of(path, 'msgid "{n} person')
+    text = path.read_text(encoding="utf-8")
+    start = text.index("msgstr[1]")
+    end = text.index("\n", start)
+    path.write_text(text[: end + 1] + 'msgstr[2] "drei"\n' + text[end + 1 :], encoding="utf-8")
+    with pytest.raises(CatalogError, match="more forms than the Plural-Forms header") as caught:
+        read_catalog(path, "de")
+    assert caught.value.line == line
+
+
+def test_wrong_plural_forms_header_makes_plurals_unusable(locales: Path) -> None:
+    """A Plural-Forms header disagreeing with CLDR would pick wrong forms: refused."""
+    path = catalog_path(locales, "zh-Hans")
+    replace_in(path, "nplurals=1; plural=0;", "nplurals=2; plural=(n != 1);")
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace('msgstr[0] "已有', 'msgstr[0] "已有', 1).replace(
+        "分享了亲身经历。\"\n", "分享了亲身经历。\"\nmsgstr[1] \"已有 {n} 位{condition}患者在 "
+        "{publisher} 上就此问题分享了亲身经历。\"\n", 1), encoding="utf-8")
+    catalog = read_catalog(path, "zh-Hans")
+    plural = next(e for e in catalog.entries.values() if len(e.source) > 1)
+    assert plural.problems == ("Plural-Forms header has 2 forms, zh_Hans needs 1",)
+
+
+def test_injected_script_is_refused_and_never_rendered(locales: Path, answer: Answer) -> None:
+    """A <script> or javascript: link in a translation blocks it; sanitizing is a second wall."""
+    path = catalog_path(locales, "es")
+    replace_in(path, 'msgstr "La base genética y biológica"',
+               'msgstr "La base genética <script>alert(1)</script> '
+               '<img src=x onerror=alert(2)> [y](javascript:alert(3)) biológica"')
+    catalog = read_catalog(path, "es")
+    result = localize(answer, catalog, "DiseaseMaps")
+    assert isinstance(result, Incomplete)
+    assert any("HTML <script> is not in the source" in reason for reason in result.reasons)
+    # Even if the checks had let it through, nothing executable reaches the HTML: at most
+    # the escaped text of the attempt.
+    entries = {key: dataclasses.replace(e, problems=()) for key, e in catalog.entries.items()}
+    forced = localize(answer, dataclasses.replace(catalog, entries=entries), "DiseaseMaps")
+    assert isinstance(forced, Rendition)
+    html = forced.body_html + forced.content_html
+    for bad in ("<script", "<img", 'href="javascript:'):
+        assert bad not in html
+    assert "&lt;img src=x onerror=alert(2)&gt;" in html
+
+
+def test_fuzzy_translation_is_not_published(locales: Path, answer: Answer) -> None:
+    """A fuzzy entry, however good its text, makes the rendition incomplete."""
+    path = catalog_path(locales, "fr")
+    replace_in(path, 'msgctxt "75da64d16c9fcccc"\nmsgid "The Genetic',
+               '#, fuzzy\nmsgctxt "75da64d16c9fcccc"\nmsgid "The Genetic')
+    result = localize(answer, read_catalog(path, "fr"), "DiseaseMaps")
+    assert isinstance(result, Incomplete)
+    assert result.reasons == (
+        f"line 12: {'The Genetic and Biological Foundation'!r}: fuzzy",
+    )
+
+
+def test_project_mapping_is_babel_cfg() -> None:
+    """``syndicate i18n extract`` uses the very mapping of the project's babel.cfg."""
+    with (ROOT / "babel.cfg").open(encoding="utf-8") as handle:
+        from_file = parse_mapping_cfg(handle)
+    assert from_file == parse_mapping_cfg(__import__("io").StringIO(i18n.MAPPING_CFG))
+
+
+def test_shipped_template_is_what_extract_writes(tmp_path: Path) -> None:
+    """Extracting the bundled content reproduces locales/syndicate.pot byte for byte."""
+    out = tmp_path / "syndicate.pot"
+    shutil.copy(ROOT / "locales" / "syndicate.pot", out)
+    import datetime as dt
+
+    assert not i18n.extract_template(ROOT / "content", out, now=dt.datetime.now(dt.UTC))
+    assert out.read_bytes() == (ROOT / "locales" / "syndicate.pot").read_bytes()
+
+
+@pytest.mark.slow
+def test_pybabel_extract_with_babel_cfg_gives_context_and_comments(tmp_path: Path) -> None:
+    """Plain ``pybabel extract -F babel.cfg`` finds the answers through the entry point."""
+    out = tmp_path / "messages.pot"
+    pybabel = Path(sys.executable).parent / "pybabel"
+    subprocess.run(
+        [str(pybabel), "extract", "-F", "babel.cfg", "--no-wrap", "-o", str(out), "."],
+        cwd=ROOT, check=True, capture_output=True,
+    )
+    with out.open("rb") as handle:
+        catalog = read_po(handle)
+    paragraph = next(m for m in catalog if str(m.id).startswith(SECOND_PARAGRAPH))
+    assert paragraph.context == ANSWER_ID
+    assert paragraph.auto_comments == [
+        "Answer: What causes Lupus?",
+        "Section: The Genetic and Biological Foundation (paragraph)",
+    ]
+    assert paragraph.locations == [("content/lupus/what-causes-lupus.md", 14)]
+    condition = catalog.get("Lupus", context="condition")
+    assert condition is not None
+    assert catalog.get("Last reviewed on {date}") is not None
+    with (ROOT / "locales" / "syndicate.pot").open("rb") as handle:
+        shipped_template = read_po(handle)
+    assert [(m.context, m.id) for m in catalog] == [(m.context, m.id) for m in shipped_template]
