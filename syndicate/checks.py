@@ -11,6 +11,7 @@ These checks are the first line; :mod:`syndicate.render` sanitizes whatever is p
 
 from __future__ import annotations
 
+import functools
 import re
 import string
 import unicodedata
@@ -36,19 +37,34 @@ COUNT_PLACEHOLDER = "n"
 _FORMATTER = string.Formatter()
 
 
+_OTHER_DIGIT = re.compile(r"(?![0-9])\d")
+
+
 def _ascii_digits(text: str) -> str:
-    return "".join(
-        str(unicodedata.digit(ch)) if ch.isdigit() and not ch.isascii() else ch for ch in text
-    )
+    if text.isascii():
+        return text
+    return _OTHER_DIGIT.sub(lambda match: str(unicodedata.digit(match.group())), text)
+
+
+def _number_tokens(text: str) -> list[str]:
+    """The numbers of ``text`` as written (ASCII digits), placeholders and URLs left out."""
+    if PLACEHOLDER.search(text) or "://" in text:
+        text = URL.sub(" ", PLACEHOLDER.sub(" ", text))
+    return [match.group().strip() for match in _NUMBER.finditer(_ascii_digits(text))]
 
 
 def numbers(text: str, locale: Locale) -> Counter[Decimal]:
     """Every number in ``text`` parsed as ``locale`` writes numbers (placeholders ignored)."""
-    text = _ascii_digits(URL.sub(" ", PLACEHOLDER.sub(" ", text)))
+    return _parse_tokens(_number_tokens(text), locale)
+
+
+def _parse_tokens(tokens: list[str], locale: Locale) -> Counter[Decimal]:
     found: Counter[Decimal] = Counter()
-    for match in _NUMBER.finditer(text):
-        raw = match.group().strip()
-        value = _parse_number(raw, locale)
+    for raw in tokens:
+        if raw.isdigit():
+            found[Decimal(raw)] += 1
+            continue
+        value = _parse_number(raw, str(locale))
         if value is not None:
             found[value] += 1
         else:
@@ -58,7 +74,8 @@ def numbers(text: str, locale: Locale) -> Counter[Decimal]:
     return found
 
 
-def _parse_number(raw: str, locale: Locale) -> Decimal | None:
+@functools.lru_cache(maxsize=4096)
+def _parse_number(raw: str, locale: str) -> Decimal | None:
     compact = raw.replace("\u00a0", "").replace("\u202f", "").replace(" ", "")
     compact = compact.replace("\u066b", ".").replace("\u066c", ",")
     try:
@@ -136,8 +153,14 @@ def _html_problems(text: str, source_text: str) -> Iterator[str]:
 
 
 def _number_problems(text: str, source_text: str, locale: Locale) -> Iterator[str]:
-    expected = numbers(source_text, _SOURCE_LOCALE)
-    got = numbers(text, locale)
+    source_tokens = _number_tokens(source_text)
+    tokens = _number_tokens(text)
+    if all(raw.isdigit() for raw in source_tokens + tokens) and sorted(
+        source_tokens, key=int
+    ) == sorted(tokens, key=int):
+        return  # the same plain integers: nothing a locale could read differently
+    expected = _parse_tokens(source_tokens, _SOURCE_LOCALE)
+    got = _parse_tokens(tokens, locale)
     if expected != got:
         yield f"numbers differ: source has {_show(expected)}, translation {_show(got)}"
 
