@@ -230,7 +230,9 @@ def _read(path: Path, language: str) -> tuple[Catalog, str]:
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
         raise CatalogError(
-            f"not UTF-8: byte 0x{data[exc.start]:02x} at offset {exc.start}", path=str(path), line=line
+            f"not UTF-8: byte 0x{data[exc.start]:02x} at offset {exc.start}",
+            path=str(path),
+            line=line,
         ) from exc
     try:
         catalog = read_po(
@@ -247,7 +249,7 @@ def _read(path: Path, language: str) -> tuple[Catalog, str]:
 def _plural_rule(catalog: Catalog, path: Path) -> tuple[int, Callable[[int], int]]:
     try:
         count = int(catalog.num_plurals)
-        rule = gettext.c2py(catalog.plural_expr)  # type: ignore[attr-defined]
+        rule = gettext.c2py(catalog.plural_expr)  # type: ignore[attr-defined,unused-ignore]
     except (ValueError, SyntaxError) as exc:
         raise CatalogError(f"invalid Plural-Forms header: {exc}", path=str(path)) from exc
     return count, rule

@@ -22,7 +22,7 @@ from .render import XML_INVALID, markup_signature
 PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 URL = re.compile(r"https?://[^\s<>()\"'\]]+[^\s<>()\"'\].,;:!?]")
 HTML_TAG = re.compile(r"<\s*(/?)\s*([A-Za-z][A-Za-z0-9-]*)[^>]*>")
-_NUMBER = re.compile(r"\d+(?:[.,\u00a0\u202f\u066b\u066c'’ ]\d+)*")
+_NUMBER = re.compile(r"\d+(?:[.,\u00a0\u202f\u066b\u066c'\u2019 ]\d+)*")
 COUNT_PLACEHOLDER = "n"
 
 

@@ -67,7 +67,9 @@ def emit_json(data: Any) -> None:
 
 def table(rows: list[list[str]], headers: list[str]) -> str:
     """A plain aligned text table."""
-    widths = [max(len(str(cell)) for cell in column) for column in zip(headers, *rows, strict=False)]
+    widths = [
+        max(len(str(cell)) for cell in column) for column in zip(headers, *rows, strict=False)
+    ]
     lines = ["  ".join(str(h).ljust(w) for h, w in zip(headers, widths, strict=False)).rstrip()]
     lines.append("  ".join("-" * w for w in widths))
     for row in rows:

@@ -335,7 +335,9 @@ def parse_answer(data: bytes, path: str) -> tuple[Answer | None, list[Problem]]:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
-        out.error(line, "encoding", f"not UTF-8: byte 0x{data[exc.start]:02x} at offset {exc.start}")
+        out.error(
+            line, "encoding", f"not UTF-8: byte 0x{data[exc.start]:02x} at offset {exc.start}"
+        )
         return None, out.problems
     text = text.removeprefix("\ufeff").replace("\r\n", "\n")
     bad = re.search(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", text)
@@ -480,7 +482,12 @@ def load_corpus(content_dir: Path, files: Iterable[Path] | None = None) -> Corpu
             continue
         if answer.id in seen:
             problems.append(
-                Problem(str(path), _id_line(data), "id", f"duplicate id {answer.id!r}, also in {seen[answer.id]}")
+                Problem(
+                    str(path),
+                    _id_line(data),
+                    "id",
+                    f"duplicate id {answer.id!r}, also in {seen[answer.id]}",
+                )
             )
             continue
         seen[answer.id] = str(path)
