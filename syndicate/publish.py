@@ -73,7 +73,8 @@ class LanguageReport:
 
     language: str
     status: str
-    """``published``, ``broken`` (previous files kept untouched) or ``withdrawn``."""
+    """``published``, ``empty`` (nothing complete yet), ``broken`` (previous files kept
+    untouched) or ``withdrawn`` (its files deleted)."""
     answers: int = 0
     incomplete: int = 0
     kept: int = 0
@@ -430,7 +431,8 @@ def publish(
         entry = builder.language(lang, chosen[lang], translations)
         if entry is not None:
             entries.append(entry)
-        reports.append(LanguageReport(lang, "published", len(chosen[lang]), incomplete[lang],
+        status = "published" if entry is not None else "empty"
+        reports.append(LanguageReport(lang, status, len(chosen[lang]), incomplete[lang],
                                       builder.kept[lang]))
         if progress:
             progress("render", number, len(active))
