@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import hashlib
 import html
 import json
@@ -31,7 +32,7 @@ from lxml import etree
 
 from . import __version__
 from .errors import FeedError
-from .localize import Rendition
+from .localize import Labels, Rendition
 from .render import XML_INVALID
 
 Format = Literal["atom", "rss", "json"]
@@ -119,6 +120,7 @@ class Document:
         return self.base + EXTENSIONS[fmt]
 
 
+@functools.lru_cache(maxsize=65536)
 def entry_id(answer_id: str, language: str) -> str:
     """The id of an answer's entry in a language: a name-based ``urn:uuid``."""
     return f"urn:uuid:{uuid.uuid5(_ID_NAMESPACE, f'answer/{answer_id}/{language}')}"
@@ -134,14 +136,21 @@ def newest_first(items: Iterable[Item]) -> tuple[Item, ...]:
     return tuple(sorted(items, key=lambda item: (item.updated, item.id), reverse=True))
 
 
+_RENDITION_FIELDS = tuple(f.name for f in dataclasses.fields(Rendition) if f.name != "labels")
+_LABEL_FIELDS = tuple(f.name for f in dataclasses.fields(Labels))
+
+
 def fingerprint(rendition: Rendition) -> str:
     """A short stable digest of everything in a rendition (including ``updated``).
 
-    Cheaper than :attr:`Rendition.content_hash`; used to skip work whose inputs did not change.
-    The dataclass ``repr`` is deterministic: strings, dates, ints and nested frozen dataclasses.
+    Cheaper than :attr:`Rendition.content_hash` (no JSON); used to skip work whose inputs did
+    not change.
     """
-    return hashlib.blake2b(repr(rendition).encode("utf-8", "surrogatepass"),
-                           digest_size=16).hexdigest()
+    labels = rendition.labels
+    parts = [str(getattr(rendition, name)) for name in _RENDITION_FIELDS]
+    parts += [str(getattr(labels, name)) for name in _LABEL_FIELDS]
+    data = "\x00".join(parts).encode("utf-8", "surrogatepass")
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
 
 
 # -- checks ----------------------------------------------------------------------------------

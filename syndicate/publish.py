@@ -18,15 +18,18 @@ last published renditions are kept beside it, so an answer whose file or transla
 stays in the feeds with its last good version.
 
 Writing is in two phases: every changed file is written to a temporary file in its folder and
-fsynced; only then are they renamed into place (``os.replace``), the folders fsynced, the new
-manifest written the same way, and files that left the tree deleted. A failure in the first
-phase changes nothing; in the second, every file is still whole (old or new) and the manifest
-is rewritten to describe exactly what is on disk.
+made durable (an fsync per file, or for large batches one ``syncfs`` of the file system holding
+the tree, which must not have other file systems mounted inside it); only then are they
+renamed into place (``os.replace``), the folders fsynced, the new manifest written the same
+way, and files that left the tree deleted. A failure in the first phase changes nothing; in
+the second, every file is still whole (old or new) and the manifest is rewritten, when it can
+be, to describe exactly what is on disk.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import dataclasses
 import datetime as dt
 import email.utils
@@ -141,8 +144,8 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def _stage(target: Path, data: bytes) -> Path:
-    """Write ``data`` to a temporary file beside ``target`` and fsync it."""
+def _stage(target: Path, data: bytes, sync: bool = True) -> Path:
+    """Write ``data`` to a temporary file beside ``target``; fsync it unless told not to."""
     target.parent.mkdir(parents=True, exist_ok=True)
     temp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
@@ -150,10 +153,48 @@ def _stage(target: Path, data: bytes) -> Path:
         view = memoryview(data)
         while view:
             view = view[os.write(fd, view) :]
-        os.fsync(fd)
+        if sync:
+            os.fsync(fd)
+    except BaseException:
+        os.close(fd)
+        with contextlib.suppress(OSError):
+            temp.unlink()
+        raise
+    os.close(fd)
+    return temp
+
+
+_BATCH = 64
+"""From this many staged files on, one ``syncfs`` replaces an fsync per file."""
+
+
+def _syncfs(folder: Path) -> bool:
+    """Flush the file system holding ``folder`` (Linux ``syncfs``); False if unavailable."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        syncfs = libc.syncfs
+    except (OSError, AttributeError):
+        return False
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        if syncfs(fd) != 0:
+            error = ctypes.get_errno()
+            raise OSError(error, os.strerror(error), str(folder))
     finally:
         os.close(fd)
-    return temp
+    return True
+
+
+def _flush(staged: list[tuple[Path, Path, str, FileRecord]], out: Path) -> None:
+    """Make every staged file durable before any is renamed into place."""
+    if len(staged) >= _BATCH and _syncfs(out):
+        return
+    for temp, *_ in staged:
+        fd = os.open(temp, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 def write_atomic(target: Path, data: bytes) -> None:
@@ -239,7 +280,11 @@ class _Builder:
         previous = self.prev_langs.get(language, {}).get("entries", {})
         chosen: dict[str, Rendition] = {}
         for rendition in loc.renditions.get(language, ()):
-            if self._valid(rendition):
+            fp = feeds.fingerprint(rendition)
+            self.fingerprints[(language, rendition.answer_id)] = fp
+            # Published before with the same fingerprint: it passed the checks then.
+            seen = previous.get(rendition.answer_id, {}).get("fingerprint") == fp
+            if seen or self._valid(rendition):
                 chosen[rendition.answer_id] = rendition
         for answer_id, entry in previous.items():
             if answer_id in chosen:
@@ -256,6 +301,7 @@ class _Builder:
                 old = mark_stale(old, published[answer_id], loc.catalogs.get(language))
             if self._valid(old):
                 chosen[answer_id] = old
+                self.fingerprints[(language, answer_id)] = feeds.fingerprint(old)
                 self.kept[language] += 1
         order = {answer.id: n for n, answer in enumerate(loc.corpus.answers)}
         return sorted(chosen.values(), key=lambda r: (order.get(r.answer_id, -1), r.answer_id))
@@ -326,8 +372,7 @@ class _Builder:
         entries: dict[str, Any] = {}
         items: list[feeds.Item] = []
         for rendition in renditions:
-            fp = feeds.fingerprint(rendition)
-            self.fingerprints[(language, rendition.answer_id)] = fp
+            fp = self.fingerprints[(language, rendition.answer_id)]
             before = previous.get(rendition.answer_id, {})
             published = (
                 dt.datetime.fromisoformat(before["published"]) if "published" in before
@@ -497,9 +542,10 @@ def _commit(
                 records[output.path] = old
                 unchanged += 1
                 continue
-            staged.append((_stage(target, data), target, output.path, record))
+            staged.append((_stage(target, data, sync=False), target, output.path, record))
             if builder.progress and number % 500 == 0:
                 builder.progress("write", number, total)
+        _flush(staged, out)
     except FeedError as exc:
         _discard(staged)
         raise PublishError(f"cannot render: {exc}") from exc
@@ -518,7 +564,7 @@ def _commit(
         for folder in sorted({target.parent for _, target, _, _ in staged}):
             _fsync_dir(folder)
         records.update({path: record for _, _, path, record in staged})
-        write_atomic(out / MANIFEST, _manifest_bytes(records))
+        _write_if_changed(out / MANIFEST, _manifest_bytes(records))
     except OSError as exc:
         _discard(staged[len(written):])
         # Every file is whole; describe what is on disk now so ETags stay true.
@@ -581,4 +627,14 @@ def _save_state(
     for stale in sorted((out / STORE).glob("*.json")) if (out / STORE).is_dir() else ():
         if stale.stem not in builder.state_langs:
             stale.unlink()
-    write_atomic(out / STATE, json.dumps(state, ensure_ascii=False, sort_keys=True).encode())
+    _write_if_changed(out / STATE, json.dumps(state, ensure_ascii=False, sort_keys=True).encode())
+
+
+def _write_if_changed(target: Path, data: bytes) -> None:
+    """:func:`write_atomic` unless ``target`` already holds exactly ``data``."""
+    try:
+        if target.read_bytes() == data:
+            return
+    except OSError:
+        pass
+    write_atomic(target, data)

@@ -244,7 +244,8 @@ def test_a_very_long_answer_is_carried_whole() -> None:
     assert_valid_atom(atom)
     parsed = parse_feed(atom)
     assert "Paragraph 19999 with café" in parsed.entries[0].content[0].value
-    assert len(json.loads(feeds.render_json(make_doc([item])))["items"][0]["content_html"]) > len(body)
+    data = json.loads(feeds.render_json(make_doc([item])))
+    assert len(data["items"][0]["content_html"]) > len(body)
 
 
 def test_archive_documents_link_current_and_previous_and_are_not_complete() -> None:
