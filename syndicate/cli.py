@@ -24,7 +24,8 @@ from .catalogs import catalog_path, read_catalog, template_path
 from .config import Settings, load_settings
 from .content import load_corpus
 from .errors import CatalogError, SyndicateError
-from .pipeline import target_languages
+from .pipeline import localize_corpus, target_languages
+from .publish import BuildResult, publish
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -308,6 +309,62 @@ def check(settings: Settings, languages: tuple[str, ...], as_json: bool) -> None
         )
     if errors:
         sys.exit(1)
+
+
+@cli.command()
+@settings_options
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON summary on stdout.")
+@click.option("--progress/--no-progress", default=True,
+              help="Show progress on stderr when it is a terminal.")
+def build(settings: Settings, as_json: bool, progress: bool) -> None:
+    """Localize every answer and write the feeds, pages and manifest.
+
+    Writes Atom, RSS and JSON feeds per language and per condition under the output folder
+    (default ``public/``), with RFC 5005 archives, an OPML list, an index page and
+    ``manifest.json``. Files whose inputs did not change are not rewritten. Content errors
+    are printed as ``file:line: field: reason`` and make the exit status 1, but every valid
+    answer is still published (and an answer whose file broke keeps its last published
+    version in the feeds).
+
+    \b
+    Example:
+      syndicate build --out public/ --json
+    """
+    show = progress_printer(progress)
+    try:
+        localization = localize_corpus(settings, progress=show)
+        result = publish(settings, localization, progress=show)
+    except SyndicateError as exc:
+        raise click.ClickException(str(exc)) from exc
+    corpus = localization.corpus
+    errors = [str(problem) for problem in corpus.errors]
+    errors += [str(error) for error in localization.catalog_errors]
+    failed = bool(errors or result.problems)
+    if as_json:
+        summary = result.as_dict()
+        summary["errors"] = errors
+        summary["warnings"] = [str(problem) for problem in corpus.warnings]
+        summary["ok"] = not failed
+        emit_json(summary)
+    else:
+        for line in [*errors, *result.problems]:
+            click.echo(line, err=True)
+        click.echo(_build_table(result))
+        click.echo(
+            f"{len(result.written)} files written, {result.unchanged} unchanged, "
+            f"{len(result.deleted)} deleted -> {settings.out_dir}"
+        )
+    if failed:
+        sys.exit(1)
+
+
+def _build_table(result: BuildResult) -> str:
+    rows = [
+        [report.language, report.status, str(report.answers), str(report.incomplete),
+         str(report.kept)]
+        for report in result.languages
+    ]
+    return table(rows, ["language", "status", "published", "incomplete", "kept"])
 
 
 def main() -> None:

@@ -6,6 +6,7 @@ Hierarchy::
     ├── ConfigError          a setting is missing or invalid (.name)
     ├── ContentError         an answer file cannot be used (.path, .line)
     ├── CatalogError         a gettext catalog cannot be used (.path, .line)
+    ├── FeedError            a rendition or feed text cannot go in a feed (.answer_id, .language)
     ├── PublishError         the publication tree could not be written (.path)
     ├── StoreError           the state database refused an operation
     └── DeliveryError        a webhook could not be delivered (.subscriber_id)
@@ -54,6 +55,29 @@ class CatalogError(_Located):
     def __init__(self, message: str, *, path: str, line: int = 0, language: str = "") -> None:
         super().__init__(message, path=path, line=line)
         self.language = language
+
+
+class FeedError(SyndicateError):
+    """A rendition (or a feed's own text) cannot be put in a feed, e.g. a control character."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        answer_id: str | None = None,
+        language: str | None = None,
+        field: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.answer_id = answer_id
+        self.language = language
+        self.field = field
+        self.message = message
+
+    def __str__(self) -> str:
+        if self.answer_id is None:
+            return self.message
+        return f"answer {self.answer_id} ({self.language}): {self.message}"
 
 
 class PublishError(SyndicateError):

@@ -178,6 +178,13 @@ class _CatalogTranslator:
         return singular if n == 1 else plural
 
 
+def translator_for(catalog: LanguageCatalog | None) -> ui.Translator:
+    """The interface-string translator of a language; ``None`` means the source language."""
+    if catalog is None:
+        return ui.SourceTranslator()
+    return _CatalogTranslator(catalog)
+
+
 def direction(locale: Locale) -> Direction:
     """Text direction of a locale."""
     return "rtl" if locale.character_order == "right-to-left" else "ltr"

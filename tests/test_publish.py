@@ -1,0 +1,310 @@
+"""Publication: the tree, manifest, golden output, incremental and failure-safe writing."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from syndicate import publish as publish_module
+from syndicate.config import Settings
+from syndicate.errors import PublishError
+from syndicate.pipeline import localize_corpus
+from syndicate.publish import MANIFEST, BuildResult, publish, read_manifest
+from syndicate.testing import answer_text, generate_corpus
+from tests.conftest import GOLDEN
+from tests.feedcheck import check_file, parse_feed
+
+FEED_SUFFIXES = (".atom", ".rss", ".json")
+
+
+def build(settings: Settings) -> BuildResult:
+    return publish(settings, localize_corpus(settings))
+
+
+def public_files(out: Path) -> dict[str, bytes]:
+    """Every published file (hidden state excluded), by path relative to ``out``."""
+    found = {}
+    for path in sorted(out.rglob("*")):
+        relative = path.relative_to(out).as_posix()
+        if path.is_file() and not any(part.startswith(".") for part in Path(relative).parts):
+            found[relative] = path.read_bytes()
+    return found
+
+
+def feed_files(out: Path) -> list[Path]:
+    return [p for p in sorted(out.rglob("*")) if p.suffix in FEED_SUFFIXES
+            and p.name != MANIFEST and not p.relative_to(out).as_posix().startswith(".")]
+
+
+def test_fixture_tree_matches_golden_files(feed_settings: Settings, regen_golden: bool) -> None:
+    """Regenerate deliberately with ``pytest tests/test_publish.py --regen-golden``."""
+    build(feed_settings)
+    produced = public_files(feed_settings.out_dir)
+    if regen_golden:
+        shutil.rmtree(GOLDEN, ignore_errors=True)
+        for relative, data in produced.items():
+            target = GOLDEN / relative
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+    expected = public_files(GOLDEN)
+    assert sorted(produced) == sorted(expected)
+    for relative, data in produced.items():
+        assert data.decode("utf-8") == expected[relative].decode("utf-8"), relative
+
+
+def test_tree_layout_and_every_feed_is_valid(feed_settings: Settings) -> None:
+    result = build(feed_settings)
+    out = feed_settings.out_dir
+    for lang in ("en", "ar"):
+        for folder in (f"{lang}", f"{lang}/lupus", f"{lang}/asthma"):
+            for suffix in FEED_SUFFIXES:
+                assert (out / folder / f"feed{suffix}").is_file()
+        assert (out / lang / "archive" / "1.atom").is_file()  # 3 entries, feed_size 2
+        assert (out / lang / "lupus" / "what-causes-lupus.html").is_file()
+    assert (out / "feeds.opml").is_file() and (out / "index.html").is_file()
+    for path in feed_files(out):
+        check_file(path)
+    index = (out / "index.html").read_text("utf-8")
+    assert 'lang="ar" dir="rtl"' in index and 'lang="en" dir="ltr"' in index
+    assert [report.answers for report in result.languages] == [3, 3]
+
+
+def test_arabic_text_round_trips_through_the_published_feeds(feed_settings: Settings) -> None:
+    build(feed_settings)
+    out = feed_settings.out_dir
+    expected = "هل يتوافق الربو & <b>الرياضة</b>؟"
+    atom = parse_feed((out / "ar/asthma/feed.atom").read_bytes())
+    assert atom.entries[0].title == expected
+    data = json.loads((out / "ar/asthma/feed.json").read_bytes())
+    assert data["items"][0]["title"] == expected
+    assert data["items"][0]["language"] == "ar"
+    english = json.loads((out / "en/lupus/feed.json").read_bytes())
+    assert "après" in english["items"][0]["content_html"]
+
+
+def test_manifest_records_strong_etag_last_modified_type_and_size(
+    feed_settings: Settings,
+) -> None:
+    build(feed_settings)
+    out = feed_settings.out_dir
+    manifest = read_manifest(out)
+    assert set(manifest) == set(public_files(out)) - {MANIFEST}
+    for relative, record in manifest.items():
+        data = (out / relative).read_bytes()
+        assert record.etag == f'"{hashlib.sha256(data).hexdigest()}"'
+        assert record.size == len(data)
+    assert manifest["en/feed.atom"].content_type == "application/atom+xml"
+    assert manifest["en/feed.rss"].content_type == "application/rss+xml"
+    assert manifest["en/feed.json"].content_type == "application/feed+json"
+    # Newest English entry: "Is Lupus contagious?", reviewed 2026-04-06.
+    assert manifest["en/feed.atom"].last_modified == "Mon, 06 Apr 2026 00:00:00 GMT"
+    assert manifest["en/asthma/feed.atom"].last_modified == "Thu, 15 Jan 2026 00:00:00 GMT"
+
+
+def test_two_builds_are_byte_identical_and_a_rebuild_writes_nothing(
+    feed_settings: Settings, tmp_path: Path
+) -> None:
+    build(feed_settings)
+    first = public_files(feed_settings.out_dir)
+    other = dataclasses.replace(feed_settings, out_dir=tmp_path / "other")
+    build(other)
+    assert public_files(other.out_dir) == first
+    again = build(feed_settings)
+    assert again.written == () and again.deleted == ()
+    assert public_files(feed_settings.out_dir) == first
+
+
+def test_changed_answer_keeps_its_id_and_rewrites_only_what_shows_it(
+    feed_settings: Settings,
+) -> None:
+    build(feed_settings)
+    out = feed_settings.out_dir
+    before = json.loads((out / "en/asthma/feed.json").read_bytes())["items"][0]
+    path = feed_settings.content_dir / "asthma" / "can-asthma-go-away.md"
+    path.write_text(path.read_text("utf-8").replace("reviewed: 2026-01-15", "reviewed: 2026-02-01")
+                    .replace("as Zoë did", "as Zoë does"), "utf-8")
+    result = build(feed_settings)
+    after = json.loads((out / "en/asthma/feed.json").read_bytes())["items"][0]
+    assert after["id"] == before["id"] and after["content_html"] != before["content_html"]
+    assert after["date_modified"] == "2026-02-01T00:00:00Z"
+    assert "en/lupus/feed.atom" not in result.written
+    assert "en/asthma/feed.atom" in result.written
+
+
+def test_archives_never_change_when_new_entries_are_added(tmp_path: Path) -> None:
+    content, locales, _ = generate_corpus(tmp_path, answers=9, languages=1, conditions=1,
+                                          body_bytes=300)
+    settings = Settings(content_dir=content, locales_dir=locales, out_dir=tmp_path / "public",
+                        feed_size=2, base_url="https://feeds.example.org")
+    build(settings)
+    out = settings.out_dir
+    archives = {p: p.read_bytes() for p in out.rglob("archive/*.*")}
+    # 9 entries in pages of 2 while more than 2 are left: 4 pages, 1 entry left over;
+    # 2 feeds (language, condition) x 3 formats.
+    assert len(archives) == 4 * 2 * 3
+    for index in range(9, 14):  # five newer answers
+        _, slug, text = answer_text(index, "Lupus", 300)
+        # Reviewed after every other answer (the synthetic ones are from 2024).
+        text = re.sub(r"(?m)^reviewed: .*$", f"reviewed: 2027-01-{index:02d}", text)
+        text = re.sub(r"(?m)^review_due: .*$", "review_due: 2028-01-01", text)
+        (content / "lupus" / f"{slug}.md").write_text(text, "utf-8")
+    result = build(settings)
+    assert not [p for p in result.written if "/archive/" in p and Path(out / p) in archives]
+    for path, data in archives.items():
+        assert path.read_bytes() == data, path
+    assert len(list(out.rglob("archive/*.*"))) > len(archives)
+    current = parse_feed((out / "en/feed.atom").read_bytes())
+    links = {link.rel: link.href for link in current.feed.links}
+    assert links["prev-archive"].endswith("/en/archive/6.atom")
+
+
+def test_withdrawn_answer_leaves_every_feed(feed_settings: Settings) -> None:
+    build(feed_settings)
+    out = feed_settings.out_dir
+    path = feed_settings.content_dir / "lupus" / "is-lupus-contagious.md"
+    path.write_text(path.read_text("utf-8").replace("status: published", "status: withdrawn"),
+                    "utf-8")
+    result = build(feed_settings)
+    for feed in feed_files(out):
+        assert b"1a2b3c4d5e6f7002" not in feed.read_bytes()
+        assert b"Is Lupus contagious" not in feed.read_bytes(), feed
+        assert "هل الذئبة معدية".encode() not in feed.read_bytes()
+    assert not (out / "en/lupus/is-lupus-contagious.html").exists()
+    assert "en/lupus/is-lupus-contagious.html" in result.deleted
+    assert "en/lupus/is-lupus-contagious.html" not in read_manifest(out)
+
+
+def test_removed_catalog_withdraws_its_language_cleanly(feed_settings: Settings) -> None:
+    build(feed_settings)
+    out = feed_settings.out_dir
+    shutil.rmtree(feed_settings.locales_dir / "ar")
+    result = build(feed_settings)
+    assert not (out / "ar").exists()
+    assert not [path for path in read_manifest(out) if path.startswith("ar/")]
+    assert "/ar/" not in (out / "feeds.opml").read_text("utf-8")
+    assert 'lang="ar"' not in (out / "index.html").read_text("utf-8")
+    assert ("ar", "withdrawn") in [(r.language, r.status) for r in result.languages]
+    english = (out / "en/feed.atom").read_text("utf-8")
+    assert 'hreflang="ar"' not in english
+
+
+def test_broken_catalog_keeps_its_previous_files_untouched(feed_settings: Settings) -> None:
+    build(feed_settings)
+    out = feed_settings.out_dir
+    before = {k: v for k, v in public_files(out).items() if k.startswith("ar/")}
+    manifest_before = {k: v for k, v in read_manifest(out).items() if k.startswith("ar/")}
+    po = next((feed_settings.locales_dir / "ar").rglob("*.po"))
+    po.write_bytes(b"\xff\xfe not a catalog")
+    result = build(feed_settings)
+    assert {k: v for k, v in public_files(out).items() if k.startswith("ar/")} == before
+    assert {k: v for k, v in read_manifest(out).items() if k.startswith("ar/")} == manifest_before
+    assert ("ar", "broken") in [(r.language, r.status) for r in result.languages]
+    assert "/ar/feed.atom" in (out / "feeds.opml").read_text("utf-8")
+
+
+def test_answer_whose_file_broke_keeps_its_last_published_entries(
+    feed_settings: Settings,
+) -> None:
+    build(feed_settings)
+    out = feed_settings.out_dir
+    path = feed_settings.content_dir / "lupus" / "what-causes-lupus.md"
+    path.write_text(path.read_text("utf-8").replace("reviewed: 2026-03-02", "reviewed: 2026-13-02"),
+                    "utf-8")
+    settings = feed_settings
+    localization = localize_corpus(settings)
+    assert localization.corpus.errors
+    result = publish(settings, localization)
+    for feed in ("en/feed.json", "ar/feed.json", "en/lupus/feed.json"):
+        ids = [i["id"] for i in json.loads((out / feed).read_bytes())["items"]]
+        archive = out / feed.replace("feed.json", "archive/1.json")
+        if archive.exists():
+            ids += [i["id"] for i in json.loads(archive.read_bytes())["items"]]
+        assert any(feed_id.startswith("urn:uuid:") for feed_id in ids)
+        text = (out / feed).read_text("utf-8") + (archive.read_text("utf-8")
+                                                  if archive.exists() else "")
+        assert "Lupus" in text or "الذئبة" in text
+    assert [r.kept for r in result.languages] == [1, 1]
+    assert (out / "en/lupus/what-causes-lupus.html").exists()
+
+
+def test_control_character_in_a_translation_keeps_the_last_good_version(
+    feed_settings: Settings,
+) -> None:
+    build(feed_settings)
+    out = feed_settings.out_dir
+    good = json.loads((out / "ar/asthma/feed.json").read_bytes())["items"][0]
+    po = next((feed_settings.locales_dir / "ar").rglob("*.po"))
+    po.write_text(po.read_text("utf-8").replace("قبل أن تبدأ", "قبل\\a أن تبدأ"), "utf-8")
+    localization = localize_corpus(feed_settings)
+    assert any(i.answer_id == "1a2b3c4d5e6f7003" for i in localization.incomplete)
+    publish(feed_settings, localization)
+    kept = json.loads((out / "ar/asthma/feed.json").read_bytes())["items"][0]
+    assert kept["id"] == good["id"] and "\x07" not in kept["content_html"]
+    for feed in feed_files(out):
+        check_file(feed)
+
+
+@pytest.mark.parametrize("transient", [True, False])
+def test_failure_while_replacing_files_leaves_every_feed_whole(
+    feed_settings: Settings, monkeypatch: pytest.MonkeyPatch, transient: bool
+) -> None:
+    """os.replace fails after 5 files: once (then the manifest describes the disk exactly),
+    or for good (then every file is still whole and valid, old or new)."""
+    build(feed_settings)
+    out = feed_settings.out_dir
+    for name in ("what-causes-lupus", "is-lupus-contagious", "can-asthma-go-away"):
+        path = next(feed_settings.content_dir.rglob(f"{name}.md"))
+        path.write_text(path.read_text("utf-8").replace("## ", "Extra line.\n\n## ", 1), "utf-8")
+    real_replace = os.replace
+    calls = {"n": 0}
+
+    def failing_replace(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
+        calls["n"] += 1
+        if calls["n"] == 6 or (calls["n"] > 6 and not transient):
+            raise OSError(28, "No space left on device", str(dst))
+        real_replace(src, dst)
+
+    monkeypatch.setattr(publish_module.os, "replace", failing_replace)
+    with pytest.raises(PublishError, match="No space left"):
+        build(feed_settings)
+    monkeypatch.setattr(publish_module.os, "replace", real_replace)
+    assert not [p for p in out.rglob("*.tmp")]
+    for feed in feed_files(out):
+        check_file(feed)
+    for relative, record in read_manifest(out).items():
+        data = (out / relative).read_bytes()
+        if transient:
+            assert record.etag == f'"{hashlib.sha256(data).hexdigest()}"', relative
+    build(feed_settings)
+    assert b"Extra line." in (out / "en/lupus/feed.atom").read_bytes()
+
+
+def test_failure_while_staging_changes_nothing(
+    feed_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    build(feed_settings)
+    out = feed_settings.out_dir
+    before = public_files(out)
+    path = feed_settings.content_dir / "lupus" / "is-lupus-contagious.md"
+    path.write_text(path.read_text("utf-8").replace("No. Lupus", "No: Lupus"), "utf-8")
+    real_fsync = os.fsync
+    calls = {"n": 0}
+
+    def failing_fsync(fd: int) -> None:
+        calls["n"] += 1
+        if calls["n"] > 3:
+            raise OSError(5, "Input/output error")
+        real_fsync(fd)
+
+    monkeypatch.setattr(publish_module.os, "fsync", failing_fsync)
+    with pytest.raises(PublishError):
+        build(feed_settings)
+    assert public_files(out) == before
+    assert not [p for p in out.rglob("*.tmp")]
