@@ -239,9 +239,13 @@ class Worker:
                            worker=self.name, disable_after=disable_after)
 
         while True:
+            urgent = any(r.disable or r.verified for r in done)
+            stale = time.monotonic() - last_flush > 0.2
+            if done and (not inflight or urgent or stale or len(done) >= self.flush_every):
+                await flush()  # before claiming: subscriber state may have changed
             free = settings.delivery_concurrency - len(inflight)
-            claimed: list[outbox.Job] = []
             eager = free >= threshold or not inflight or time.monotonic() - last_claim > 0.05
+            claimed: list[outbox.Job] = []
             if free > 0 and eager and not (stop is not None and stop.is_set()):
                 last_claim = time.monotonic()
                 now = self.clock()
@@ -256,9 +260,6 @@ class Worker:
                     inflight[asyncio.create_task(self.send(job))] = job
                     per_subscriber[job.subscriber_id] = per_subscriber.get(job.subscriber_id, 0) + 1
             if not inflight:
-                if done:
-                    await flush()
-                    continue
                 if until_idle or (stop is not None and stop.is_set()):
                     break
                 await _sleep_or_stop(poll_interval, stop)
@@ -273,8 +274,6 @@ class Worker:
                 done.append(result)
                 attempts += 1
                 delivered += result.state == "delivered"
-            if len(done) >= self.flush_every or (done and time.monotonic() - last_flush > 0.2):
-                await flush()
         return Stats(attempts, delivered, attempts - delivered)
 
 
