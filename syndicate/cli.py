@@ -150,9 +150,11 @@ def _engine(settings: Settings) -> Engine:
     from . import store
 
     try:
-        return store.open_engine(settings.database)
+        engine = store.open_engine(settings.database)
     except SyndicateError as exc:
         raise click.ClickException(str(exc)) from exc
+    click.get_current_context().call_on_close(engine.dispose)
+    return engine
 
 
 def _publisher(settings: Settings) -> Publisher | None:
@@ -206,6 +208,7 @@ def db_upgrade(settings: Settings) -> None:
 
     try:
         engine = store.create_engine(settings.database)
+        click.get_current_context().call_on_close(engine.dispose)
         store.upgrade(engine)
         click.echo(f"schema at {store.current_revision(engine)}")
     except SyndicateError as exc:
