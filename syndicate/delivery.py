@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import collections
 import concurrent.futures
 import contextlib
 import dataclasses
@@ -220,15 +221,40 @@ class Worker:
         self, *, until_idle: bool = True, stop: asyncio.Event | None = None,
         subscriber_id: str | None = None, poll_interval: float = 1.0,
     ) -> Stats:
-        """Deliver until nothing is due (``until_idle``) or until ``stop`` is set."""
+        """Deliver until nothing is due (``until_idle``) or until ``stop`` is set.
+
+        Claims run ahead of sending by up to ``delivery_concurrency`` deliveries so the store
+        is asked in batches; a subscriber never has more than ``subscriber_concurrency``
+        deliveries claimed or in flight, so whatever is claimed can start as soon as a slot
+        is free.
+        """
         settings = self.settings
+        concurrency = settings.delivery_concurrency
         disable_after = dt.timedelta(days=settings.disable_after_days)
-        inflight: dict[asyncio.Task[Answer], outbox.Job] = {}
-        per_subscriber: dict[str, int] = {}
+        running: dict[asyncio.Task[Answer], outbox.Job] = {}
+        queued: collections.deque[outbox.Job] = collections.deque()
+        held: dict[str, int] = {}  # claimed (queued or in flight) per subscriber
+        completed: list[tuple[outbox.Job, Answer]] = []
         done: list[outbox.Result] = []
+        wake = asyncio.Event()
         attempts = delivered = 0
         last_flush = last_claim = 0.0
-        threshold = max(1, settings.delivery_concurrency // 4)
+
+        def finished(task: asyncio.Task[Answer]) -> None:
+            job = running.pop(task)
+            if task.cancelled():
+                return
+            error = task.exception()
+            answer = task.result() if error is None else Answer(None, repr(error)[:500], 0.0)
+            completed.append((job, answer))
+            wake.set()
+
+        def start() -> None:
+            while queued and len(running) < concurrency:
+                job = queued.popleft()
+                task = asyncio.create_task(self.send(job))
+                running[task] = job
+                task.add_done_callback(finished)
 
         async def flush() -> None:
             nonlocal last_flush
@@ -238,42 +264,58 @@ class Worker:
             await self._db(outbox.record, self.engine, batch, now=self.clock(),
                            worker=self.name, disable_after=disable_after)
 
-        while True:
-            urgent = any(r.disable or r.verified for r in done)
-            stale = time.monotonic() - last_flush > 0.2
-            if done and (not inflight or urgent or stale or len(done) >= self.flush_every):
-                await flush()  # before claiming: subscriber state may have changed
-            free = settings.delivery_concurrency - len(inflight)
-            eager = free >= threshold or not inflight or time.monotonic() - last_claim > 0.05
-            claimed: list[outbox.Job] = []
-            if free > 0 and eager and not (stop is not None and stop.is_set()):
-                last_claim = time.monotonic()
-                now = self.clock()
-                room = {sid: settings.subscriber_concurrency - n
-                        for sid, n in per_subscriber.items() if n}
-                claimed = await self._db(
-                    outbox.claim, self.engine, now=now, limit=free,
-                    lease_until=now + self.lease, worker=self.name, room=room,
-                    cap=settings.subscriber_concurrency, subscriber_id=subscriber_id,
+        try:
+            while True:
+                for job, answer in completed:
+                    held[job.subscriber_id] -= 1
+                    result = decide(job, answer, self.clock(), self.rng)
+                    done.append(result)
+                    attempts += 1
+                    delivered += result.state == "delivered"
+                completed.clear()
+                busy = bool(running or queued)
+                urgent = any(r.disable or r.verified for r in done)
+                late = time.monotonic() - last_flush > 0.2
+                if done and (not busy or urgent or late or len(done) >= self.flush_every):
+                    await flush()  # before claiming: a subscriber's state may have changed
+                room_total = 2 * concurrency - len(running) - len(queued)
+                eager = room_total >= concurrency // 2 or not busy or (
+                    time.monotonic() - last_claim > 0.05 and len(queued) < concurrency // 4
                 )
-                for job in claimed:
-                    inflight[asyncio.create_task(self.send(job))] = job
-                    per_subscriber[job.subscriber_id] = per_subscriber.get(job.subscriber_id, 0) + 1
-            if not inflight:
-                if until_idle or (stop is not None and stop.is_set()):
-                    break
-                await _sleep_or_stop(poll_interval, stop)
-                continue
-            finished, _ = await asyncio.wait(
-                inflight, timeout=0.05, return_when=asyncio.FIRST_COMPLETED
-            )
-            for task in finished:
-                job = inflight.pop(task)
-                per_subscriber[job.subscriber_id] -= 1
-                result = decide(job, task.result(), self.clock(), self.rng)
-                done.append(result)
-                attempts += 1
-                delivered += result.state == "delivered"
+                stopping = stop is not None and stop.is_set()
+                if room_total > 0 and eager and not stopping:
+                    last_claim = time.monotonic()
+                    now = self.clock()
+                    room = {sid: settings.subscriber_concurrency - n for sid, n in held.items()}
+                    claimed = await self._db(
+                        outbox.claim, self.engine, now=now, limit=room_total,
+                        lease_until=now + self.lease, worker=self.name, room=room,
+                        cap=settings.subscriber_concurrency, subscriber_id=subscriber_id,
+                    )
+                    for job in claimed:
+                        held[job.subscriber_id] = held.get(job.subscriber_id, 0) + 1
+                    queued.extend(claimed)
+                if stopping and queued:
+                    await self._db(outbox.release, self.engine,
+                                   [job.delivery_id for job in queued], self.name)
+                    for job in queued:
+                        held[job.subscriber_id] -= 1
+                    queued.clear()
+                start()
+                if not running and not queued and not completed:
+                    if done:
+                        continue
+                    if until_idle or stopping:
+                        break
+                    await _sleep_or_stop(poll_interval, stop)
+                    continue
+                if not completed:
+                    wake.clear()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(wake.wait(), 0.05)
+        finally:
+            for task in list(running):
+                task.cancel()
         return Stats(attempts, delivered, attempts - delivered)
 
 

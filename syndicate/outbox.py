@@ -243,10 +243,13 @@ def claim(
                 break
         if not chosen:
             return []
+        # Re-check the lease by primary key only: with the due-time condition too, SQLite
+        # would pick the due index and scan every due delivery.
         claimed = conn.execute(
             deliveries.update()
             .where(d.id.in_(chosen))
-            .where(due)
+            .where(d.state == "pending")
+            .where(sa.or_(d.claimed_until.is_(None), d.claimed_until <= now))
             .values(claimed_until=lease_until, claimed_by=worker)
             .returning(d.id)
         ).scalars().all()

@@ -76,6 +76,7 @@ class PinnedTransport(httpx.AsyncBaseTransport):
         self._ssl_context = ssl_context
         self._idle: dict[_PoolKey, list[_Connection]] = {}
         self._resolved: dict[tuple[str, int], tuple[float, tuple[netguard.IPAddress, ...]]] = {}
+        self._targets: dict[tuple[str, str, int | None], netguard.Target] = {}
 
     @property
     def ssl_context(self) -> ssl.SSLContext:
@@ -85,20 +86,33 @@ class PinnedTransport(httpx.AsyncBaseTransport):
         return self._ssl_context
 
     async def _addresses(self, target: netguard.Target) -> tuple[netguard.IPAddress, ...]:
-        if target.literal is not None:
-            return netguard.check_addresses(target.host, [target.literal], self.allow)
+        """The checked addresses of a target; literal ones are checked once, names are
+        resolved again after ``dns_ttl``."""
         key = (target.host, target.port)
         now = time.monotonic()
         cached = self._resolved.get(key)
         if cached is not None and cached[0] > now:
             return cached[1]
-        addresses = await netguard.resolve_async(target, self.allow)
-        self._resolved[key] = (now + self.dns_ttl, addresses)
+        if target.literal is not None:
+            addresses = netguard.check_addresses(target.host, [target.literal], self.allow)
+            expires = float("inf")
+        else:
+            addresses = await netguard.resolve_async(target, self.allow)
+            expires = now + self.dns_ttl
+        if len(self._resolved) >= 10_000:
+            self._resolved.clear()
+        self._resolved[key] = (expires, addresses)
         return addresses
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         """Send ``request`` to a checked address; the response body is already read."""
-        target = netguard.parse_target(str(request.url))
+        url = request.url
+        origin = (url.scheme, url.host, url.port)
+        target = self._targets.get(origin)
+        if target is None:
+            target = netguard.parse_target(str(url))
+            if len(self._targets) < 10_000:
+                self._targets[origin] = target
         timeout = _timeout(request, self.timeout)
         try:
             async with asyncio.timeout(timeout):
