@@ -4,10 +4,12 @@
 on 127.0.0.1 (one aiohttp server process, 100 ports), end to end: claim from a SQLite store,
 sign (Standard Webhooks), POST through Syndicate's transport, record the attempt and the
 outcome. In the same run, a bare aiohttp client posts the same bodies to the same receivers
-with the same concurrency: the ceiling of this machine. Optionally (``--httpcore N``) the same
-pipeline over httpx's default transport (httpcore) on N deliveries, for comparison.
+with the same concurrency: the ceiling of this machine. Both run in interleaved rounds
+(medians reported) because a shared machine's load moves between measurements. Optionally
+(``--httpcore N``) the same pipeline over httpx's default transport (httpcore) on N
+deliveries, for comparison.
 
-    python bench/delivery.py [--deliveries 10000] [--receivers 100] [--httpcore 2000]
+    python bench/delivery.py [--deliveries 10000] [--receivers 100] [--rounds 3] [--httpcore N]
 
 The last line printed is one JSON object with the figures.
 """
@@ -18,6 +20,7 @@ import argparse
 import asyncio
 import datetime as dt
 import json
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -149,6 +152,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--deliveries", type=int, default=10_000)
     parser.add_argument("--receivers", type=int, default=100)
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="interleaved rounds of both measurements; medians are reported")
     parser.add_argument("--httpcore", type=int, default=0,
                         help="also run the pipeline over httpx's default transport on N")
     parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
@@ -168,26 +173,41 @@ def main() -> None:
         results: dict[str, Any] = {"deliveries": events * len(ports), "receivers": len(ports),
                                    "concurrency": 100, "subscriber_concurrency": 4,
                                    "store": "sqlite"}
-        with tempfile.TemporaryDirectory() as tmp:
-            db = f"sqlite:///{Path(tmp) / 'bench.db'}"
-            pairs = _prepare(db, ports, events, now)
-            ceiling_s, ceiling_cpu = asyncio.run(_ceiling(pairs, 100))
-            elapsed, delivered, cpu = asyncio.run(
-                _pipeline(db, PinnedTransport(allow_networks=["127.0.0.0/8"]))
-            )
-            ceiling2_s, _ = asyncio.run(_ceiling(pairs, 100))
-        ceiling = len(pairs) / min(ceiling_s, ceiling2_s)
-        rate = delivered / elapsed
+        pipeline_rates: list[float] = []
+        ceiling_rates: list[float] = []
+        cpu_pipeline: list[float] = []
+        cpu_ceiling: list[float] = []
+        for _ in range(args.rounds):  # interleaved: both see the same machine load
+            with tempfile.TemporaryDirectory() as tmp:
+                db = f"sqlite:///{Path(tmp) / 'bench.db'}"
+                pairs = _prepare(db, ports, events, now)
+                ceiling_s, ceiling_cpu = asyncio.run(_ceiling(pairs, 100))
+                elapsed, delivered, cpu = asyncio.run(
+                    _pipeline(db, PinnedTransport(allow_networks=["127.0.0.0/8"]))
+                )
+            ceiling_rates.append(len(pairs) / ceiling_s)
+            cpu_ceiling.append(ceiling_cpu / len(pairs) * 1e6)
+            pipeline_rates.append(delivered / elapsed)
+            cpu_pipeline.append(cpu / delivered * 1e6)
+            print(f"round: pipeline {pipeline_rates[-1]:,.0f}/s "
+                  f"({cpu_pipeline[-1]:.0f} us CPU each), bare aiohttp {ceiling_rates[-1]:,.0f}/s "
+                  f"({cpu_ceiling[-1]:.0f} us CPU each)")
+        rate = statistics.median(pipeline_rates)
+        ceiling = statistics.median(ceiling_rates)
         results.update({
+            "rounds": args.rounds,
             "pipeline_per_s": round(rate),
-            "pipeline_cpu_us_per_delivery": round(cpu / delivered * 1e6),
+            "pipeline_per_s_all": [round(r) for r in pipeline_rates],
+            "pipeline_cpu_us_per_delivery": round(statistics.median(cpu_pipeline)),
             "aiohttp_ceiling_per_s": round(ceiling),
-            "aiohttp_cpu_us_per_request": round(ceiling_cpu / len(pairs) * 1e6),
+            "aiohttp_ceiling_per_s_all": [round(r) for r in ceiling_rates],
+            "aiohttp_cpu_us_per_request": round(statistics.median(cpu_ceiling)),
             "ratio_to_ceiling": round(rate / ceiling, 2),
+            "cpu_ratio": round(statistics.median(cpu_ceiling) / statistics.median(cpu_pipeline),
+                               2),
         })
-        print(f"pipeline (claim, sign, POST, record): {delivered} in {elapsed:.2f} s "
-              f"= {rate:,.0f}/s")
-        print(f"bare aiohttp client, same bodies:     {len(pairs)} = {ceiling:,.0f}/s")
+        print(f"pipeline (claim, sign, POST, record), median: {rate:,.0f}/s")
+        print(f"bare aiohttp client, same bodies, median:     {ceiling:,.0f}/s")
         if args.httpcore:
             with tempfile.TemporaryDirectory() as tmp:
                 db = f"sqlite:///{Path(tmp) / 'bench.db'}"

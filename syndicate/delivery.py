@@ -25,6 +25,7 @@ import contextlib
 import dataclasses
 import datetime as dt
 import email.utils
+import functools
 import hashlib
 import hmac
 import json
@@ -61,9 +62,14 @@ def utc_now() -> dt.datetime:
 # -- signing --------------------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=4096)
+def _key(secret: str) -> bytes:
+    return base64.b64decode(secret.removeprefix("whsec_"))
+
+
 def sign(secret: str, message_id: str, timestamp: int, body: bytes) -> str:
     """One Standard Webhooks signature: ``v1,<base64 HMAC-SHA256 of id.timestamp.body>``."""
-    key = base64.b64decode(secret.removeprefix("whsec_"))
+    key = _key(secret)
     signed = f"{message_id}.{timestamp}.".encode() + body
     return "v1," + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
 
@@ -176,6 +182,7 @@ class Worker:
         self.flush_every = flush_every
         self._executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="store")
         self._urls: dict[str, httpx.URL] = {}
+        self._bodies: dict[str, tuple[str, str | None]] = {}
 
     async def _db(self, func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         loop = asyncio.get_running_loop()
@@ -291,6 +298,7 @@ class Worker:
                         outbox.claim, self.engine, now=now, limit=room_total,
                         lease_until=now + self.lease, worker=self.name, room=room,
                         cap=settings.subscriber_concurrency, subscriber_id=subscriber_id,
+                        bodies=self._bodies,
                     )
                     for job in claimed:
                         held[job.subscriber_id] = held.get(job.subscriber_id, 0) + 1

@@ -14,7 +14,7 @@ import dataclasses
 import datetime as dt
 import json
 import secrets
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, MutableMapping, Sequence
 from typing import Any, Literal
 
 import sqlalchemy as sa
@@ -202,12 +202,14 @@ def claim(
     room: Mapping[str, int],
     cap: int,
     subscriber_id: str | None = None,
+    bodies: MutableMapping[str, tuple[str, str | None]] | None = None,
 ) -> list[Job]:
     """Claim up to ``limit`` due deliveries, at most ``room.get(sub, cap)`` per subscriber.
 
     Subscribers with no room left are not even considered, so one slow receiver never holds
     the others' deliveries. A claim is a lease: if the worker dies, the delivery is due again
-    once ``claimed_until`` passes.
+    once ``claimed_until`` passes. ``bodies`` caches event bodies across calls (they never
+    change once written).
     """
     full_subscribers = [sid for sid, free in room.items() if free <= 0]
     d, s = deliveries.c, subscribers.c
@@ -223,7 +225,7 @@ def claim(
         .where(sa.or_(s.status == "active",
                       sa.and_(s.status == "pending", d.event_type == ev.VERIFY_EVENT)))
         .order_by(d.due_at, d.id)
-        .limit(limit * 4)
+        .limit(limit * 2)
     )
     if full_subscribers:
         query = query.where(d.subscriber_id.not_in(full_subscribers))
@@ -251,27 +253,38 @@ def claim(
             .where(d.state == "pending")
             .where(sa.or_(d.claimed_until.is_(None), d.claimed_until <= now))
             .values(claimed_until=lease_until, claimed_by=worker)
-            .returning(d.id)
-        ).scalars().all()
-        rows = conn.execute(
-            sa.select(
-                d.id, d.event_id, d.event_type, d.subscriber_id, d.attempts, d.full,
-                events.c.payload, events.c.full_payload, s.url, s.secret, s.previous_secret,
-                s.previous_secret_until,
-            )
-            .join(events, events.c.id == d.event_id)
-            .join(subscribers, s.id == d.subscriber_id)
-            .where(d.id.in_(claimed))
-            .order_by(d.due_at, d.id)
+            .returning(d.id, d.event_id, d.event_type, d.subscriber_id, d.attempts, d.full,
+                       d.due_at)
         ).all()
+        if not claimed:
+            return []
+        endpoints = {
+            row.id: row for row in conn.execute(
+                sa.select(s.id, s.url, s.secret, s.previous_secret, s.previous_secret_until)
+                .where(s.id.in_({row.subscriber_id for row in claimed}))
+            )
+        }
+        cache = bodies if bodies is not None else {}
+        missing = {row.event_id for row in claimed} - cache.keys()
+        if missing:
+            if len(cache) > 10_000:
+                cache.clear()
+            for event in conn.execute(
+                sa.select(events.c.id, events.c.payload, events.c.full_payload)
+                .where(events.c.id.in_(missing))
+            ):
+                cache[event.id] = (event.payload, event.full_payload)
     jobs = []
-    for item in rows:
-        keys: tuple[str, ...] = (item.secret,)
-        if item.previous_secret and item.previous_secret_until and now < item.previous_secret_until:
-            keys = (item.secret, item.previous_secret)
-        body = item.full_payload if item.full and item.full_payload else item.payload
+    for item in sorted(claimed, key=lambda row: (row.due_at, row.id)):
+        endpoint = endpoints[item.subscriber_id]
+        keys: tuple[str, ...] = (endpoint.secret,)
+        until = endpoint.previous_secret_until
+        if endpoint.previous_secret and until and now < until:
+            keys = (endpoint.secret, endpoint.previous_secret)
+        thin, full = cache[item.event_id]
+        body = full if item.full and full else thin
         jobs.append(Job(
-            item.id, item.event_id, item.event_type, item.subscriber_id, item.url, keys,
+            item.id, item.event_id, item.event_type, item.subscriber_id, endpoint.url, keys,
             body.encode("utf-8"), item.attempts + 1,
         ))
     return jobs
