@@ -178,7 +178,7 @@ class Worker:
         self.clock = clock
         self.rng = rng or random.Random()
         self.name = name or f"{socket.gethostname()}:{os.getpid()}"
-        self.lease = dt.timedelta(seconds=lease or max(60.0, settings.webhook_timeout * 4))
+        self.lease = dt.timedelta(seconds=lease if lease is not None else settings.delivery_lease)
         self.flush_every = flush_every
         self._executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="store")
         self._urls: dict[str, httpx.URL] = {}
