@@ -55,6 +55,8 @@ class Settings:
     """Webhook requests in flight at once to one subscriber."""
     disable_after_days: float = 5.0
     """A subscriber failing for this many days is disabled."""
+    delivery_lease: float = 60.0
+    """Seconds a worker holds a claimed delivery; a killed worker's claims expire after it."""
     sync_interval: float = 300.0
     """Seconds between two runs of the ``sync`` job."""
     deliver_interval: float = 5.0
@@ -123,6 +125,10 @@ def _validate(settings: Settings) -> Settings:
                 f"setting webhook_allow_networks: {network!r} is not a network",
                 name="webhook_allow_networks",
             ) from exc
+    if settings.delivery_lease <= settings.webhook_timeout:
+        raise ConfigError(
+            "setting delivery_lease: must be longer than webhook_timeout", name="delivery_lease"
+        )
     if settings.feed_size < 1:
         raise ConfigError("setting feed_size: must be at least 1", name="feed_size")
     if settings.log_format not in {"json", "text"}:

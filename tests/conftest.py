@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
+from babel.messages.pofile import read_po, write_po
 
+from syndicate import store
 from syndicate.config import Settings, load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -89,3 +95,122 @@ def feed_settings(feed_fixture: Path, tmp_path: Path) -> Settings:
             "feed_size": 2,
         }
     )
+# == Webhooks: state databases (SQLite and PostgreSQL), fixture catalogs ====================
+
+
+def _postgres_or_skip() -> str:
+    """The PostgreSQL server for tests; fails instead of skipping when it is required."""
+    url = os.environ.get("SYNDICATE_TEST_POSTGRES_URL", "")
+    required = os.environ.get("SYNDICATE_REQUIRE_POSTGRES") == "1"
+    problem = "" if url else "SYNDICATE_TEST_POSTGRES_URL is not set"
+    if url:
+        try:
+            engine = sa.create_engine(url)
+            with engine.connect():
+                pass
+            engine.dispose()
+        except sa.exc.SQLAlchemyError as exc:
+            problem = f"PostgreSQL at {url} is not reachable: {exc.__class__.__name__}"
+    if problem:
+        if required:
+            pytest.fail(f"{problem} (SYNDICATE_REQUIRE_POSTGRES=1)")
+        pytest.skip(problem)
+    return url
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A URL to a fresh, empty PostgreSQL schema, dropped afterwards."""
+    base = _postgres_or_skip()
+    schema = f"syndicate_test_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(base)
+    with admin.begin() as conn:
+        conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+    separator = "&" if "?" in base else "?"
+    try:
+        yield f"{base}{separator}options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A URL to an empty state database: a SQLite file, then a PostgreSQL schema."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'state' / 'syndicate.db'}"
+    url: str = request.getfixturevalue("postgres_url")
+    return url
+
+
+@pytest.fixture
+def engine(database_url: str) -> Iterator[sa.engine.Engine]:
+    """The state store at the current schema."""
+    found = store.open_engine(database_url)
+    yield found
+    found.dispose()
+
+
+def write_complete_catalog(locales_dir: Path, language: str, root: Path = ROOT) -> Path:
+    """A catalog for ``language`` translating every message of the template as itself.
+
+    Complete, not fuzzy and passing the checks: every answer gets a rendition in
+    ``language`` (text identical to English, which is all these tests need).
+    """
+    with (root / "locales" / "syndicate.pot").open("rb") as handle:
+        catalog = read_po(handle)
+    catalog.locale = language.replace("-", "_")
+    for message in catalog:
+        if message.id:
+            plural = isinstance(message.id, list | tuple)
+            message.string = tuple(message.id) if plural else message.id
+            message.flags.discard("fuzzy")
+    path = locales_dir / language.replace("-", "_") / "LC_MESSAGES" / "syndicate.po"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("wb") as handle:
+        write_po(handle, catalog)
+    return path
+
+
+ANSWER_FILE = Path("lupus") / "what-causes-lupus.md"
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Path:
+    """A copy of the bundled content with complete English and German (fixture) catalogs."""
+    import shutil
+
+    shutil.copytree(ROOT / "content", tmp_path / "content")
+    (tmp_path / "locales").mkdir()
+    shutil.copy(ROOT / "locales" / "syndicate.pot", tmp_path / "locales" / "syndicate.pot")
+    write_complete_catalog(tmp_path / "locales", "de")
+    return tmp_path
+
+
+def set_front_matter(path: Path, key: str, value: str) -> None:
+    """Change (or add) one front-matter field of an answer file."""
+    lines = path.read_text(encoding="utf-8").split("\n")
+    for index, line in enumerate(lines[1:], start=1):
+        if line.startswith(f"{key}:"):
+            lines[index] = f"{key}: {value}"
+            break
+        if line == "---":
+            lines.insert(index, f"{key}: {value}")
+            break
+    path.write_text("\n".join(lines), encoding="utf-8")
+
+
+def hook_settings(workspace: Path, database_url: str, **overrides: object) -> Settings:
+    """Settings over ``workspace`` with the given database, loopback webhooks allowed."""
+    values: dict[str, object] = {
+        "content_dir": workspace / "content",
+        "locales_dir": workspace / "locales",
+        "out_dir": workspace / "public",
+        "state_dir": workspace / "state",
+        "database_url": database_url,
+        "webhook_allow_networks": ["127.0.0.0/8"],
+        "base_url": "https://answers.example",
+    }
+    values.update(overrides)
+    return load_settings(overrides=values)

@@ -1,0 +1,1 @@
+"""One module per schema revision; the same revisions for SQLite and PostgreSQL."""

@@ -1,0 +1,495 @@
+"""The transactional outbox: state changes, events and deliveries written together.
+
+:func:`sync` stores the new rendition state, the events announcing it and one delivery per
+matching subscriber in a single transaction; a sync that fails or is killed before the commit
+leaves nothing behind, and re-running it computes the same event ids (duplicates are dropped
+by the unique constraints). The delivery worker then :func:`claim`\\ s due deliveries with a
+lease (a killed worker's claims expire and are taken again, same ``webhook-id``) and
+:func:`record`\\ s every attempt. Operators list, retry and replay deliveries here too.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import secrets
+from collections.abc import Callable, Collection, Iterable, Mapping, MutableMapping, Sequence
+from typing import Any, Literal
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from . import events as ev
+from . import subscribers as subs
+from .config import Settings
+from .localize import Rendition
+from .pipeline import Localization, Progress, localize_corpus
+from .publish import publish
+from .store import attempts, deliveries, events, renditions, subscribers
+
+State = Literal["pending", "delivered", "dead"]
+Publisher = Callable[[ev.Plan], object]
+"""Called inside the sync transaction with what to publish; raising rolls the sync back."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class SyncResult:
+    """What a sync stored and enqueued."""
+
+    plan: ev.Plan
+    events: tuple[str, ...]
+    """Ids of the events enqueued by this run."""
+    deliveries: int
+
+
+def load_stored(conn: Connection) -> dict[tuple[str, str], ev.StoredRendition]:
+    """Every stored rendition, by (answer, language)."""
+    found: dict[tuple[str, str], ev.StoredRendition] = {}
+    for row in conn.execute(sa.select(renditions)):
+        found[(row.answer_id, row.language)] = ev.StoredRendition(
+            rendition=Rendition.from_dict(json.loads(row.rendition)),
+            version=row.version,
+            content_hash=row.content_hash,
+            withdrawn=bool(row.withdrawn),
+            source_path=row.source_path,
+            first_published=row.first_published,
+        )
+    return found
+
+
+def _insert_ignore(conn: Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
+    """Insert rows, silently skipping those that violate a unique constraint."""
+    if not rows:
+        return
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        conn.execute(pg_insert(table).on_conflict_do_nothing(), rows)
+    elif conn.dialect.name == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        conn.execute(sqlite_insert(table).on_conflict_do_nothing(), rows)
+    else:  # pragma: no cover - SQLite and PostgreSQL are the supported backends
+        conn.execute(table.insert(), rows)
+
+
+def _store_change(conn: Connection, change: ev.Change, now: dt.datetime) -> None:
+    rendition = change.rendition
+    values = {
+        "version": change.version,
+        "content_hash": rendition.content_hash,
+        "source_hash": rendition.source_hash,
+        "reviewed": rendition.reviewed,
+        "source_reviewed": rendition.source_reviewed,
+        "review_due": rendition.review_due,
+        "stale": rendition.stale,
+        "withdrawn": change.withdrawn,
+        "condition_slug": rendition.condition_slug,
+        "title": rendition.title,
+        "rendition": ev.encode(rendition.to_dict()),
+        "source_path": change.source_path,
+        "updated": now,
+    }
+    if change.previous is None:
+        conn.execute(
+            renditions.insert().values(
+                answer_id=change.answer_id, language=change.language, first_published=now,
+                **values,
+            )
+        )
+    else:
+        conn.execute(
+            renditions.update()
+            .where(renditions.c.answer_id == change.answer_id)
+            .where(renditions.c.language == change.language)
+            .values(values)
+        )
+
+
+def sync(
+    engine: Engine,
+    localization: Localization,
+    *,
+    now: dt.datetime,
+    base_url: str,
+    publish: Publisher | None = None,
+) -> SyncResult:
+    """Diff, store the state, enqueue events and deliveries, publish: all or nothing."""
+    with engine.begin() as conn:
+        plan = ev.diff(localization, load_stored(conn))
+        rows: list[dict[str, Any]] = []
+        for change in plan.changes:
+            _store_change(conn, change, now)
+            thin, full = ev.payloads(change, base_url, now)
+            rows.append({
+                "id": change.event_id, "type": change.type, "answer_id": change.answer_id,
+                "language": change.language, "condition_slug": change.rendition.condition_slug,
+                "subscriber_id": None, "created_at": now, "payload": thin, "full_payload": full,
+            })
+        ids = [row["id"] for row in rows]
+        existing = set(
+            conn.execute(sa.select(events.c.id).where(events.c.id.in_(ids))).scalars()
+        ) if ids else set()
+        fresh = [row for row in rows if row["id"] not in existing]
+        _insert_ignore(conn, events, fresh)
+        count = enqueue(conn, fresh, now)
+        if publish is not None:
+            publish(plan)
+    return SyncResult(plan, tuple(row["id"] for row in fresh), count)
+
+
+def sync_and_publish(
+    engine: Engine, settings: Settings, *, now: dt.datetime, progress: Progress | None = None
+) -> SyncResult:
+    """Localize ``settings``' content, then :func:`sync` with the publication tree written
+    inside the transaction: the feeds show exactly what the store records, stale renditions
+    included, and a failed write rolls the whole sync back."""
+    localization = localize_corpus(settings, progress=progress)
+
+    def publish_plan(plan: ev.Plan) -> object:
+        return publish(settings, dataclasses.replace(localization, renditions=plan.renditions))
+
+    return sync(engine, localization, now=now, base_url=settings.base_url, publish=publish_plan)
+
+
+def enqueue(conn: Connection, new_events: Sequence[Mapping[str, Any]], now: dt.datetime) -> int:
+    """One delivery per (event, matching active or paused subscriber); the number made."""
+    if not new_events:
+        return 0
+    targets = [s for s in subs.list_all(conn) if s.status in ("active", "paused")]
+    rows = [
+        {
+            "event_id": event["id"], "event_type": event["type"], "subscriber_id": s.id,
+            "full": s.full, "state": "pending", "attempts": 0, "due_at": now, "created_at": now,
+        }
+        for event in new_events
+        for s in targets
+        if s.wants(event["type"], event["language"], event["condition_slug"])
+    ]
+    _insert_ignore(conn, deliveries, rows)
+    return len(rows)
+
+
+# -- the worker's side ----------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Job:
+    """A claimed delivery, with everything needed to send it."""
+
+    delivery_id: int
+    event_id: str
+    """The ``webhook-id``: the same on every attempt and replay."""
+    event_type: str
+    subscriber_id: str
+    url: str
+    secrets: tuple[str, ...]
+    body: bytes
+    attempt: int
+    """Number of this attempt, from 1."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Result:
+    """The outcome of one attempt and what the retry policy decided."""
+
+    job: Job
+    attempted_at: dt.datetime
+    status: int | None
+    duration_ms: float
+    error: str | None
+    state: State
+    due_at: dt.datetime
+    """When to try again (meaningful for ``pending``)."""
+    disable: str | None = None
+    """Disable the subscriber, for this reason."""
+    verified: bool = False
+    """An ``endpoint.verify`` challenge was echoed: activate the subscriber."""
+
+
+def claim(
+    engine: Engine,
+    *,
+    now: dt.datetime,
+    limit: int,
+    lease_until: dt.datetime,
+    worker: str,
+    room: Mapping[str, int],
+    cap: int,
+    subscriber_id: str | None = None,
+    bodies: MutableMapping[str, tuple[str, str | None]] | None = None,
+) -> list[Job]:
+    """Claim up to ``limit`` due deliveries, at most ``room.get(sub, cap)`` per subscriber.
+
+    Subscribers with no room left are not even considered, so one slow receiver never holds
+    the others' deliveries. A claim is a lease: if the worker dies, the delivery is due again
+    once ``claimed_until`` passes. ``bodies`` caches event bodies across calls (they never
+    change once written).
+    """
+    full_subscribers = [sid for sid, free in room.items() if free <= 0]
+    d, s = deliveries.c, subscribers.c
+    due = sa.and_(
+        d.state == "pending",
+        d.due_at <= now,
+        sa.or_(d.claimed_until.is_(None), d.claimed_until <= now),
+    )
+    query = (
+        sa.select(d.id, d.subscriber_id)
+        .join(subscribers, s.id == d.subscriber_id)
+        .where(due)
+        .where(sa.or_(s.status == "active",
+                      sa.and_(s.status == "pending", d.event_type == ev.VERIFY_EVENT)))
+        .order_by(d.due_at, d.id)
+        .limit(limit * 2)
+    )
+    if full_subscribers:
+        query = query.where(d.subscriber_id.not_in(full_subscribers))
+    if subscriber_id is not None:
+        query = query.where(d.subscriber_id == subscriber_id)
+    if engine.dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True, of=deliveries)
+    with engine.begin() as conn:
+        taken: dict[str, int] = {}
+        chosen: list[int] = []
+        for row in conn.execute(query):
+            if taken.get(row.subscriber_id, 0) >= room.get(row.subscriber_id, cap):
+                continue
+            taken[row.subscriber_id] = taken.get(row.subscriber_id, 0) + 1
+            chosen.append(row.id)
+            if len(chosen) >= limit:
+                break
+        if not chosen:
+            return []
+        # Re-check the lease by primary key only: with the due-time condition too, SQLite
+        # would pick the due index and scan every due delivery.
+        claimed = conn.execute(
+            deliveries.update()
+            .where(d.id.in_(chosen))
+            .where(d.state == "pending")
+            .where(sa.or_(d.claimed_until.is_(None), d.claimed_until <= now))
+            .values(claimed_until=lease_until, claimed_by=worker)
+            .returning(d.id, d.event_id, d.event_type, d.subscriber_id, d.attempts, d.full,
+                       d.due_at)
+        ).all()
+        if not claimed:
+            return []
+        endpoints = {
+            row.id: row for row in conn.execute(
+                sa.select(s.id, s.url, s.secret, s.previous_secret, s.previous_secret_until)
+                .where(s.id.in_({row.subscriber_id for row in claimed}))
+            )
+        }
+        cache = bodies if bodies is not None else {}
+        missing = {row.event_id for row in claimed} - cache.keys()
+        if missing:
+            if len(cache) > 10_000:
+                cache.clear()
+            for event in conn.execute(
+                sa.select(events.c.id, events.c.payload, events.c.full_payload)
+                .where(events.c.id.in_(missing))
+            ):
+                cache[event.id] = (event.payload, event.full_payload)
+    jobs = []
+    for item in sorted(claimed, key=lambda row: (row.due_at, row.id)):
+        endpoint = endpoints[item.subscriber_id]
+        keys: tuple[str, ...] = (endpoint.secret,)
+        until = endpoint.previous_secret_until
+        if endpoint.previous_secret and until and now < until:
+            keys = (endpoint.secret, endpoint.previous_secret)
+        thin, full = cache[item.event_id]
+        body = full if item.full and full else thin
+        jobs.append(Job(
+            item.id, item.event_id, item.event_type, item.subscriber_id, endpoint.url, keys,
+            body.encode("utf-8"), item.attempts + 1,
+        ))
+    return jobs
+
+
+def record(
+    engine: Engine, results: Sequence[Result], *, now: dt.datetime, worker: str,
+    disable_after: dt.timedelta,
+) -> None:
+    """Log every attempt, settle the deliveries and the subscribers' health, in one go."""
+    if not results:
+        return
+    d = deliveries.c
+    with engine.begin() as conn:
+        conn.execute(attempts.insert(), [
+            {
+                "delivery_id": r.job.delivery_id, "number": r.job.attempt,
+                "attempted_at": r.attempted_at, "status_code": r.status,
+                "duration_ms": r.duration_ms, "error": r.error, "worker": worker,
+            }
+            for r in results
+        ])
+        conn.execute(
+            deliveries.update()
+            .where(d.id == sa.bindparam("b_id"))
+            .where(d.claimed_by == worker)
+            .values(
+                state=sa.bindparam("b_state"), attempts=sa.bindparam("b_attempts"),
+                due_at=sa.bindparam("b_due"), delivered_at=sa.bindparam("b_delivered"),
+                last_status=sa.bindparam("b_status"), last_error=sa.bindparam("b_error"),
+                claimed_until=None, claimed_by=None,
+            ),
+            [
+                {
+                    "b_id": r.job.delivery_id, "b_state": r.state, "b_attempts": r.job.attempt,
+                    "b_due": r.due_at, "b_status": r.status, "b_error": r.error,
+                    "b_delivered": r.attempted_at if r.state == "delivered" else None,
+                }
+                for r in results
+            ],
+        )
+        _settle_subscribers(conn, results, now, disable_after)
+
+
+def _settle_subscribers(
+    conn: Connection, results: Sequence[Result], now: dt.datetime, disable_after: dt.timedelta
+) -> None:
+    s = subscribers.c
+    ok = {r.job.subscriber_id for r in results if r.state == "delivered"}
+    failed = {r.job.subscriber_id for r in results if r.state != "delivered"} - ok
+    verified = {r.job.subscriber_id for r in results if r.verified}
+    if ok:
+        conn.execute(subscribers.update().where(s.id.in_(ok)).where(s.failing_since.is_not(None))
+                     .values(failing_since=None))
+    if verified:
+        conn.execute(subscribers.update().where(s.id.in_(verified)).where(s.status == "pending")
+                     .values(status="active", verified_at=now, updated_at=now))
+    if failed:
+        conn.execute(subscribers.update().where(s.id.in_(failed)).where(s.failing_since.is_(None))
+                     .values(failing_since=now))
+    reasons = {r.job.subscriber_id: r.disable for r in results if r.disable}
+    too_long = conn.execute(
+        sa.select(s.id, s.failing_since).where(s.id.in_(failed)).where(s.status == "active")
+        .where(s.failing_since <= now - disable_after)
+    ).all() if failed else []
+    for row in too_long:
+        reasons.setdefault(row.id, f"failing since {ev.timestamp(row.failing_since)}")
+    for subscriber_id, reason in reasons.items():
+        disable(conn, subscriber_id, reason, now)
+
+
+def disable(conn: Connection, subscriber_id: str, reason: str, now: dt.datetime) -> None:
+    """Disable a subscriber and record a ``subscriber.disabled`` event saying why."""
+    s = subscribers.c
+    changed = conn.execute(
+        subscribers.update().where(s.id == subscriber_id).where(s.status != "disabled")
+        .values(status="disabled", status_reason=reason, updated_at=now)
+    ).rowcount
+    if not changed:
+        return
+    url = conn.execute(sa.select(s.url).where(s.id == subscriber_id)).scalar_one()
+    conn.execute(events.insert().values(
+        id="msg_" + secrets.token_hex(16), type=ev.DISABLED_EVENT, subscriber_id=subscriber_id,
+        created_at=now,
+        payload=ev.encode({
+            "type": ev.DISABLED_EVENT, "timestamp": ev.timestamp(now),
+            "data": {"subscriber_id": subscriber_id, "url": url, "reason": reason},
+        }),
+    ))
+
+
+def release(engine: Engine, delivery_ids: Iterable[int], worker: str) -> None:
+    """Give back claims that were not attempted (a worker stopping early)."""
+    ids = list(delivery_ids)
+    if ids:
+        with engine.begin() as conn:
+            conn.execute(deliveries.update().where(deliveries.c.id.in_(ids))
+                         .where(deliveries.c.claimed_by == worker)
+                         .values(claimed_until=None, claimed_by=None))
+
+
+# -- operators ------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class DeliveryView:
+    """A delivery as operators see it."""
+
+    id: int
+    event_id: str
+    event_type: str
+    subscriber_id: str
+    state: str
+    attempts: int
+    due_at: dt.datetime
+    created_at: dt.datetime
+    delivered_at: dt.datetime | None
+    last_status: int | None
+    last_error: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready data."""
+        return {
+            key: ev.timestamp(value) if isinstance(value, dt.datetime) else value
+            for key, value in dataclasses.asdict(self).items()
+        }
+
+
+_VIEW = [deliveries.c[name] for name in (
+    "id", "event_id", "event_type", "subscriber_id", "state", "attempts", "due_at",
+    "created_at", "delivered_at", "last_status", "last_error",
+)]
+
+
+def list_deliveries(
+    engine: Engine, *, state: str | None = None, subscriber_id: str | None = None,
+    since: dt.datetime | None = None, limit: int = 100,
+) -> list[DeliveryView]:
+    """Deliveries, newest first, filtered."""
+    query = sa.select(*_VIEW).order_by(deliveries.c.id.desc()).limit(limit)
+    if state:
+        query = query.where(deliveries.c.state == state)
+    if subscriber_id:
+        query = query.where(deliveries.c.subscriber_id == subscriber_id)
+    if since:
+        query = query.where(deliveries.c.created_at >= since)
+    with engine.connect() as conn:
+        return [DeliveryView(*row) for row in conn.execute(query)]
+
+
+def show_delivery(engine: Engine, delivery_id: int) -> tuple[DeliveryView, list[dict[str, Any]]]:
+    """One delivery and its attempts; :class:`LookupError` if unknown."""
+    with engine.connect() as conn:
+        found = conn.execute(sa.select(*_VIEW).where(deliveries.c.id == delivery_id)).first()
+        if found is None:
+            raise LookupError(f"no delivery {delivery_id}")
+        logged = conn.execute(
+            sa.select(attempts.c.number, attempts.c.attempted_at, attempts.c.status_code,
+                      attempts.c.duration_ms, attempts.c.error, attempts.c.worker)
+            .where(attempts.c.delivery_id == delivery_id).order_by(attempts.c.id)
+        ).all()
+    return DeliveryView(*found), [
+        {"number": a.number, "attempted_at": ev.timestamp(a.attempted_at),
+         "status": a.status_code, "duration_ms": round(a.duration_ms, 1), "error": a.error,
+         "worker": a.worker}
+        for a in logged
+    ]
+
+
+def requeue(
+    engine: Engine, *, now: dt.datetime, ids: Collection[int] = (),
+    since: dt.datetime | None = None, subscriber_id: str | None = None,
+    states: Collection[str] = ("dead",),
+) -> int:
+    """Make deliveries due now with a fresh retry schedule (same event, same ``webhook-id``).
+
+    ``retry`` passes ids of dead deliveries; ``replay`` passes ``since`` and every state, to
+    send again what a receiver lost.
+    """
+    d = deliveries.c
+    query = deliveries.update().where(d.state.in_(list(states)))
+    if ids:
+        query = query.where(d.id.in_(list(ids)))
+    if since is not None:
+        query = query.where(d.created_at >= since)
+    if subscriber_id is not None:
+        query = query.where(d.subscriber_id == subscriber_id)
+    with engine.begin() as conn:
+        result = conn.execute(query.values(
+            state="pending", attempts=0, due_at=now, claimed_until=None, claimed_by=None,
+        ))
+    return int(result.rowcount)

@@ -1,0 +1,255 @@
+"""Webhook subscribers: registration, filters, secrets, status.
+
+A subscriber is a URL with filters (languages, conditions, event types; empty means all), a
+``whsec_`` signing secret and a status:
+
+- ``pending``: registered, its URL not yet verified; it receives only ``endpoint.verify``,
+  a signed event whose ``data.challenge`` it must echo as ``{"challenge": "..."}`` in a 2xx;
+- ``active``: receives its events;
+- ``paused``: events are queued for it and sent when it is resumed;
+- ``disabled``: answered 410 Gone or failed for ``disable_after_days``; nothing is queued.
+
+URLs are checked by :mod:`syndicate.netguard` when registered (and again at every send).
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import datetime as dt
+import fnmatch
+import json
+import secrets
+from collections.abc import Sequence
+from typing import Any, Literal
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from . import netguard
+from .errors import StoreError
+from .events import ANSWER_EVENTS, VERIFY_EVENT, encode, timestamp
+from .store import deliveries, events, subscribers
+
+Status = Literal["pending", "active", "paused", "disabled"]
+SECRET_PREFIX = "whsec_"
+ROTATION_OVERLAP = dt.timedelta(hours=24)
+"""How long the previous secret keeps signing after a rotation."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Subscriber:
+    """A webhook endpoint and what it wants to hear about."""
+
+    id: str
+    url: str
+    languages: tuple[str, ...]
+    conditions: tuple[str, ...]
+    event_types: tuple[str, ...]
+    full: bool
+    """Send the whole rendition in ``data.rendition`` (thin payloads otherwise)."""
+    status: Status
+    created_at: dt.datetime
+    secret: str = dataclasses.field(repr=False)
+    previous_secret: str | None = dataclasses.field(default=None, repr=False)
+    previous_secret_until: dt.datetime | None = None
+    verified_at: dt.datetime | None = None
+    failing_since: dt.datetime | None = None
+    status_reason: str | None = None
+
+    def wants(self, event_type: str, language: str | None, condition: str | None) -> bool:
+        """Whether an event passes this subscriber's filters."""
+        if self.languages and language not in self.languages:
+            return False
+        if self.conditions and condition not in self.conditions:
+            return False
+        patterns = self.event_types or ANSWER_EVENTS
+        return any(fnmatch.fnmatchcase(event_type, pattern) for pattern in patterns)
+
+    def signing_secrets(self, now: dt.datetime) -> tuple[str, ...]:
+        """The secrets to sign with now: the current one, and the previous during rotation."""
+        if self.previous_secret and self.previous_secret_until and now < self.previous_secret_until:
+            return (self.secret, self.previous_secret)
+        return (self.secret,)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready data, without the secrets."""
+        data = {
+            f.name: getattr(self, f.name)
+            for f in dataclasses.fields(self)
+            if f.name not in {"secret", "previous_secret"}
+        }
+        for key, value in data.items():
+            if isinstance(value, dt.datetime):
+                data[key] = timestamp(value)
+            elif isinstance(value, tuple):
+                data[key] = list(value)
+        return data
+
+
+def new_secret() -> str:
+    """A fresh ``whsec_`` secret: 32 random bytes, base64."""
+    return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode("ascii")
+
+
+def check_secret(secret: str) -> str:
+    """Validate an operator-given secret; :class:`ValueError` if it is not usable."""
+    if not secret.startswith(SECRET_PREFIX):
+        raise ValueError("a secret starts with whsec_")
+    try:
+        raw = base64.b64decode(secret[len(SECRET_PREFIX) :], validate=True)
+    except ValueError as exc:
+        raise ValueError("a secret is whsec_ followed by base64") from exc
+    if not 24 <= len(raw) <= 64:
+        raise ValueError("a secret holds 24 to 64 random bytes")
+    return secret
+
+
+def _row(row: sa.Row[Any]) -> Subscriber:
+    return Subscriber(
+        id=row.id,
+        url=row.url,
+        languages=tuple(json.loads(row.languages)),
+        conditions=tuple(json.loads(row.conditions)),
+        event_types=tuple(json.loads(row.event_types)),
+        full=bool(row.full),
+        status=row.status,
+        created_at=row.created_at,
+        secret=row.secret,
+        previous_secret=row.previous_secret,
+        previous_secret_until=row.previous_secret_until,
+        verified_at=row.verified_at,
+        failing_since=row.failing_since,
+        status_reason=row.status_reason,
+    )
+
+
+def add(
+    engine: Engine,
+    url: str,
+    *,
+    now: dt.datetime,
+    allow_networks: Sequence[str] = (),
+    languages: Sequence[str] = (),
+    conditions: Sequence[str] = (),
+    event_types: Sequence[str] = (),
+    full: bool = False,
+    secret: str | None = None,
+) -> Subscriber:
+    """Register a subscriber (pending) and queue its ``endpoint.verify`` event."""
+    netguard.check_url(url, netguard.parse_networks(allow_networks))
+    secret = check_secret(secret) if secret else new_secret()
+    subscriber_id = "sub_" + secrets.token_hex(8)
+    with engine.begin() as conn:
+        conn.execute(
+            subscribers.insert().values(
+                id=subscriber_id, url=url, languages=json.dumps(list(languages)),
+                conditions=json.dumps(list(conditions)),
+                event_types=json.dumps(list(event_types)), full=full, secret=secret,
+                status="pending", created_at=now, updated_at=now,
+            )
+        )
+        queue_verification(conn, subscriber_id, now)
+    found = get(engine, subscriber_id)
+    assert found is not None
+    return found
+
+
+def queue_verification(conn: Connection, subscriber_id: str, now: dt.datetime) -> str:
+    """Queue a new ``endpoint.verify`` event with a random challenge; its id."""
+    challenge = secrets.token_urlsafe(24)
+    message_id = "msg_" + secrets.token_hex(16)
+    body = encode({
+        "type": VERIFY_EVENT,
+        "timestamp": timestamp(now),
+        "data": {"challenge": challenge, "subscriber_id": subscriber_id},
+    })
+    conn.execute(
+        events.insert().values(
+            id=message_id, type=VERIFY_EVENT, subscriber_id=subscriber_id, created_at=now,
+            payload=body,
+        )
+    )
+    conn.execute(
+        deliveries.insert().values(
+            event_id=message_id, event_type=VERIFY_EVENT, subscriber_id=subscriber_id,
+            full=False, state="pending", attempts=0, due_at=now, created_at=now,
+        )
+    )
+    return message_id
+
+
+def get(engine: Engine | Connection, subscriber_id: str) -> Subscriber | None:
+    """One subscriber, or ``None``."""
+    query = sa.select(subscribers).where(subscribers.c.id == subscriber_id)
+    if isinstance(engine, Connection):
+        row = engine.execute(query).first()
+    else:
+        with engine.connect() as conn:
+            row = conn.execute(query).first()
+    return _row(row) if row is not None else None
+
+
+def require(engine: Engine, subscriber_id: str) -> Subscriber:
+    """One subscriber, or :class:`StoreError` if there is none with that id."""
+    found = get(engine, subscriber_id)
+    if found is None:
+        raise StoreError(f"no subscriber {subscriber_id!r}")
+    return found
+
+
+def list_all(engine: Engine | Connection) -> list[Subscriber]:
+    """Every subscriber, oldest first."""
+    query = sa.select(subscribers).order_by(subscribers.c.created_at, subscribers.c.id)
+    if isinstance(engine, Connection):
+        return [_row(row) for row in engine.execute(query)]
+    with engine.connect() as conn:
+        return [_row(row) for row in conn.execute(query)]
+
+
+def set_status(
+    engine: Engine, subscriber_id: str, status: Status, *, now: dt.datetime, reason: str | None
+) -> Subscriber:
+    """Pause, resume or disable a subscriber.
+
+    Resuming a subscriber that never verified its URL queues a new verification instead of
+    activating it.
+    """
+    current = require(engine, subscriber_id)
+    with engine.begin() as conn:
+        if status == "active" and current.verified_at is None:
+            queue_verification(conn, subscriber_id, now)
+            status = "pending"
+        values: dict[str, Any] = {"status": status, "status_reason": reason, "updated_at": now}
+        if status == "active":
+            values["failing_since"] = None
+        conn.execute(subscribers.update().where(subscribers.c.id == subscriber_id).values(values))
+    return require(engine, subscriber_id)
+
+
+def rotate_secret(
+    engine: Engine, subscriber_id: str, *, now: dt.datetime, secret: str | None = None
+) -> str:
+    """Give a subscriber a new secret; the old one also signs for :data:`ROTATION_OVERLAP`."""
+    current = require(engine, subscriber_id)
+    fresh = check_secret(secret) if secret else new_secret()
+    with engine.begin() as conn:
+        conn.execute(
+            subscribers.update().where(subscribers.c.id == subscriber_id).values(
+                secret=fresh, previous_secret=current.secret,
+                previous_secret_until=now + ROTATION_OVERLAP, updated_at=now,
+            )
+        )
+    return fresh
+
+
+def remove(engine: Engine, subscriber_id: str) -> None:
+    """Delete a subscriber with its deliveries and their attempts."""
+    from .store import attempts
+
+    require(engine, subscriber_id)
+    with engine.begin() as conn:
+        ids = sa.select(deliveries.c.id).where(deliveries.c.subscriber_id == subscriber_id)
+        conn.execute(attempts.delete().where(attempts.c.delivery_id.in_(ids)))
+        conn.execute(deliveries.delete().where(deliveries.c.subscriber_id == subscriber_id))
+        conn.execute(subscribers.delete().where(subscribers.c.id == subscriber_id))

@@ -1,0 +1,133 @@
+"""Change detection: which events a new localization makes against the stored state."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+from syndicate import events as ev
+from syndicate.config import Settings
+from syndicate.localize import Rendition
+from syndicate.pipeline import localize_corpus
+from tests.conftest import ANSWER_FILE, hook_settings, set_front_matter
+
+NOW = dt.datetime(2026, 5, 1, tzinfo=dt.UTC)
+
+
+def _stored(plan: ev.Plan, previous: dict[tuple[str, str], ev.StoredRendition] | None = None
+            ) -> dict[tuple[str, str], ev.StoredRendition]:
+    """What the store would hold after applying ``plan``."""
+    state = dict(previous or {})
+    for change in plan.changes:
+        state[(change.answer_id, change.language)] = ev.StoredRendition(
+            change.rendition, change.version, change.rendition.content_hash, change.withdrawn,
+            change.source_path, NOW,
+        )
+    return state
+
+
+def _settings(workspace: Path) -> Settings:
+    return hook_settings(workspace, "sqlite://")
+
+
+def _types(plan: ev.Plan) -> list[tuple[str, str]]:
+    return sorted((change.type, change.language) for change in plan.changes)
+
+
+def test_first_sync_publishes_every_complete_language(workspace: Path) -> None:
+    """Nothing stored: every complete rendition is ``answer.published``."""
+    plan = ev.diff(localize_corpus(_settings(workspace)), {})
+    assert _types(plan) == [("answer.published", "de"), ("answer.published", "en")]
+
+
+def test_unchanged_content_makes_no_event(workspace: Path) -> None:
+    """A second diff over the same input is empty, with the same renditions to publish."""
+    localization = localize_corpus(_settings(workspace))
+    first = ev.diff(localization, {})
+    second = ev.diff(localization, _stored(first))
+    assert second.changes == ()
+    assert second.renditions == first.renditions
+
+
+def test_new_review_date_is_answer_reviewed_in_each_language(workspace: Path) -> None:
+    """The main event: the review date changed, with the previous one in the payload."""
+    settings = _settings(workspace)
+    stored = _stored(ev.diff(localize_corpus(settings), {}))
+    set_front_matter(workspace / "content" / ANSWER_FILE, "reviewed", "2026-06-01")
+    plan = ev.diff(localize_corpus(settings), stored)
+    assert _types(plan) == [("answer.reviewed", "de"), ("answer.reviewed", "en")]
+    thin, full = ev.payloads(plan.changes[0], settings.base_url, NOW)
+    data = json.loads(thin)["data"]
+    assert (data["reviewed"], data["previous_reviewed"]) == ("2026-06-01", "2026-04-06")
+    assert "rendition" not in data and "rendition" in json.loads(full)["data"]
+    assert len(full.encode()) < ev.MAX_PAYLOAD_BYTES
+
+
+def test_text_change_without_review_is_answer_updated(workspace: Path) -> None:
+    """Same review date, different content."""
+    settings = _settings(workspace)
+    stored = _stored(ev.diff(localize_corpus(settings), {}))
+    set_front_matter(workspace / "content" / ANSWER_FILE, "experiences", "16")
+    assert _types(ev.diff(localize_corpus(settings), stored)) == [
+        ("answer.updated", "de"), ("answer.updated", "en")
+    ]
+
+
+def test_withdrawn_answer_is_answer_withdrawn(workspace: Path) -> None:
+    """``status: withdrawn`` withdraws every language."""
+    settings = _settings(workspace)
+    stored = _stored(ev.diff(localize_corpus(settings), {}))
+    set_front_matter(workspace / "content" / ANSWER_FILE, "status", "withdrawn")
+    plan = ev.diff(localize_corpus(settings), stored)
+    assert _types(plan) == [("answer.withdrawn", "de"), ("answer.withdrawn", "en")]
+    assert plan.renditions == {"en": (), "de": ()}
+
+
+def test_unreadable_answer_file_withdraws_nothing(workspace: Path) -> None:
+    """A typo must not withdraw an answer from every partner: the last version stays."""
+    settings = _settings(workspace)
+    first = ev.diff(localize_corpus(settings), {})
+    set_front_matter(workspace / "content" / ANSWER_FILE, "reviewed", "not-a-date")
+    plan = ev.diff(localize_corpus(settings), _stored(first))
+    assert plan.changes == ()
+    assert plan.renditions == first.renditions
+
+
+def test_re_review_with_lagging_translation_is_translation_stale(workspace: Path) -> None:
+    """The source is re-reviewed and changed; German is now incomplete: it keeps its last
+    complete rendition, marked stale, announced once."""
+    settings = _settings(workspace)
+    stored = _stored(ev.diff(localize_corpus(settings), {}))
+    answer = workspace / "content" / ANSWER_FILE
+    set_front_matter(answer, "reviewed", "2026-06-01")
+    answer.write_text(answer.read_text() + "\nA new paragraph nobody translated yet.\n")
+    plan = ev.diff(localize_corpus(settings), stored)
+    assert _types(plan) == [("answer.reviewed", "en"), ("translation.stale", "de")]
+    (german,) = plan.renditions["de"]
+    assert german.stale and german.reviewed == dt.date(2026, 4, 6)
+    assert german.source_reviewed == dt.date(2026, 6, 1)
+    again = ev.diff(localize_corpus(settings), _stored(plan, stored))
+    assert again.changes == ()
+    assert again.renditions["de"] == (german,)
+
+
+def test_event_ids_are_deterministic_and_distinct() -> None:
+    """Same identity, same id; anything different, a different id."""
+    first = ev.event_id("answer.reviewed", "a1", "de", 2, "h")
+    assert first == ev.event_id("answer.reviewed", "a1", "de", 2, "h")
+    assert first.startswith("msg_")
+    others = {
+        ev.event_id("answer.updated", "a1", "de", 2, "h"),
+        ev.event_id("answer.reviewed", "a2", "de", 2, "h"),
+        ev.event_id("answer.reviewed", "a1", "fr", 2, "h"),
+        ev.event_id("answer.reviewed", "a1", "de", 3, "h"),
+        ev.event_id("answer.reviewed", "a1", "de", 2, "i"),
+    }
+    assert first not in others and len(others) == 5
+
+
+def test_stored_rendition_round_trips(workspace: Path) -> None:
+    """What the store keeps is the rendition, field for field."""
+    (rendition,) = localize_corpus(_settings(workspace)).renditions["de"]
+    assert Rendition.from_dict(json.loads(ev.encode(rendition.to_dict()))) == rendition

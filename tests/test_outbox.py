@@ -1,0 +1,168 @@
+"""The transactional outbox on SQLite and PostgreSQL: sync, no duplicates, rollback, leases."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from syndicate import outbox, store
+from syndicate import subscribers as subs
+from syndicate.config import Settings
+from syndicate.delivery import deliver_until_idle
+from syndicate.events import Plan
+from syndicate.pipeline import localize_corpus
+from syndicate.testing import FixedClock, Receiver
+from tests.conftest import ANSWER_FILE, hook_settings, set_front_matter
+
+NOW = dt.datetime(2026, 5, 1, 12, tzinfo=dt.UTC)
+
+
+def _count(engine: sa.engine.Engine, table: sa.Table) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one())
+
+
+def _active_subscriber(engine: sa.engine.Engine, url: str, **filters: object) -> str:
+    found = subs.add(engine, url, now=NOW, allow_networks=["127.0.0.0/8"], **filters)  # type: ignore[arg-type]
+    with engine.begin() as conn:
+        conn.execute(store.deliveries.delete())
+        conn.execute(store.events.delete())
+        conn.execute(store.subscribers.update().values(status="active", verified_at=NOW))
+    return found.id
+
+
+def _sync(engine: sa.engine.Engine, settings: Settings, **kwargs: object) -> outbox.SyncResult:
+    return outbox.sync(
+        engine, localize_corpus(settings), now=NOW, base_url=settings.base_url, **kwargs  # type: ignore[arg-type]
+    )
+
+
+def test_sync_twice_never_enqueues_a_duplicate(
+    engine: sa.engine.Engine, database_url: str, workspace: Path
+) -> None:
+    """The second run finds nothing new; the counts do not move."""
+    settings = hook_settings(workspace, database_url)
+    _active_subscriber(engine, "http://127.0.0.1:9/hook")
+    first = _sync(engine, settings)
+    assert len(first.events) == 2 and first.deliveries == 2
+    second = _sync(engine, settings)
+    assert second.events == () and second.deliveries == 0
+    assert _count(engine, store.events) == 2
+    assert _count(engine, store.deliveries) == 2
+
+
+def test_replaying_the_same_changes_is_dropped_by_the_unique_ids(
+    engine: sa.engine.Engine, database_url: str, workspace: Path
+) -> None:
+    """Two syncs that saw the same state (a race, a crash after commit) enqueue once."""
+    settings = hook_settings(workspace, database_url)
+    _active_subscriber(engine, "http://127.0.0.1:9/hook")
+    localization = localize_corpus(settings)
+    with engine.connect() as conn:
+        stale_view = outbox.load_stored(conn)
+    _sync(engine, settings)
+    with engine.begin() as conn:
+        from syndicate import events as ev
+
+        plan = ev.diff(localization, stale_view)
+        rows = [{"id": c.event_id, "type": c.type, "answer_id": c.answer_id,
+                 "language": c.language, "condition_slug": c.rendition.condition_slug,
+                 "subscriber_id": None, "created_at": NOW, "payload": "{}",
+                 "full_payload": None} for c in plan.changes]
+        outbox._insert_ignore(conn, store.events, rows)
+        outbox.enqueue(conn, rows, NOW)
+    assert _count(engine, store.events) == 2
+    assert _count(engine, store.deliveries) == 2
+
+
+def test_rolled_back_sync_sends_nothing(
+    engine: sa.engine.Engine, database_url: str, workspace: Path
+) -> None:
+    """A sync that fails before its commit leaves no state, no event, no delivery; the
+    next sync does the whole work once."""
+    settings = hook_settings(workspace, database_url)
+    with Receiver() as receiver:
+        _active_subscriber(engine, receiver.url())
+
+        def broken_publisher(plan: Plan) -> None:
+            raise OSError("disk full")
+
+        with pytest.raises(OSError):
+            _sync(engine, settings, publish=broken_publisher)
+        assert _count(engine, store.events) == 0
+        assert _count(engine, store.renditions) == 0
+        stats = asyncio.run(deliver_until_idle(engine, settings, clock=FixedClock(NOW)))
+        assert stats.attempts == 0
+        assert receiver.requests() == []
+
+        published: list[Plan] = []
+        result = _sync(engine, settings, publish=published.append)
+        assert len(result.events) == 2 and len(published) == 1
+        assert set(published[0].renditions) == {"en", "de"}
+
+
+def test_filters_pick_the_subscribers(
+    engine: sa.engine.Engine, database_url: str, workspace: Path
+) -> None:
+    """Languages, conditions and event types filter what a subscriber is sent."""
+    settings = hook_settings(workspace, database_url)
+    german = _active_subscriber(engine, "http://127.0.0.1:9/de", languages=["de"])
+    _sync(engine, settings)
+    other = subs.add(engine, "http://127.0.0.1:9/x", now=NOW, allow_networks=["127.0.0.0/8"],
+                     conditions=["asthma"])
+    reviews = subs.add(engine, "http://127.0.0.1:9/r", now=NOW, allow_networks=["127.0.0.0/8"],
+                       event_types=["answer.reviewed"])
+    with engine.begin() as conn:
+        conn.execute(store.subscribers.update().values(status="active", verified_at=NOW))
+    set_front_matter(workspace / "content" / ANSWER_FILE, "reviewed", "2026-06-01")
+    _sync(engine, settings)
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(store.deliveries.c.subscriber_id, store.deliveries.c.event_type)
+            .where(store.deliveries.c.event_type != "endpoint.verify")
+        ).all()
+    got = sorted((row.subscriber_id, row.event_type) for row in rows)
+    assert got == sorted([
+        (german, "answer.published"), (german, "answer.reviewed"),
+        (reviews.id, "answer.reviewed"), (reviews.id, "answer.reviewed"),
+    ])
+    assert other.id not in {row.subscriber_id for row in rows}
+
+
+def test_expired_lease_is_claimed_again_with_the_same_webhook_id(
+    engine: sa.engine.Engine, database_url: str, workspace: Path
+) -> None:
+    """A worker that dies keeps its claim only until the lease runs out."""
+    settings = hook_settings(workspace, database_url)
+    _active_subscriber(engine, "http://127.0.0.1:9/hook")
+    _sync(engine, settings)
+    lease = NOW + dt.timedelta(seconds=60)
+    first = outbox.claim(engine, now=NOW, limit=10, lease_until=lease, worker="a", room={}, cap=4)
+    assert len(first) == 2
+    assert outbox.claim(engine, now=NOW, limit=10, lease_until=lease, worker="b", room={},
+                        cap=4) == []
+    later = lease + dt.timedelta(seconds=1)
+    again = outbox.claim(engine, now=later, limit=10, lease_until=later, worker="b", room={},
+                         cap=4)
+    assert sorted(j.event_id for j in again) == sorted(j.event_id for j in first)
+    assert [j.body for j in sorted(again, key=lambda j: j.delivery_id)] == [
+        j.body for j in sorted(first, key=lambda j: j.delivery_id)
+    ]
+
+
+def test_claim_respects_the_per_subscriber_cap(
+    engine: sa.engine.Engine, database_url: str, workspace: Path
+) -> None:
+    """One subscriber's backlog never fills a claim: each gets at most its room."""
+    settings = hook_settings(workspace, database_url)
+    busy = _active_subscriber(engine, "http://127.0.0.1:9/busy")
+    _sync(engine, settings)
+    jobs = outbox.claim(engine, now=NOW, limit=10, lease_until=NOW, worker="a", room={}, cap=1)
+    assert [j.subscriber_id for j in jobs] == [busy]
+    none = outbox.claim(engine, now=NOW, limit=10, lease_until=NOW, worker="a",
+                        room={busy: 0}, cap=1)
+    assert none == []

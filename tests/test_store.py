@@ -1,0 +1,68 @@
+"""The state store: migrations on SQLite and PostgreSQL, and the schema-version check."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+
+from syndicate import store
+from syndicate.errors import StoreError
+
+
+def test_migrations_create_exactly_the_declared_schema(engine: sa.engine.Engine) -> None:
+    """The migrated database matches the tables the code uses, on every backend."""
+    with engine.connect() as conn:
+        differences = compare_metadata(MigrationContext.configure(conn), store.metadata)
+    assert differences == []
+    assert store.current_revision(engine) == store.head_revision()
+
+
+def test_upgrade_is_idempotent(engine: sa.engine.Engine) -> None:
+    """``syndicate db upgrade`` on an up-to-date database changes nothing."""
+    store.upgrade(engine)
+    assert store.current_revision(engine) == store.head_revision()
+
+
+def test_newer_schema_is_refused(database_url: str, engine: sa.engine.Engine) -> None:
+    """A database migrated by a later Syndicate is not used by this one."""
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE alembic_version SET version_num = 'ffffffffffff'"))
+    with pytest.raises(StoreError, match="newer than this Syndicate"):
+        store.open_engine(database_url)
+
+
+def test_older_schema_is_refused(
+    database_url: str, engine: sa.engine.Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A database at an earlier revision must be upgraded first."""
+    monkeypatch.setattr(store, "head_revision", lambda: "0002")
+    with pytest.raises(StoreError, match=r"older than this Syndicate.*syndicate db upgrade"):
+        store.check_schema(engine)
+
+
+def test_foreign_tables_without_schema_version_are_refused(database_url: str) -> None:
+    """A database that has tables but no Syndicate schema is never written to blindly."""
+    raw = store.create_engine(database_url)
+    with raw.begin() as conn:
+        conn.execute(sa.text("CREATE TABLE something_else (x INTEGER)"))
+    raw.dispose()
+    with pytest.raises(StoreError, match="no Syndicate schema"):
+        store.open_engine(database_url)
+
+
+def test_empty_database_is_created_at_the_current_schema(database_url: str) -> None:
+    """The embedded default works out of the box: an empty database is initialized."""
+    engine = store.open_engine(database_url)
+    assert store.current_revision(engine) == store.head_revision()
+    engine.dispose()
+
+
+def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(tmp_path: object) -> None:
+    """Several processes share the SQLite file: WAL and a busy timeout make that work."""
+    engine = store.open_engine(f"sqlite:///{tmp_path}/s.db")
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30000
+    engine.dispose()
