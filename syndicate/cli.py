@@ -404,7 +404,8 @@ def build(settings: Settings, as_json: bool, progress: bool) -> None:
         summary["ok"] = not failed
         emit_json(summary)
     else:
-        for line in [*errors, *result.problems]:
+        warnings = [str(problem) for problem in corpus.warnings]
+        for line in [*errors, *result.problems, *warnings]:
             click.echo(line, err=True)
         click.echo(_build_table(result))
         click.echo(

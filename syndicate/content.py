@@ -324,8 +324,18 @@ def _check_lists(blocks: list[Block], out: _Collector) -> None:
             out.warning(
                 block.line,
                 "body",
-                f"list introduced but missing: {block.text[-60:]!r} is not followed by a list",
+                f"list introduced but missing: {_last_sentence(block.text)!r} "
+                "is not followed by a list",
             )
+
+
+def _last_sentence(text: str, limit: int = 90) -> str:
+    """The last sentence of ``text``, shortened at a word boundary to about ``limit``."""
+    sentence = re.split(r"(?<=[.!?][\"”’)]) |(?<=[.!?]) ", text)[-1]
+    if len(sentence) <= limit:
+        return sentence
+    tail = sentence[-limit:]
+    return "…" + tail[tail.find(" ") + 1 :]
 
 
 def parse_answer(data: bytes, path: str) -> tuple[Answer | None, list[Problem]]:
