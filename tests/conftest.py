@@ -40,20 +40,9 @@ FIXTURE = ROOT / "tests" / "fixtures" / "feeds"
 GOLDEN = ROOT / "tests" / "golden" / "feeds"
 
 
-def _shared_dir() -> Path:
-    """``shared/`` beside the checkout; for a git worktree, beside its main checkout."""
-    beside = ROOT.parent / "shared"
-    git = ROOT / ".git"
-    if not beside.exists() and git.is_file():
-        gitdir = Path(git.read_text(encoding="utf-8").partition("gitdir:")[2].strip())
-        # <main>/.git/worktrees/<name> -> <main>/../shared
-        main = gitdir.parent.parent.parent
-        if (main.parent / "shared").exists():
-            return main.parent / "shared"
-    return beside
-
-
-ATOM_RNG = _shared_dir() / "atom.rng"
+ATOM_RNG = ROOT / "tests" / "fixtures" / "atom.rng"
+"""RFC 4287's RELAX NG schema (compact syntax converted to XML), kept with the tests so a
+fresh clone can validate feeds on its own."""
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

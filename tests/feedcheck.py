@@ -18,9 +18,9 @@ from tests.conftest import ATOM_RNG
 
 @functools.cache
 def atom_schema() -> etree.RelaxNG:
-    """The RFC 4287 schema from ``../shared/atom.rng`` (beside the checkout)."""
+    """The RFC 4287 schema kept in ``tests/fixtures/atom.rng``."""
     if not ATOM_RNG.exists():
-        pytest.fail(f"RFC 4287 schema missing: expected {ATOM_RNG} (shared/ beside the repo)")
+        pytest.fail(f"RFC 4287 schema missing: expected {ATOM_RNG} (tests/fixtures/)")
     return etree.RelaxNG(etree.parse(str(ATOM_RNG)))
 
 
