@@ -220,9 +220,15 @@ def _parse_datetime(value: str, line: int, field: str, out: _Collector) -> dt.da
 
 _CLOADER: type[yaml.SafeLoader] | None = getattr(yaml, "CSafeLoader", None)
 """libyaml's loader, when PyYAML was built with it: ten times faster than the pure one."""
-_PURE_ONLY = re.compile("[\x7f-\x9f\u2028\u2029\ud800-\udfff\ufeff\ufffe\uffff]")
-"""Characters on which the two loaders may disagree (line breaks PyYAML counts and libyaml
-does not, characters one of them refuses): front matter holding any goes to the pure one."""
+_SIMPLE_FRONT = re.compile(
+    r"(?:[A-Za-z_][A-Za-z0-9_]*:(?: +[A-Za-z0-9(\u00a0-\u2027\u202a-\ud7ff]"
+    r"(?:[^\t\n#:\x7f-\x9f\u2028\u2029\ud800-\udfff\ufeff\ufffe\uffff]|:(?=[^\s:]))*)?"
+    r" *\n?)*"
+)
+"""Front matter the two loaders read alike: ``key: value`` lines whose value starts with a
+letter, digit or parenthesis and holds no ``#``, tab or ``:`` but inside a word
+(``https://...``). Anything else (block scalars,
+quotes, flow collections, comments, unusual characters) goes to the pure loader."""
 
 
 def _compose(source: str) -> yaml.Node | None:
@@ -231,7 +237,7 @@ def _compose(source: str) -> yaml.Node | None:
     Anything libyaml refuses is composed again by the pure loader, so errors (and their
     wording and lines) are exactly the pure loader's.
     """
-    if _CLOADER is not None and _PURE_ONLY.search(source) is None:
+    if _CLOADER is not None and _SIMPLE_FRONT.fullmatch(source) is not None:
         try:
             return yaml.compose(source, Loader=_CLOADER)
         except yaml.YAMLError:
