@@ -12,7 +12,9 @@ strictly checked and indexed, every answer parsed and rendered.
 Measured (wall clock): *parse* (read and validate every answer file), *extract* (every
 message of every answer into a template catalog, as ``syndicate i18n extract`` builds it) and
 *localize* (read and check every catalog, localize and render every answer in every language,
-:func:`syndicate.pipeline.localize_corpus`). Peak memory is the largest resident set
+:func:`syndicate.pipeline.localize_corpus`). ``cpu_s`` is the CPU time of the measuring
+process and its workers (less sensitive than the wall clock to other load on the machine),
+``messages`` the template's size. Peak memory is the largest resident set
 (``ru_maxrss``) of the measuring process and, separately, of its worker processes.
 The last line of output is one JSON object with the figures.
 """
@@ -74,6 +76,10 @@ def measure(root: Path, workers: int | None) -> dict[str, object]:
         "extract_s": round(extracted - parsed, 3),
         "localize_s": round(localized - extracted, 3),
         "total_s": round(localized - start, 3),
+        "cpu_s": round(sum(
+            usage.ru_utime + usage.ru_stime
+            for usage in (resource.getrusage(resource.RUSAGE_SELF),
+                          resource.getrusage(resource.RUSAGE_CHILDREN))), 1),
         "peak_mb": round(_maxrss_mb(resource.RUSAGE_SELF), 1),
         "worker_peak_mb": round(_maxrss_mb(resource.RUSAGE_CHILDREN), 1),
     }
