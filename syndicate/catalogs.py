@@ -185,6 +185,18 @@ class LanguageCatalog:
     revised: dt.datetime | None
     """``PO-Revision-Date`` of the file (UTC), if the translator's tool set one."""
 
+    def __reduce__(self) -> tuple[object, ...]:
+        # Entries travel as plain tuples: pickling 20,000 slotted dataclasses one attribute
+        # at a time costs more than reading them (worker processes send catalogs back).
+        entries = [
+            (e.key, e.strings, e.source, e.line, e.fuzzy, e.problems)
+            for e in self.entries.values()
+        ]
+        return _rebuild_catalog, (
+            self.language, self.locale, self.path, entries, self.plural_count, self.plural,
+            self.revised,
+        )
+
     def usable(self, key: Key) -> str | tuple[str, ...] | None:
         """The translation of ``key`` if it may be published, else ``None``."""
         entry = self.entries.get(key)
@@ -207,6 +219,21 @@ class LanguageCatalog:
         return "; ".join(entry.problems)
 
 
+def _rebuild_catalog(
+    language: str,
+    locale: Locale,
+    path: str,
+    entries: list[tuple[Key, tuple[str, ...], tuple[str, ...], int, bool, tuple[str, ...]]],
+    plural_count: int,
+    plural: Callable[[int], int],
+    revised: dt.datetime | None,
+) -> LanguageCatalog:
+    return LanguageCatalog(
+        language, locale, path, {entry[0]: Entry(*entry) for entry in entries}, plural_count,
+        plural, revised,
+    )
+
+
 _REVISION = re.compile(r'^"PO-Revision-Date: *([^\\"]*)', re.M)
 
 
@@ -225,7 +252,9 @@ def _revision_date(text: str) -> dt.datetime | None:
 
 
 _KEYWORD_LINE = re.compile(r"^(msgctxt|msgid_plural|msgid|msgstr(?:\[(\d+)\])?)\s*(.*)$")
-_QUOTED = re.compile(r'^"(?:[^"\\]|\\.)*"$')
+_QUOTED = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
+"""A whole quoted string (use ``fullmatch``): no bare ``"`` inside, every backslash escaping a
+character. Written unrolled; ``^"(?:[^"\\]|\\.)*"$`` says the same four times slower."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -276,7 +305,7 @@ def po_syntax(text: str) -> PoSyntax:
         if line.startswith('"'):
             if state == "start":
                 errors.append((number, "string outside of a message"))
-            elif not _QUOTED.match(line):
+            elif not _QUOTED.fullmatch(line):
                 errors.append((number, "unterminated or badly quoted string"))
             else:
                 current.append(line)
@@ -286,7 +315,7 @@ def po_syntax(text: str) -> PoSyntax:
             errors.append((number, f"unknown keyword {line.split()[0]!r}"))
             continue
         keyword, index, rest = match.group(1), match.group(2), match.group(3).strip()
-        if not _QUOTED.match(rest):
+        if not _QUOTED.fullmatch(rest):
             errors.append((number, f"{keyword}: unterminated or badly quoted string"))
         kind = "msgstr[N]" if index is not None else keyword
         if kind in {"msgctxt", "msgid"} and state in {"msgstr", "msgstr[N]"}:
@@ -365,10 +394,30 @@ def expected_plural_count(locale: Locale) -> int:
     return int(get_plural(locale).num_plurals)
 
 
+class PluralRule:
+    """The ``plural=`` expression of a catalog as a function of ``n``.
+
+    Unlike the function :func:`gettext.c2py` returns, it can be pickled (it is rebuilt from
+    the expression), so a catalog read in a worker process can be sent back.
+    """
+
+    __slots__ = ("_rule", "expression")
+
+    def __init__(self, expression: str) -> None:
+        self.expression = expression
+        self._rule: Callable[[int], int] = gettext.c2py(expression)
+
+    def __call__(self, n: int) -> int:
+        return self._rule(n)
+
+    def __reduce__(self) -> tuple[type[PluralRule], tuple[str]]:
+        return PluralRule, (self.expression,)
+
+
 def _plural_rule(catalog: Catalog, path: Path) -> tuple[int, Callable[[int], int]]:
     try:
         count = int(catalog.num_plurals)
-        rule = gettext.c2py(catalog.plural_expr)
+        rule = PluralRule(catalog.plural_expr)
     except (ValueError, SyntaxError) as exc:
         raise CatalogError(f"invalid Plural-Forms header: {exc}", path=str(path)) from exc
     return count, rule

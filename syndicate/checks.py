@@ -53,6 +53,12 @@ def _number_tokens(text: str) -> list[str]:
     return [match.group().strip() for match in _NUMBER.finditer(_ascii_digits(text))]
 
 
+@functools.lru_cache(maxsize=1 << 15)
+def _source_number_tokens(source_text: str) -> tuple[str, ...]:
+    """:func:`_number_tokens` of a source text, which every language checks against."""
+    return tuple(_number_tokens(source_text))
+
+
 def numbers(text: str, locale: Locale) -> Counter[Decimal]:
     """Every number in ``text`` parsed as ``locale`` writes numbers (placeholders ignored)."""
     return _parse_tokens(_number_tokens(text), locale)
@@ -137,6 +143,8 @@ def _link_problems(text: str, source_text: str) -> Iterator[str]:
 
 
 def _html_problems(text: str, source_text: str) -> Iterator[str]:
+    if "<" not in text:
+        return  # both patterns start with "<": nothing to find
     def normal(tag: str) -> str:
         return re.sub(r"\s+", " ", tag.lower()).strip()
 
@@ -153,7 +161,7 @@ def _html_problems(text: str, source_text: str) -> Iterator[str]:
 
 
 def _number_problems(text: str, source_text: str, locale: Locale) -> Iterator[str]:
-    source_tokens = _number_tokens(source_text)
+    source_tokens = list(_source_number_tokens(source_text))
     tokens = _number_tokens(text)
     if all(raw.isdigit() for raw in source_tokens + tokens) and sorted(
         source_tokens, key=int

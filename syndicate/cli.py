@@ -22,12 +22,13 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from . import __version__, i18n
+from .build import build as run_build
 from .catalogs import catalog_path, read_catalog, template_path
 from .config import Settings, load_settings
 from .content import load_corpus
 from .errors import CatalogError, SyndicateError
-from .pipeline import localize_corpus, target_languages
-from .publish import BuildResult, publish
+from .pipeline import target_languages
+from .publish import BuildResult
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -378,7 +379,9 @@ def build(settings: Settings, as_json: bool, progress: bool) -> None:
 
     Writes Atom, RSS and JSON feeds per language and per condition under the output folder
     (default ``public/``), with RFC 5005 archives, an OPML list, an index page and
-    ``manifest.json``. Files whose inputs did not change are not rewritten. Content errors
+    ``manifest.json``. Files whose inputs did not change are not rewritten, and when no
+    answer, catalog, setting or code changed since the last build (and the tree is as it
+    left it) nothing is localized or written at all. Content errors
     are printed as ``file:line: field: reason`` and make the exit status 1, but every valid
     answer is still published (and an answer whose file broke keeps its last published
     version in the feeds).
@@ -389,29 +392,32 @@ def build(settings: Settings, as_json: bool, progress: bool) -> None:
     """
     show = progress_printer(progress)
     try:
-        localization = localize_corpus(settings, progress=show)
-        result = publish(settings, localization, progress=show)
+        outcome = run_build(settings, show)
     except SyndicateError as exc:
         raise click.ClickException(str(exc)) from exc
-    corpus = localization.corpus
-    errors = [str(problem) for problem in corpus.errors]
-    errors += [str(error) for error in localization.catalog_errors]
+    result = outcome.result
+    errors = list(outcome.errors)
     failed = bool(errors or result.problems)
     if as_json:
         summary = result.as_dict()
         summary["errors"] = errors
-        summary["warnings"] = [str(problem) for problem in corpus.warnings]
+        summary["warnings"] = list(outcome.warnings)
         summary["ok"] = not failed
+        summary["skipped"] = outcome.skipped
         emit_json(summary)
     else:
         warnings = [str(problem) for problem in corpus.warnings]
         for line in [*errors, *result.problems, *warnings]:
             click.echo(line, err=True)
         click.echo(_build_table(result))
-        click.echo(
-            f"{len(result.written)} files written, {result.unchanged} unchanged, "
-            f"{len(result.deleted)} deleted -> {settings.out_dir}"
-        )
+        if outcome.skipped:
+            click.echo(f"nothing changed since the last build: {result.unchanged} files "
+                       f"unchanged -> {settings.out_dir}")
+        else:
+            click.echo(
+                f"{len(result.written)} files written, {result.unchanged} unchanged, "
+                f"{len(result.deleted)} deleted -> {settings.out_dir}"
+            )
     if failed:
         sys.exit(1)
 

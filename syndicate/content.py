@@ -218,12 +218,39 @@ def _parse_datetime(value: str, line: int, field: str, out: _Collector) -> dt.da
     return parsed.astimezone(dt.UTC)
 
 
+_CLOADER: type[yaml.SafeLoader] | None = getattr(yaml, "CSafeLoader", None)
+"""libyaml's loader, when PyYAML was built with it: ten times faster than the pure one."""
+_SIMPLE_FRONT = re.compile(
+    r"(?:[A-Za-z_][A-Za-z0-9_]*:(?: +[A-Za-z0-9(\u00a0-\u2027\u202a-\ud7ff]"
+    r"(?:[^\t\n#:\x7f-\x9f\u2028\u2029\ud800-\udfff\ufeff\ufffe\uffff]|:(?=[^\s:]))*)?"
+    r" *\n?)*"
+)
+"""Front matter the two loaders read alike: ``key: value`` lines whose value starts with a
+letter, digit or parenthesis and holds no ``#``, tab or ``:`` but inside a word
+(``https://...``). Anything else (block scalars,
+quotes, flow collections, comments, unusual characters) goes to the pure loader."""
+
+
+def _compose(source: str) -> yaml.Node | None:
+    """``yaml.compose`` with libyaml when it gives the same answer as the pure loader.
+
+    Anything libyaml refuses is composed again by the pure loader, so errors (and their
+    wording and lines) are exactly the pure loader's.
+    """
+    if _CLOADER is not None and _SIMPLE_FRONT.fullmatch(source) is not None:
+        try:
+            return yaml.compose(source, Loader=_CLOADER)
+        except yaml.YAMLError:
+            pass
+    return yaml.compose(source, Loader=yaml.SafeLoader)
+
+
 def _front_matter_fields(
     source: str, first_line: int, out: _Collector
 ) -> dict[str, tuple[str, int]] | None:
     """Parse the YAML front matter into ``{key: (raw scalar text, line)}``."""
     try:
-        node = yaml.compose(source, Loader=yaml.SafeLoader)
+        node = _compose(source)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = first_line + (mark.line if mark is not None else 0)

@@ -56,6 +56,15 @@ class CatalogError(_Located):
         super().__init__(message, path=path, line=line)
         self.language = language
 
+    def __reduce__(self) -> tuple[object, ...]:
+        # Keyword-only arguments: the default reduction cannot rebuild it (worker processes
+        # send catalog errors back to the build).
+        return _catalog_error, (self.message, self.path, self.line, self.language)
+
+
+def _catalog_error(message: str, path: str, line: int, language: str) -> CatalogError:
+    return CatalogError(message, path=path, line=line, language=language)
+
 
 class FeedError(SyndicateError):
     """A rendition (or a feed's own text) cannot be put in a feed, e.g. a control character."""

@@ -8,11 +8,14 @@ to the rest; the caller decides what stays published (see :class:`Localization`)
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
 
 from .catalogs import LanguageCatalog, catalog_path, discover_languages, read_catalog
 from .config import Settings
-from .content import Corpus, load_corpus
+from .content import Answer, Corpus, load_corpus
 from .errors import CatalogError
 from .localize import Incomplete, Rendition, localize, localize_source
 
@@ -63,44 +66,133 @@ def load_catalogs(
             missing.append(language)
             continue
         try:
-            catalogs[language] = read_catalog(path, language)
+            catalogs[language] = _read(path, language)
         except CatalogError as exc:
-            exc.language = language
             errors.append(exc)
     return catalogs, errors, missing
 
 
+def _read(path: Path, language: str) -> LanguageCatalog:
+    try:
+        return read_catalog(path, language)
+    except CatalogError as exc:
+        exc.language = language
+        raise
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class LanguageOutcome:
+    """One language localized: its catalog (or why it cannot be read) and its results."""
+
+    language: str
+    catalog: LanguageCatalog | None
+    error: CatalogError | None
+    renditions: tuple[Rendition, ...]
+    incomplete: tuple[Incomplete, ...]
+
+
+def localize_language(
+    path: Path, language: str, answers: Sequence[Answer], publisher: str
+) -> LanguageOutcome:
+    """Read one language's catalog and localize ``answers`` with it (a worker's task)."""
+    try:
+        catalog = _read(path, language)
+    except CatalogError as exc:
+        return LanguageOutcome(language, None, exc, (), ())
+    complete: list[Rendition] = []
+    incomplete: list[Incomplete] = []
+    for answer in answers:
+        result = localize(answer, catalog, publisher)
+        if isinstance(result, Incomplete):
+            incomplete.append(result)
+        else:
+            complete.append(result)
+    return LanguageOutcome(language, catalog, None, tuple(complete), tuple(incomplete))
+
+
+POOL_THRESHOLD = 2_000
+"""Below this many renditions, starting worker processes costs more than it saves."""
+
+
+def default_workers(languages: int, renditions: int) -> int:
+    """Worker processes for a localization: one per usable CPU, at most one per language."""
+    if renditions < POOL_THRESHOLD:
+        return 1
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cpus = os.cpu_count() or 1
+    return max(1, min(cpus, languages))
+
+
 def localize_corpus(
-    settings: Settings, corpus: Corpus | None = None, progress: Progress | None = None
+    settings: Settings,
+    corpus: Corpus | None = None,
+    progress: Progress | None = None,
+    *,
+    workers: int | None = None,
 ) -> Localization:
-    """Localize every published answer into every language that has a readable catalog."""
+    """Localize every published answer into every language that has a readable catalog.
+
+    Languages are independent: with ``workers`` > 1 (by default one per CPU for a large
+    corpus) each is read, checked and localized in a worker process. The result is the
+    same as the serial one, in the same order.
+    """
     if corpus is None:
         corpus = load_corpus(settings.content_dir)
-    catalogs, errors, missing = load_catalogs(settings, target_languages(settings))
     answers = corpus.published
-    renditions: dict[str, tuple[Rendition, ...]] = {
-        settings.source_language: tuple(
-            localize_source(answer, settings.source_language, settings.publisher)
-            for answer in answers
-        )
-    }
-    incomplete: list[Incomplete] = []
-    total = len(answers) * (len(catalogs) + 1)
-    done = len(answers)
-    if progress:
-        progress("localize", done, total)
-    for language, catalog in catalogs.items():
-        complete: list[Rendition] = []
-        for answer in answers:
-            result = localize(answer, catalog, settings.publisher)
-            if isinstance(result, Incomplete):
-                incomplete.append(result)
-            else:
-                complete.append(result)
-        renditions[language] = tuple(complete)
-        done += len(answers)
+    paths: dict[str, Path] = {}
+    missing: list[str] = []
+    for language in target_languages(settings):
+        path = catalog_path(settings.locales_dir, language)
+        if path.exists():
+            paths[language] = path
+        else:
+            missing.append(language)
+    total = len(answers) * (len(paths) + 1)
+    if workers is None:
+        workers = default_workers(len(paths), total)
+    done = 0
+
+    def advance(count: int) -> None:
+        nonlocal done
+        done += count
         if progress:
             progress("localize", done, total)
+
+    outcomes: dict[str, LanguageOutcome] = {}
+    publisher = settings.publisher
+    if workers > 1 and len(paths) > 1:
+        with ProcessPoolExecutor(max_workers=min(workers, len(paths))) as pool:
+            futures = {
+                pool.submit(localize_language, path, language, answers, publisher): language
+                for language, path in paths.items()
+            }
+            source = _localize_source(answers, settings)
+            advance(len(answers))
+            for future in as_completed(futures):
+                outcomes[futures[future]] = future.result()
+                advance(len(answers))
+    else:
+        source = _localize_source(answers, settings)
+        advance(len(answers))
+        for language, path in paths.items():
+            outcomes[language] = localize_language(path, language, answers, publisher)
+            advance(len(answers))
+
+    catalogs: dict[str, LanguageCatalog] = {}
+    errors: list[CatalogError] = []
+    renditions: dict[str, tuple[Rendition, ...]] = {settings.source_language: source}
+    incomplete: list[Incomplete] = []
+    for language in paths:
+        outcome = outcomes[language]
+        if outcome.catalog is None:
+            assert outcome.error is not None
+            errors.append(outcome.error)
+            continue
+        catalogs[language] = outcome.catalog
+        renditions[language] = outcome.renditions
+        incomplete.extend(outcome.incomplete)
     return Localization(
         corpus=corpus,
         languages=(settings.source_language, *catalogs),
@@ -111,3 +203,9 @@ def localize_corpus(
         removed=tuple(missing),
     )
 
+
+def _localize_source(answers: Sequence[Answer], settings: Settings) -> tuple[Rendition, ...]:
+    return tuple(
+        localize_source(answer, settings.source_language, settings.publisher)
+        for answer in answers
+    )

@@ -11,6 +11,7 @@ Pure: strings in, strings out.
 
 from __future__ import annotations
 
+import functools
 import html
 import re
 from collections.abc import Iterable
@@ -59,7 +60,29 @@ def _render_inline(text: str) -> str:
     """markdown-it's inline HTML for ``text``, without the parser when the text is literal."""
     if _MARKUP_CHARS.search(text) is None:
         return text.replace('"', "&quot;")
-    return str(_MARKDOWN.renderInline(text))
+    return _parsed(text)[1]
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _parsed(text: str) -> tuple[tuple[str, ...], str]:
+    """``(markup signature, inline HTML)`` of inline Markdown, from one parse.
+
+    The catalog checks take the signature of every translation and localization renders the
+    same text moments later: one parse serves both. Pure, so it is memoized (bounded).
+    """
+    env: dict[str, object] = {}
+    tokens = _MARKDOWN.parseInline(text, env)
+    signature: list[str] = []
+    for token in tokens:
+        for child in token.children or ():
+            if child.type == "link_open":
+                signature.append(f"link:{child.attrGet('href')}")
+            elif child.type == "image":
+                signature.append(f"image:{child.attrGet('src')}")
+            elif child.type in {"em_open", "strong_open", "code_inline", "hardbreak"}:
+                signature.append(child.type.removesuffix("_open"))
+    html = str(_MARKDOWN.renderer.render(tokens, _MARKDOWN.options, env))
+    return tuple(sorted(signature)), html
 
 
 def inline_html(text: str) -> str:
@@ -90,17 +113,7 @@ def markup_signature(text: str) -> tuple[str, ...]:
     """
     if _MARKUP_CHARS.search(text) is None:
         return ()
-    tokens = _MARKDOWN.parseInline(text)
-    signature: list[str] = []
-    for token in tokens:
-        for child in token.children or ():
-            if child.type == "link_open":
-                signature.append(f"link:{child.attrGet('href')}")
-            elif child.type == "image":
-                signature.append(f"image:{child.attrGet('src')}")
-            elif child.type in {"em_open", "strong_open", "code_inline", "hardbreak"}:
-                signature.append(child.type.removesuffix("_open"))
-    return tuple(sorted(signature))
+    return _parsed(text)[0]
 
 
 def link_targets(text: str) -> tuple[str, ...]:

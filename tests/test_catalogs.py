@@ -258,3 +258,22 @@ def test_pybabel_extract_with_babel_cfg_gives_context_and_comments(tmp_path: Pat
     with (ROOT / "locales" / "syndicate.pot").open("rb") as handle:
         shipped_template = read_po(handle)
     assert [(m.context, m.id) for m in catalog] == [(m.context, m.id) for m in shipped_template]
+
+
+def test_quoted_string_pattern_is_the_strict_one() -> None:
+    """The unrolled pattern accepts exactly the strings the plain one did."""
+    import re
+
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from syndicate.catalogs import _QUOTED
+
+    plain = re.compile(r'^"(?:[^"\\]|\\.)*"$')
+
+    @settings(max_examples=500)
+    @given(st.text(alphabet=st.sampled_from(list('"\\ab n\t\u00e9')), max_size=20))
+    def agree(line: str) -> None:
+        assert bool(_QUOTED.fullmatch(line)) == bool(plain.match(line))
+
+    agree()

@@ -213,3 +213,35 @@ def test_any_bytes_give_an_answer_or_located_problems_never_an_exception(data: b
     assert answer is not None or any(p.severity == "error" for p in problems)
     for problem in problems:
         assert str(problem).startswith("lupus/x.md:")
+
+
+_FRONT_CHARS = list("ab: -#:/:'\"\t\n[]{}|>&*!%@`,?()1\u00e9\u2028\x85")
+_FRONT = st.one_of(
+    st.text(alphabet=st.sampled_from(_FRONT_CHARS), max_size=60),
+    st.lists(st.tuples(st.sampled_from(["a", "id", "b_2"]), st.sampled_from([": ", ":", ":  "]),
+                       st.text(alphabet=st.sampled_from(_FRONT_CHARS), max_size=12)),
+             max_size=4).map(lambda lines: "\n".join("".join(line) for line in lines)),
+)
+
+
+@settings(max_examples=300)
+@given(_FRONT)
+def test_libyaml_and_pure_front_matter_agree(source: str) -> None:
+    """Front matter composes to the same nodes and lines, or fails the same way."""
+    import yaml
+
+    from syndicate import content
+
+    def shape(compose: object) -> object:
+        try:
+            node = compose(source)  # type: ignore[operator]
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            return ("error", getattr(exc, "problem", None), mark.line if mark else None)
+        if not isinstance(node, yaml.MappingNode):
+            return type(node).__name__
+        return [(type(k).__name__, k.value if isinstance(k, yaml.ScalarNode) else None,
+                 k.start_mark.line, type(v).__name__,
+                 v.value if isinstance(v, yaml.ScalarNode) else None) for k, v in node.value]
+
+    assert shape(content._compose) == shape(lambda s: yaml.compose(s, Loader=yaml.SafeLoader))

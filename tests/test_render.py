@@ -102,3 +102,30 @@ def test_fast_path_renders_exactly_like_markdown_it(text: str) -> None:
         for child in token.children or ()
         if child.type in {"text", "code_inline"}
     ) or not folded
+
+
+_INLINE = st.text(alphabet=st.sampled_from(list("ab *_`[]()!<>&\\#:/.\n\u00e9x1")), max_size=40)
+
+
+@settings(max_examples=300)
+@given(_INLINE)
+def test_memoized_parse_matches_markdown_it_directly(text: str) -> None:
+    """One parse serves signature and HTML: both equal what markdown-it gives on its own."""
+    from markdown_it import MarkdownIt
+
+    from syndicate import render
+
+    fresh = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
+    if render._MARKUP_CHARS.search(text) is None:
+        return
+    assert render._render_inline(text) == fresh.renderInline(text)
+    signature: list[str] = []
+    for token in fresh.parseInline(text):
+        for child in token.children or ():
+            if child.type == "link_open":
+                signature.append(f"link:{child.attrGet('href')}")
+            elif child.type == "image":
+                signature.append(f"image:{child.attrGet('src')}")
+            elif child.type in {"em_open", "strong_open", "code_inline", "hardbreak"}:
+                signature.append(child.type.removesuffix("_open"))
+    assert markup_signature(text) == tuple(sorted(signature))
