@@ -406,8 +406,7 @@ def build(settings: Settings, as_json: bool, progress: bool) -> None:
         summary["skipped"] = outcome.skipped
         emit_json(summary)
     else:
-        warnings = [str(problem) for problem in corpus.warnings]
-        for line in [*errors, *result.problems, *warnings]:
+        for line in [*errors, *result.problems, *outcome.warnings]:
             click.echo(line, err=True)
         click.echo(_build_table(result))
         if outcome.skipped:
