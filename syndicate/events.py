@@ -105,14 +105,34 @@ class Plan:
     """Per language, what is published now: complete renditions and kept (maybe stale) ones."""
 
 
+def _dated(rendition: Rendition, live: StoredRendition, now: dt.datetime | None) -> Rendition:
+    """``rendition`` with its ``updated`` taken from the store (see :func:`diff`)."""
+    before = live.rendition.updated
+    if rendition.content_hash == live.content_hash:
+        return dataclasses.replace(rendition, updated=before)
+    if rendition.updated > before:
+        return rendition
+    return dataclasses.replace(rendition, updated=max(now, before) if now else before)
+
+
 def event_id(type_: str, answer_id: str, language: str, version: int, content_hash: str) -> str:
     """``msg_`` + a UUID derived from the event's identity."""
     name = f"{type_}/{answer_id}/{language}/{version}/{content_hash}"
     return "msg_" + uuid.uuid5(_NAMESPACE, name).hex
 
 
-def diff(localization: Localization, stored: Mapping[tuple[str, str], StoredRendition]) -> Plan:
-    """Compare the current renditions with the stored state (see the module doc)."""
+def diff(
+    localization: Localization,
+    stored: Mapping[tuple[str, str], StoredRendition],
+    now: dt.datetime | None = None,
+) -> Plan:
+    """Compare the current renditions with the stored state (see the module doc).
+
+    Once the store knows a rendition, its ``updated`` comes from the store: unchanged
+    content keeps the stored time, changed content gets the later of its own date and
+    ``now`` (when the change is recorded), so a translator saving a catalog does not move
+    every entry of the language, and a change is never dated before the version it replaces.
+    """
     corpus = localization.corpus
     published = {answer.id: answer for answer in corpus.published}
     known = {answer.id for answer in corpus.answers}
@@ -128,6 +148,8 @@ def diff(localization: Localization, stored: Mapping[tuple[str, str], StoredRend
             version = (before.version if before is not None else 0) + 1
             rendition = current.get(answer.id)
             if rendition is not None:
+                if live is not None:
+                    rendition = _dated(rendition, live, now)
                 kept.append(rendition)
                 kind: EventType | None = None
                 if live is None:
@@ -145,6 +167,8 @@ def diff(localization: Localization, stored: Mapping[tuple[str, str], StoredRend
             if answer.reviewed > previous.source_reviewed:
                 catalog = localization.catalogs.get(language)
                 stale = mark_stale(previous, answer, catalog)
+                if now is not None:
+                    stale = dataclasses.replace(stale, updated=max(now, previous.updated))
                 changes.append(Change("translation.stale", stale, version, answer.path, before))
                 kept.append(stale)
             else:

@@ -117,7 +117,7 @@ def sync(
 ) -> SyncResult:
     """Diff, store the state, enqueue events and deliveries, publish: all or nothing."""
     with engine.begin() as conn:
-        plan = ev.diff(localization, load_stored(conn))
+        plan = ev.diff(localization, load_stored(conn), now)
         rows: list[dict[str, Any]] = []
         for change in plan.changes:
             _store_change(conn, change, now)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 from pathlib import Path
@@ -131,3 +132,25 @@ def test_stored_rendition_round_trips(workspace: Path) -> None:
     """What the store keeps is the rendition, field for field."""
     (rendition,) = localize_corpus(_settings(workspace)).renditions["de"]
     assert Rendition.from_dict(json.loads(ev.encode(rendition.to_dict()))) == rendition
+
+
+def test_updated_comes_from_the_store_once_it_knows_the_rendition(workspace: Path) -> None:
+    """Unchanged content keeps its stored date; a change is dated when it is recorded."""
+    localization = localize_corpus(_settings(workspace))
+    first = ev.diff(localization, {})
+    english = first.renditions["en"][0]
+    stored = _stored(first)
+    moved = dt.datetime(2026, 9, 1, tzinfo=dt.UTC)
+    later = dataclasses.replace(
+        localization,
+        renditions={"en": (dataclasses.replace(english, updated=moved),)},
+    )
+    again = ev.diff(later, stored, now=dt.datetime(2026, 10, 1, tzinfo=dt.UTC))
+    assert again.renditions["en"][0].updated == english.updated  # same content: stored date
+    edited = dataclasses.replace(english, title="What causes Lupus, really?")
+    changed = ev.diff(
+        dataclasses.replace(localization, renditions={"en": (edited,)}),
+        stored,
+        now=dt.datetime(2026, 10, 1, tzinfo=dt.UTC),
+    )
+    assert changed.renditions["en"][0].updated == dt.datetime(2026, 10, 1, tzinfo=dt.UTC)
