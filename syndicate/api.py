@@ -56,7 +56,7 @@ from .httpinput import (
     string_list,
 )
 from .metrics import CONTENT_TYPE, Metrics
-from .web import ASGIApp, Message, PublicationTree, Receive, Scope, Send, StaticApp
+from .web import Message, PublicationTree, Receive, Scope, Send, StaticApp
 
 log = logging.getLogger("syndicate.api")
 T = TypeVar("T")
@@ -396,16 +396,20 @@ async def _server_error(request: Request, exc: Exception) -> Response:
     return _error(500, "internal_error", "internal error")
 
 
-def _count_statuses(app: ASGIApp, metrics: Metrics) -> ASGIApp:
-    async def counted(scope: Scope, receive: Receive, send: Send) -> None:
+class StatusCounter:
+    """ASGI middleware counting responses by status class in ``syndicate_api_requests``."""
+
+    def __init__(self, app: Starlette, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         async def sending(message: Message) -> None:
             if message["type"] == "http.response.start":
-                metrics.api_requests.labels(status=f"{message['status'] // 100}xx").inc()
+                self.metrics.api_requests.labels(status=f"{message['status'] // 100}xx").inc()
             await send(message)
 
-        await app(scope, receive, sending)
-
-    return counted
+        await self.app(scope, receive, sending)
 
 
 def create_app(
@@ -416,7 +420,7 @@ def create_app(
     ready: Callable[[], bool] = lambda: True,
     metrics: Metrics | None = None,
     limiter: RateLimiter | None = None,
-) -> ASGIApp:
+) -> StaticApp:
     """The whole HTTP service: published files first, then the API app (module doc)."""
     metrics = metrics or Metrics()
     metrics.watch_store(engine, clock, settings.source_language)
@@ -449,4 +453,4 @@ def create_app(
     api = Starlette(routes=routes, exception_handlers=handlers)
     api.state.service = service
     tree = PublicationTree(settings.out_dir, settings.base_url)
-    return StaticApp(tree, fallback=_count_statuses(api, metrics))
+    return StaticApp(tree, fallback=StatusCounter(api, metrics))
