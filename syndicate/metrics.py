@@ -36,6 +36,10 @@ class StoreCollector(Collector):
         self.clock = clock
         self.source_language = source_language
 
+    def describe(self) -> list[Metric]:
+        """Nothing: describing would query the store when the collector is registered."""
+        return []
+
     def collect(self) -> Iterator[Metric]:
         """Deliveries by state, due deliveries, translation completeness per language."""
         d, r = deliveries.c, renditions.c
