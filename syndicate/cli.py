@@ -771,6 +771,86 @@ def deliveries_replay(settings: Settings, since: str, subscriber_id: str | None)
     click.echo(f"{count} deliveries due again")
 
 
+@cli.group()
+def tokens() -> None:
+    """Partner API tokens: issue, list, revoke.
+
+    \b
+    Example:
+      syndicate tokens issue partner-health-site
+    """
+
+
+@tokens.command("issue")
+@settings_options
+@click.argument("partner")
+@click.option("--json", "as_json", is_flag=True, help="Print the record and token as JSON.")
+def tokens_issue(settings: Settings, partner: str, as_json: bool) -> None:
+    """Issue an API token for a partner; the token is printed once, only its hash is kept.
+
+    PARTNER names the partner (lower-case letters, digits, '.', '_', '-'): every token of
+    the same partner sees the same subscriptions.
+
+    \b
+    Example:
+      syndicate tokens issue partner-health-site
+    """
+    from . import tokens as api_tokens
+    from .delivery import utc_now
+
+    try:
+        record, token = api_tokens.issue(_engine(settings), partner, now=utc_now())
+    except (SyndicateError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    if as_json:
+        emit_json(dict(record.to_dict(), token=token))
+        return
+    click.echo(token)
+    click.echo(f"token {record.id} for {record.partner} (shown once: store it now)", err=True)
+
+
+@tokens.command("list")
+@settings_options
+@click.option("--partner", help="Only this partner's tokens.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def tokens_list(settings: Settings, partner: str | None, as_json: bool) -> None:
+    """List API tokens (ids and partners; the tokens themselves are not kept).
+
+    \b
+    Example:
+      syndicate tokens list --partner partner-health-site
+    """
+    from . import tokens as api_tokens
+
+    found = api_tokens.list_tokens(_engine(settings), partner=partner)
+    if as_json:
+        emit_json([t.to_dict() for t in found])
+        return
+    rows = [[t.id, t.partner, t.to_dict()["created_at"], t.to_dict()["revoked_at"] or "active"]
+            for t in found]
+    click.echo(table(rows, ["id", "partner", "created", "revoked"]))
+
+
+@tokens.command("revoke")
+@settings_options
+@click.argument("token_id")
+def tokens_revoke(settings: Settings, token_id: str) -> None:
+    """Revoke an API token by its id: it is refused (401) from the next request on.
+
+    \b
+    Example:
+      syndicate tokens revoke 3f9a0c1b2d4e
+    """
+    from . import tokens as api_tokens
+    from .delivery import utc_now
+
+    try:
+        record = api_tokens.revoke(_engine(settings), token_id, now=utc_now())
+    except SyndicateError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"{record.id}: revoked ({record.partner})")
+
+
 def main() -> None:
     """Console-script entry point."""
     cli(prog_name="syndicate")

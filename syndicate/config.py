@@ -69,6 +69,16 @@ class Settings:
     """Port the HTTP server listens on."""
     log_format: str = "json"
     """``json`` (one object per line) or ``text``."""
+    api_rate_limit: float = 10.0
+    """API requests per second each partner token may make on average (token bucket)."""
+    api_rate_burst: int = 60
+    """API requests a partner token may make at once before being limited."""
+    api_max_body: int = 65536
+    """Largest API or WebSub request body accepted, in bytes (413 beyond)."""
+    websub_lease_seconds: int = 864000
+    """WebSub lease granted when a subscriber asks for none (10 days)."""
+    websub_max_lease_seconds: int = 2592000
+    """Longest WebSub lease granted (30 days); longer requests are shortened."""
 
     @property
     def database(self) -> str:
@@ -133,6 +143,17 @@ def _validate(settings: Settings) -> Settings:
         raise ConfigError("setting feed_size: must be at least 1", name="feed_size")
     if settings.log_format not in {"json", "text"}:
         raise ConfigError("setting log_format: must be json or text", name="log_format")
+    if settings.api_rate_limit <= 0 or settings.api_rate_burst < 1:
+        raise ConfigError(
+            "setting api_rate_limit/api_rate_burst: must be positive", name="api_rate_limit"
+        )
+    if settings.api_max_body < 1024:
+        raise ConfigError("setting api_max_body: must be at least 1024", name="api_max_body")
+    if not 0 < settings.websub_lease_seconds <= settings.websub_max_lease_seconds:
+        raise ConfigError(
+            "setting websub_lease_seconds: must be positive and at most websub_max_lease_seconds",
+            name="websub_lease_seconds",
+        )
     if not settings.base_url.startswith(("http://", "https://")):
         raise ConfigError("setting base_url: must be an http(s) URL", name="base_url")
     return settings

@@ -34,15 +34,18 @@ import random
 import socket
 import time
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 from sqlalchemy.engine import Engine
 
-from . import outbox
+from . import outbox, websub
 from .config import Settings
 from .errors import UnsafeURLError
 from .events import VERIFY_EVENT
+
+if TYPE_CHECKING:
+    from .metrics import Metrics
 
 Clock = Callable[[], dt.datetime]
 T = TypeVar("T")
@@ -171,6 +174,7 @@ class Worker:
         name: str | None = None,
         lease: float | None = None,
         flush_every: int = 256,
+        metrics: Metrics | None = None,
     ) -> None:
         self.engine = engine
         self.settings = settings
@@ -180,6 +184,7 @@ class Worker:
         self.name = name or f"{socket.gethostname()}:{os.getpid()}"
         self.lease = dt.timedelta(seconds=lease if lease is not None else settings.delivery_lease)
         self.flush_every = flush_every
+        self.metrics = metrics
         self._executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="store")
         self._urls: dict[str, httpx.URL] = {}
         self._bodies: dict[str, tuple[str, str | None]] = {}
@@ -195,7 +200,12 @@ class Worker:
     async def send(self, job: outbox.Job) -> Answer:
         """One signed attempt; never raises for what a receiver does."""
         now = self.clock()
-        headers = signed_headers(job.secrets, job.event_id, int(now.timestamp()), job.body)
+        if job.topic is not None:
+            headers = websub.distribution_headers(
+                job.topic, websub.hub_url(self.settings), job.secrets[0], job.body, USER_AGENT
+            )
+        else:
+            headers = signed_headers(job.secrets, job.event_id, int(now.timestamp()), job.body)
         url = self._urls.get(job.url)
         if url is None:
             url = self._urls[job.url] = httpx.URL(job.url)
@@ -277,6 +287,9 @@ class Worker:
                     held[job.subscriber_id] -= 1
                     result = decide(job, answer, self.clock(), self.rng)
                     done.append(result)
+                    if self.metrics is not None:
+                        outcome = "retry" if result.state == "pending" else result.state
+                        self.metrics.record_delivery(outcome)
                     attempts += 1
                     delivered += result.state == "delivered"
                 completed.clear()

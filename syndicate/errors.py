@@ -9,8 +9,9 @@ Hierarchy::
     ├── FeedError            a rendition or feed text cannot go in a feed (.answer_id, .language)
     ├── PublishError         the publication tree could not be written (.path)
     ├── StoreError           the state database refused an operation
-    └── DeliveryError        a webhook could not be delivered (.subscriber_id)
-        └── UnsafeURLError   a webhook URL points somewhere it must not
+    ├── DeliveryError        a webhook could not be delivered (.subscriber_id)
+    │   └── UnsafeURLError   a webhook URL points somewhere it must not
+    └── ApiError             an HTTP API request is refused (.status, .code, .headers)
 
 Third-party exceptions are translated into these once, where they are caught, with
 ``raise ... from exc`` so the cause stays visible.
@@ -111,3 +112,19 @@ class DeliveryError(SyndicateError):
 
 class UnsafeURLError(DeliveryError):
     """A webhook URL resolves to an address that is not allowed (SSRF guard)."""
+
+
+class ApiError(SyndicateError):
+    """An API request refused with an HTTP status and a machine-readable code.
+
+    The message is shown to the client: it never holds a token or a secret.
+    """
+
+    def __init__(
+        self, status: int, code: str, message: str, *, headers: dict[str, str] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.headers = headers or {}

@@ -14,8 +14,9 @@ import dataclasses
 import datetime as dt
 import json
 import secrets
+import time
 from collections.abc import Callable, Collection, Iterable, Mapping, MutableMapping, Sequence
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -25,8 +26,11 @@ from . import subscribers as subs
 from .config import Settings
 from .localize import Rendition
 from .pipeline import Localization, Progress, localize_corpus
-from .publish import publish
+from .publish import BuildResult, publish
 from .store import attempts, deliveries, events, renditions, subscribers
+
+if TYPE_CHECKING:
+    from .metrics import Metrics
 
 State = Literal["pending", "delivered", "dead"]
 Publisher = Callable[[ev.Plan], object]
@@ -114,8 +118,13 @@ def sync(
     now: dt.datetime,
     base_url: str,
     publish: Publisher | None = None,
+    distribute: Callable[[Connection, object], int] | None = None,
 ) -> SyncResult:
-    """Diff, store the state, enqueue events and deliveries, publish: all or nothing."""
+    """Diff, store the state, enqueue events and deliveries, publish: all or nothing.
+
+    ``distribute`` is called in the same transaction with what ``publish`` returned, to queue
+    deliveries of the published files themselves (WebSub content distribution).
+    """
     with engine.begin() as conn:
         plan = ev.diff(localization, load_stored(conn), now)
         rows: list[dict[str, Any]] = []
@@ -135,22 +144,37 @@ def sync(
         _insert_ignore(conn, events, fresh)
         count = enqueue(conn, fresh, now)
         if publish is not None:
-            publish(plan)
+            published = publish(plan)
+            if distribute is not None:
+                count += distribute(conn, published)
     return SyncResult(plan, tuple(row["id"] for row in fresh), count)
 
 
 def sync_and_publish(
-    engine: Engine, settings: Settings, *, now: dt.datetime, progress: Progress | None = None
+    engine: Engine, settings: Settings, *, now: dt.datetime, progress: Progress | None = None,
+    metrics: Metrics | None = None,
 ) -> SyncResult:
     """Localize ``settings``' content, then :func:`sync` with the publication tree written
     inside the transaction: the feeds show exactly what the store records, stale renditions
-    included, and a failed write rolls the whole sync back."""
+    included, and a failed write rolls the whole sync back. Rewritten feeds are queued for
+    their WebSub subscribers in the same transaction; ``metrics`` gets the build time."""
+    from . import websub
+
+    started = time.perf_counter()
     localization = localize_corpus(settings, progress=progress)
 
     def publish_plan(plan: ev.Plan) -> object:
         return publish(settings, dataclasses.replace(localization, renditions=plan.renditions))
 
-    return sync(engine, localization, now=now, base_url=settings.base_url, publish=publish_plan)
+    def distribute(conn: Connection, published: object) -> int:
+        written = published.written if isinstance(published, BuildResult) else ()
+        return websub.enqueue_feed_updates(conn, settings, written, now)
+
+    result = sync(engine, localization, now=now, base_url=settings.base_url,
+                  publish=publish_plan, distribute=distribute)
+    if metrics is not None:
+        metrics.observe_feed_build(time.perf_counter() - started)
+    return result
 
 
 def enqueue(conn: Connection, new_events: Sequence[Mapping[str, Any]], now: dt.datetime) -> int:
@@ -188,6 +212,8 @@ class Job:
     body: bytes
     attempt: int
     """Number of this attempt, from 1."""
+    topic: str | None = None
+    """WebSub content distribution: the feed URL the body is the new version of."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -240,6 +266,7 @@ def claim(
         .where(due)
         .where(sa.or_(s.status == "active",
                       sa.and_(s.status == "pending", d.event_type == ev.VERIFY_EVENT)))
+        .where(sa.or_(s.lease_expires_at.is_(None), s.lease_expires_at > now))
         .order_by(d.due_at, d.id)
         .limit(limit * 2)
     )
@@ -276,7 +303,8 @@ def claim(
             return []
         endpoints = {
             row.id: row for row in conn.execute(
-                sa.select(s.id, s.url, s.secret, s.previous_secret, s.previous_secret_until)
+                sa.select(s.id, s.url, s.secret, s.previous_secret, s.previous_secret_until,
+                          s.topic)
                 .where(s.id.in_({row.subscriber_id for row in claimed}))
             )
         }
@@ -301,7 +329,7 @@ def claim(
         body = full if item.full and full else thin
         jobs.append(Job(
             item.id, item.event_id, item.event_type, item.subscriber_id, endpoint.url, keys,
-            body.encode("utf-8"), item.attempts + 1,
+            body.encode("utf-8"), item.attempts + 1, endpoint.topic,
         ))
     return jobs
 

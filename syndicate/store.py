@@ -9,7 +9,13 @@ write transactions) and PostgreSQL (for several processes, issue 6). Tables:
   so re-running a sync never enqueues a duplicate;
 - ``subscribers``: webhook endpoints with filters, secrets and status;
 - ``deliveries``: one per (event, subscriber), unique, with state, due time and claim lease;
-- ``delivery_attempts``: every attempt with status, duration and error.
+- ``delivery_attempts``: every attempt with status, duration and error;
+- ``api_tokens``: partners' API tokens, hashed (:mod:`syndicate.tokens`).
+
+Subscribers are of two kinds: ``webhook`` (Standard Webhooks, owned by the partner whose API
+token created them, or by nobody when an operator added them) and ``websub`` (a WebSub
+callback for one ``topic`` feed, with a lease, :mod:`syndicate.websub`). ``events.seq`` is the
+monotonically increasing position the catch-up API's cursors are made of.
 
 The schema is created and upgraded by the Alembic migrations in ``syndicate/migrations``
 (:func:`upgrade`); :func:`open_engine` refuses a database whose schema is older or newer than
@@ -112,6 +118,12 @@ subscribers = sa.Table(
     sa.Column("verified_at", UTCDateTime, nullable=True),
     sa.Column("failing_since", UTCDateTime, nullable=True),
     sa.Column("status_reason", sa.Text, nullable=True),
+    sa.Column("owner", sa.String(64), nullable=True),
+    sa.Column("kind", sa.String(16), nullable=False, server_default="webhook"),
+    sa.Column("topic", sa.Text, nullable=True),
+    sa.Column("lease_expires_at", UTCDateTime, nullable=True),
+    sa.Index("ix_subscribers_owner", "owner"),
+    sa.Index("ix_subscribers_kind", "kind"),
 )
 
 deliveries = sa.Table(
@@ -148,6 +160,17 @@ attempts = sa.Table(
     sa.Column("error", sa.Text, nullable=True),
     sa.Column("worker", sa.String(64), nullable=True),
     sa.Index("ix_delivery_attempts_delivery", "delivery_id", "number"),
+)
+
+api_tokens = sa.Table(
+    "api_tokens",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("partner", sa.String(64), nullable=False),
+    sa.Column("token_hash", sa.String(64), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("revoked_at", UTCDateTime, nullable=True),
+    sa.Index("ix_api_tokens_partner", "partner"),
 )
 
 

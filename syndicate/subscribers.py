@@ -10,6 +10,10 @@ A subscriber is a URL with filters (languages, conditions, event types; empty me
 - ``disabled``: answered 410 Gone or failed for ``disable_after_days``; nothing is queued.
 
 URLs are checked by :mod:`syndicate.netguard` when registered (and again at every send).
+
+A subscriber created through the API has an ``owner`` (the partner whose token created it);
+WebSub subscriptions (:mod:`syndicate.websub`) are subscribers of kind ``websub`` that never
+match answer events: they receive feed bodies for their ``topic``.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from .events import ANSWER_EVENTS, VERIFY_EVENT, encode, timestamp
 from .store import deliveries, events, subscribers
 
 Status = Literal["pending", "active", "paused", "disabled"]
+Kind = Literal["webhook", "websub"]
 SECRET_PREFIX = "whsec_"
 ROTATION_OVERLAP = dt.timedelta(hours=24)
 """How long the previous secret keeps signing after a rotation."""
@@ -56,9 +61,18 @@ class Subscriber:
     verified_at: dt.datetime | None = None
     failing_since: dt.datetime | None = None
     status_reason: str | None = None
+    owner: str | None = None
+    """The partner that created it through the API (``None``: an operator did)."""
+    kind: Kind = "webhook"
+    topic: str | None = None
+    """WebSub only: the feed URL subscribed to."""
+    lease_expires_at: dt.datetime | None = None
+    """WebSub only: when the subscription ends unless renewed."""
 
     def wants(self, event_type: str, language: str | None, condition: str | None) -> bool:
-        """Whether an event passes this subscriber's filters."""
+        """Whether an event passes this subscriber's filters (never, for WebSub)."""
+        if self.kind != "webhook":
+            return False
         if self.languages and language not in self.languages:
             return False
         if self.conditions and condition not in self.conditions:
@@ -121,6 +135,10 @@ def _row(row: sa.Row[Any]) -> Subscriber:
         verified_at=row.verified_at,
         failing_since=row.failing_since,
         status_reason=row.status_reason,
+        owner=row.owner,
+        kind=row.kind,
+        topic=row.topic,
+        lease_expires_at=row.lease_expires_at,
     )
 
 
@@ -135,6 +153,7 @@ def add(
     event_types: Sequence[str] = (),
     full: bool = False,
     secret: str | None = None,
+    owner: str | None = None,
 ) -> Subscriber:
     """Register a subscriber (pending) and queue its ``endpoint.verify`` event."""
     netguard.check_url(url, netguard.parse_networks(allow_networks))
@@ -146,7 +165,7 @@ def add(
                 id=subscriber_id, url=url, languages=json.dumps(list(languages)),
                 conditions=json.dumps(list(conditions)),
                 event_types=json.dumps(list(event_types)), full=full, secret=secret,
-                status="pending", created_at=now, updated_at=now,
+                status="pending", created_at=now, updated_at=now, owner=owner,
             )
         )
         queue_verification(conn, subscriber_id, now)
@@ -241,6 +260,46 @@ def rotate_secret(
             )
         )
     return fresh
+
+
+def list_owned(engine: Engine, owner: str) -> list[Subscriber]:
+    """The webhook subscribers a partner created, oldest first."""
+    s = subscribers.c
+    query = (
+        sa.select(subscribers).where(s.owner == owner).where(s.kind == "webhook")
+        .order_by(s.created_at, s.id)
+    )
+    with engine.connect() as conn:
+        return [_row(row) for row in conn.execute(query)]
+
+
+def update_filters(
+    engine: Engine,
+    subscriber_id: str,
+    *,
+    now: dt.datetime,
+    languages: Sequence[str] | None = None,
+    conditions: Sequence[str] | None = None,
+    event_types: Sequence[str] | None = None,
+    full: bool | None = None,
+) -> Subscriber:
+    """Change what a subscriber hears about; ``None`` leaves a filter as it is.
+
+    Only events enqueued afterwards follow the new filters.
+    """
+    require(engine, subscriber_id)
+    values: dict[str, Any] = {"updated_at": now}
+    if languages is not None:
+        values["languages"] = json.dumps(list(languages))
+    if conditions is not None:
+        values["conditions"] = json.dumps(list(conditions))
+    if event_types is not None:
+        values["event_types"] = json.dumps(list(event_types))
+    if full is not None:
+        values["full"] = full
+    with engine.begin() as conn:
+        conn.execute(subscribers.update().where(subscribers.c.id == subscriber_id).values(values))
+    return require(engine, subscriber_id)
 
 
 def remove(engine: Engine, subscriber_id: str) -> None:

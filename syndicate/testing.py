@@ -326,6 +326,8 @@ class Received:
     body: bytes
     at: float
     """``time.monotonic()`` on arrival."""
+    method: str = "POST"
+    query: dict[str, str] = dataclasses.field(default_factory=dict)
 
     @property
     def webhook_id(self) -> str:
@@ -443,7 +445,7 @@ class Receiver:
         port = request.transport.get_extra_info("sockname")[1] if request.transport else 0
         received = Received(
             port, request.path, {k.lower(): v for k, v in request.headers.items()}, body,
-            time.monotonic(),
+            time.monotonic(), request.method, dict(request.query),
         )
         with self._lock:
             self._received.append(received)
@@ -452,7 +454,9 @@ class Receiver:
             await asyncio.sleep(reply.delay)
         content = reply.body
         if not content and reply.echo_challenge and 200 <= reply.status < 300:
-            content = _challenge_echo(body)
+            # WebSub verification of intent: echo hub.challenge from the query.
+            challenge = request.query.get("hub.challenge")
+            content = challenge.encode() if challenge is not None else _challenge_echo(body)
         return web.Response(status=reply.status, body=content, headers=dict(reply.headers))
 
 

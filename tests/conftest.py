@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 import sqlalchemy as sa
 from babel.messages.pofile import read_po, write_po
 
-from syndicate import store
+from syndicate import store, tokens
+from syndicate.api import create_app
 from syndicate.config import Settings, load_settings
+from syndicate.metrics import Metrics
+from syndicate.outbox import sync_and_publish
+from syndicate.testing import FixedClock, serve_asgi
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -203,3 +211,61 @@ def hook_settings(workspace: Path, database_url: str, **overrides: object) -> Se
     }
     values.update(overrides)
     return load_settings(overrides=values)
+# == API: a running service over a synced workspace ==========================================
+
+
+@dataclasses.dataclass
+class Service:
+    """A running HTTP service (``create_app`` on 127.0.0.1) and what it runs over."""
+
+    url: str
+    settings: Settings
+    engine: sa.engine.Engine
+    clock: FixedClock
+    metrics: Metrics
+    ready: list[bool]
+
+    def token(self, partner: str) -> str:
+        """A fresh API token for ``partner``."""
+        return tokens.issue(self.engine, partner, now=self.clock())[1]
+
+    def client(self, token: str | None = None) -> httpx.Client:
+        """An HTTP client for the service, authenticated with ``token``."""
+        headers = {"authorization": f"Bearer {token}"} if token else {}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=10)
+
+    def sync(self) -> None:
+        """One sync run (localize, store, publish, queue)."""
+        sync_and_publish(self.engine, self.settings, now=self.clock(), metrics=self.metrics)
+
+    def counts(self) -> dict[str, int]:
+        """Rows per table that requests could write."""
+        with self.engine.connect() as conn:
+            return {
+                table.name: conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
+                for table in (store.subscribers, store.events, store.deliveries, store.api_tokens)
+            }
+
+
+def start_service(settings: Settings, **app_options: Any) -> Iterator[Service]:
+    """Sync ``settings``' content once, then serve ``create_app`` until the caller is done."""
+    engine = store.open_engine(settings.database)
+    clock = FixedClock(dt.datetime.now(dt.UTC).replace(microsecond=0))
+    metrics = Metrics()
+    ready = [True]
+    service_ = Service("", settings, engine, clock, metrics, ready)
+    service_.sync()
+    app = create_app(settings, engine, clock=clock, ready=lambda: ready[0], metrics=metrics,
+                     **app_options)
+    try:
+        with serve_asgi(app) as url:
+            service_.url = url
+            yield service_
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture
+def service(workspace: Path, database_url: str) -> Iterator[Service]:
+    """The service over a synced copy of the bundled content (SQLite, then PostgreSQL)."""
+    yield from start_service(hook_settings(workspace, database_url, api_rate_burst=1000))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
@@ -66,3 +68,24 @@ def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(tmp_path: object) -> None:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30000
     engine.dispose()
+
+
+def test_api_migration_downgrades_and_upgrades_again(engine: sa.engine.Engine) -> None:
+    """0002_api can be rolled back to 0001 and re-applied, keeping existing rows."""
+    from alembic import command
+
+    with engine.begin() as conn:
+        conn.execute(store.subscribers.insert().values(
+            id="sub_1", url="https://p.example/", languages="[]", conditions="[]",
+            event_types="[]", full=False, secret="whsec_x", status="active",
+            created_at=dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
+            updated_at=dt.datetime(2026, 1, 1, tzinfo=dt.UTC), owner="partner-a",
+        ))
+    with engine.begin() as conn:
+        command.downgrade(store._alembic_config(conn), "0001")
+    assert store.current_revision(engine) == "0001"
+    assert "api_tokens" not in sa.inspect(engine).get_table_names()
+    store.upgrade(engine)
+    with engine.connect() as conn:
+        row = conn.execute(sa.select(store.subscribers)).one()
+    assert (row.id, row.kind, row.owner) == ("sub_1", "webhook", None)
