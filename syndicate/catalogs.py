@@ -111,13 +111,25 @@ def gettext_name(language: str) -> str:
     return language.replace("-", "_")
 
 
-_LANGUAGE = re.compile(r"^[a-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*$")
+LANGUAGE_TAG = re.compile(r"[a-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*")
+"""A BCP 47 tag (or its gettext spelling) as Syndicate accepts it: ASCII letters and digits
+in ``-``/``_``-separated subtags, so it can name a folder and never leave it (no ``/``,
+``..``, NUL or newline). Use ``fullmatch``."""
+
+
+def check_language_tag(language: str) -> str:
+    """``language`` if it is a language tag; :class:`CatalogError` naming it otherwise."""
+    if not LANGUAGE_TAG.fullmatch(language):
+        raise CatalogError(
+            f"{language!r} is not a language tag (e.g. es, pt-BR, zh-Hans)",
+            path=language, language=language,
+        )
+    return language
 
 
 def babel_locale(language: str) -> Locale:
     """The Babel locale of a language tag, or :class:`CatalogError` if unknown."""
-    if not _LANGUAGE.match(language):
-        raise CatalogError(f"{language!r} is not a language tag", path=language)
+    check_language_tag(language)
     try:
         return Locale.parse(gettext_name(language))
     except (UnknownLocaleError, ValueError) as exc:
@@ -125,7 +137,8 @@ def babel_locale(language: str) -> Locale:
 
 
 def catalog_path(locales_dir: Path, language: str) -> Path:
-    """Where the catalog of ``language`` lives."""
+    """Where the catalog of ``language`` lives; :class:`CatalogError` if it is not a tag."""
+    check_language_tag(language)
     return locales_dir / gettext_name(language) / "LC_MESSAGES" / f"{DOMAIN}.po"
 
 
@@ -139,7 +152,7 @@ def discover_languages(locales_dir: Path) -> list[str]:
     found = []
     for po in sorted(locales_dir.glob(f"*/LC_MESSAGES/{DOMAIN}.po")):
         name = po.parent.parent.name
-        if _LANGUAGE.match(name):
+        if LANGUAGE_TAG.fullmatch(name):
             found.append(bcp47(name))
     return found
 
@@ -385,8 +398,17 @@ def load_po(path: Path, language: str) -> tuple[Catalog, str, PoSyntax]:
             problem = "plural has more forms than the Plural-Forms header allows"
         raise CatalogError(f"malformed catalog: {problem}", path=str(path), line=line) from exc
     except (ValueError, UnknownLocaleError) as exc:
-        raise CatalogError(f"malformed catalog: {exc}", path=str(path)) from exc
+        # Babel fails this way on header values (nplurals=x, Language: ...): point at them.
+        line = _header_line(text, "Plural-Forms" if "int()" in str(exc) else "")
+        raise CatalogError(f"malformed catalog: {exc}", path=str(path), line=line) from exc
     return catalog, text, syntax
+
+
+def _header_line(text: str, field: str) -> int:
+    """Line of the header ``field`` (``"Plural-Forms: ...``), else of the header entry."""
+    match = re.search(rf'^[ \t]*"{re.escape(field)}:', text, re.M) if field else None
+    match = match or re.search(r'^[ \t]*msgid[ \t]+""[ \t]*$', text, re.M)
+    return text.count("\n", 0, match.start()) + 1 if match else 1
 
 
 def expected_plural_count(locale: Locale) -> int:
@@ -414,12 +436,15 @@ class PluralRule:
         return PluralRule, (self.expression,)
 
 
-def _plural_rule(catalog: Catalog, path: Path) -> tuple[int, Callable[[int], int]]:
+def _plural_rule(catalog: Catalog, path: Path, text: str) -> tuple[int, Callable[[int], int]]:
     try:
         count = int(catalog.num_plurals)
         rule = PluralRule(catalog.plural_expr)
     except (ValueError, SyntaxError) as exc:
-        raise CatalogError(f"invalid Plural-Forms header: {exc}", path=str(path)) from exc
+        raise CatalogError(
+            f"invalid Plural-Forms header: {exc}", path=str(path),
+            line=_header_line(text, "Plural-Forms"),
+        ) from exc
     return count, rule
 
 
@@ -440,7 +465,7 @@ def language_catalog(
     locale: Locale,
 ) -> LanguageCatalog:
     """Check every entry of a parsed catalog (see :func:`load_po`) and index it by key."""
-    plural_count, plural = _plural_rule(catalog, path)
+    plural_count, plural = _plural_rule(catalog, path, text)
     expected = expected_plural_count(locale)
     entries: dict[Key, Entry] = {}
     for message in catalog:

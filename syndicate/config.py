@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from .catalogs import LANGUAGE_TAG
 from .errors import ConfigError
 
 ENV_PREFIX = "SYNDICATE_"
@@ -127,6 +128,16 @@ def _coerce(name: str, value: Any, *, from_env: bool) -> Any:
 
 
 def _validate(settings: Settings) -> Settings:
+    # Language tags name folders (locales/<tag>/, public/<tag>/) and URL paths: anything but
+    # letters, digits and inner separators could leave its folder.
+    for name, tags in (("source_language", (settings.source_language,)),
+                       ("languages", settings.languages)):
+        for tag in tags:
+            if not LANGUAGE_TAG.fullmatch(tag):
+                raise ConfigError(
+                    f"setting {name}: {tag!r} is not a language tag (e.g. es, pt-BR, zh-Hans)",
+                    name=name,
+                )
     for network in settings.webhook_allow_networks:
         try:
             ipaddress.ip_network(network, strict=False)

@@ -28,9 +28,10 @@ Severity = Literal["error", "warning"]
 BlockKind = Literal["heading", "paragraph", "item"]
 Status = Literal["published", "withdrawn"]
 
-SAFE_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
+SAFE_NAME = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?")
 """Ids, condition folders and slugs: lower-case ASCII, digits and inner hyphens only, so none
-of them can ever leave its folder in the publication tree (no ``/``, ``..`` or NUL)."""
+of them can ever leave its folder in the publication tree (no ``/``, ``..`` or NUL). Use
+``fullmatch``: with ``match`` and ``$`` a trailing newline would pass."""
 
 REQUIRED = ("id", "condition", "question", "reviewed", "url")
 OPTIONAL = ("review_due", "reviewed_by", "experiences", "status", "updated")
@@ -401,15 +402,15 @@ def parse_answer(data: bytes, path: str) -> tuple[Answer | None, list[Problem]]:
         return fields.get(key, ("", 1))
 
     answer_id, id_line = raw("id")
-    if answer_id and not SAFE_NAME.match(answer_id):
+    if answer_id and not SAFE_NAME.fullmatch(answer_id):
         out.error(id_line, "id", f"{answer_id!r} must be lower-case letters, digits and hyphens")
 
     parts = Path(path).parts
     condition_slug = parts[-2] if len(parts) >= 2 else ""
     slug = Path(path).stem
-    if not SAFE_NAME.match(condition_slug):
+    if not SAFE_NAME.fullmatch(condition_slug):
         out.error(1, "condition", f"folder {condition_slug!r} is not a safe condition name")
-    if not SAFE_NAME.match(slug):
+    if not SAFE_NAME.fullmatch(slug):
         out.error(1, "slug", f"file name {slug!r} must be lower-case letters, digits and hyphens")
     condition, condition_line = raw("condition")
     if condition and condition_slug and slugify(condition) != condition_slug:

@@ -210,6 +210,17 @@ def check_document(doc: Document) -> None:
     for item in doc.items:
         check_rendition(item.rendition)
         _aware(item.published, "published", item.rendition)
+        # Titles of the other languages go into the entry too (Atom alternates, JSON).
+        for other in item.translations:
+            for field, text in (("title", other.title), ("url", other.url)):
+                bad = XML_INVALID.search(text)
+                if bad:
+                    raise FeedError(
+                        f"translations.{other.language}.{field}: character "
+                        f"U+{ord(bad.group()):04X} cannot appear in a feed",
+                        answer_id=item.rendition.answer_id, language=item.rendition.language,
+                        field=f"translations.{other.language}.{field}",
+                    )
     check_text(doc.title, "feed title")
     check_text(doc.subtitle, "feed subtitle")
     check_text(doc.publisher, "publisher")

@@ -260,11 +260,11 @@ def update_catalogs(locales_dir: Path, languages: Sequence[str]) -> list[Outcome
     template = read_template(locales_dir)
     outcomes = []
     for language in languages:
-        path = catalog_path(locales_dir, language)
         try:
+            path = catalog_path(locales_dir, language)
             catalog, _, _ = load_po(path, language)
         except CatalogError as exc:
-            outcomes.append(Outcome(language, str(path), "skipped", (_from_error(exc, language),)))
+            outcomes.append(Outcome(language, exc.path, "skipped", (_from_error(exc, language),)))
             continue
         written = write_atomic(path, render_po(merge(catalog, template)))
         outcomes.append(Outcome(language, str(path), "written" if written else "unchanged"))
@@ -349,8 +349,8 @@ def catalog_problems(
 
 def check_language(locales_dir: Path, language: str) -> list[CheckProblem]:
     """Every problem of one language's catalog, the unreadable file included."""
-    path = catalog_path(locales_dir, language)
     try:
+        path = catalog_path(locales_dir, language)
         locale = babel_locale(language)
         catalog, text, syntax = load_po(path, language)
         parsed = language_catalog(
@@ -386,7 +386,11 @@ def compile_catalogs(locales_dir: Path, languages: Sequence[str]) -> list[Outcom
     """
     outcomes = []
     for language in languages:
-        target = mo_path(locales_dir, language)
+        try:
+            target = mo_path(locales_dir, language)
+        except CatalogError as exc:
+            outcomes.append(Outcome(language, exc.path, "refused", (_from_error(exc, language),)))
+            continue
         problems = errors_only(check_language(locales_dir, language))
         if problems:
             outcomes.append(Outcome(language, str(target), "refused", tuple(problems)))

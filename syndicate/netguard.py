@@ -7,7 +7,8 @@ request; the transport then connects to the very addresses that were checked, so
 that changes between the check and the connection (rebinding) cannot redirect it.
 
 Refused, unless allowed: loopback, private, link-local, shared, reserved, multicast and
-unspecified addresses (``0.0.0.0``, ``::``), IPv4-mapped or -translated IPv6 forms of those, and
+unspecified addresses (``0.0.0.0``, ``::``), IPv6 outside the global unicast block ``2000::/3``
+(NAT64 aside), IPv4-mapped, -compatible, -translated, NAT64 or 6to4 IPv6 forms of those, and
 the numeric spellings of IPv4 that ``inet_aton`` accepts (``2130706433``, ``0x7f.1``,
 ``0177.0.0.1``), which are read as the address they denote and checked as such.
 """
@@ -84,18 +85,45 @@ def parse_target(url: str) -> Target:
     return Target(parts.scheme, host, port or _DEFAULT_PORTS[parts.scheme], literal)
 
 
+_GLOBAL_UNICAST_V6 = ipaddress.IPv6Network("2000::/3")
+"""The only IPv6 space allocated for global unicast; everything else is reserved or local."""
+_EMBEDDING_V6 = (
+    ipaddress.IPv6Network("::/96"),  # IPv4-compatible (deprecated): ::a.b.c.d
+    ipaddress.IPv6Network("::ffff:0:0:0/96"),  # IPv4-translated (SIIT): ::ffff:0:a.b.c.d
+    ipaddress.IPv6Network("64:ff9b::/96"),  # NAT64 well-known prefix
+    ipaddress.IPv6Network("64:ff9b:1::/48"),  # NAT64 local-use prefix (last 32 bits)
+)
+"""IPv6 forms a gateway or the kernel may turn into the IPv4 address in their last 32 bits."""
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+_NOT_GLOBAL = (
+    ipaddress.IPv4Network("192.0.0.0/24"),  # IETF protocol assignments
+    ipaddress.IPv6Network("3fff::/20"),  # documentation (RFC 9637)
+)
+"""Special-purpose ranges this Python's :mod:`ipaddress` may still call global."""
+
+
 def _effective(address: IPAddress) -> IPAddress:
-    """IPv4-mapped (``::ffff:a.b.c.d``) and 6to4 forms reach the IPv4 address they embed."""
+    """IPv4-mapped (``::ffff:a.b.c.d``), -compatible, -translated, NAT64 and 6to4 forms reach
+    the IPv4 address they embed."""
     if isinstance(address, ipaddress.IPv6Address):
         if address.ipv4_mapped is not None:
             return address.ipv4_mapped
         if address.sixtofour is not None:
             return address.sixtofour
+        if any(address in net for net in _EMBEDDING_V6):
+            return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
     return address
 
 
 def _routable(address: IPAddress) -> bool:
-    return address.is_global and not address.is_multicast and not address.is_unspecified
+    if not address.is_global or address.is_multicast or address.is_unspecified:
+        return False
+    if any(address.version == net.version and address in net for net in _NOT_GLOBAL):
+        return False
+    if isinstance(address, ipaddress.IPv6Address):
+        # NAT64 is as routable as the IPv4 address it embeds (checked as well by the caller).
+        return address in _GLOBAL_UNICAST_V6 or address in _NAT64
+    return not address.is_reserved
 
 
 def is_allowed(address: IPAddress, allow: Sequence[Network] = ()) -> bool:

@@ -208,7 +208,8 @@ class Job:
     event_type: str
     subscriber_id: str
     url: str
-    secrets: tuple[str, ...]
+    secrets: tuple[str, ...] = dataclasses.field(repr=False)
+    """Signing secrets: kept out of ``repr`` so a logged or raised job never shows them."""
     body: bytes
     attempt: int
     """Number of this attempt, from 1."""

@@ -23,6 +23,7 @@ import dataclasses
 import datetime as dt
 import fnmatch
 import json
+import re
 import secrets
 from collections.abc import Sequence
 from typing import Any, Literal
@@ -38,6 +39,8 @@ from .store import deliveries, events, subscribers
 Status = Literal["pending", "active", "paused", "disabled"]
 Kind = Literal["webhook", "websub"]
 SECRET_PREFIX = "whsec_"
+SUBSCRIBER_ID = re.compile(r"sub_[0-9a-f]{16}")
+"""The shape of every subscriber id (``sub_`` and 16 hex digits); use ``fullmatch``."""
 ROTATION_OVERLAP = dt.timedelta(hours=24)
 """How long the previous secret keeps signing after a rotation."""
 
@@ -199,7 +202,9 @@ def queue_verification(conn: Connection, subscriber_id: str, now: dt.datetime) -
 
 
 def get(engine: Engine | Connection, subscriber_id: str) -> Subscriber | None:
-    """One subscriber, or ``None``."""
+    """One subscriber, or ``None`` (also for a string that is not a subscriber id)."""
+    if not SUBSCRIBER_ID.fullmatch(subscriber_id):
+        return None
     query = sa.select(subscribers).where(subscribers.c.id == subscriber_id)
     if isinstance(engine, Connection):
         row = engine.execute(query).first()
@@ -211,6 +216,8 @@ def get(engine: Engine | Connection, subscriber_id: str) -> Subscriber | None:
 
 def require(engine: Engine, subscriber_id: str) -> Subscriber:
     """One subscriber, or :class:`StoreError` if there is none with that id."""
+    if not SUBSCRIBER_ID.fullmatch(subscriber_id):
+        raise StoreError(f"{subscriber_id!r} is not a subscriber id (sub_ and 16 hex digits)")
     found = get(engine, subscriber_id)
     if found is None:
         raise StoreError(f"no subscriber {subscriber_id!r}")

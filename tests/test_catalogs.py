@@ -11,11 +11,16 @@ from pathlib import Path
 import pytest
 from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.pofile import read_po
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from syndicate import i18n
 from syndicate.catalogs import (
     LanguageCatalog,
+    babel_locale,
     catalog_path,
+    check_language_tag,
+    discover_languages,
     expected_plural_count,
     message_keys,
     read_catalog,
@@ -264,9 +269,6 @@ def test_quoted_string_pattern_is_the_strict_one() -> None:
     """The unrolled pattern accepts exactly the strings the plain one did."""
     import re
 
-    from hypothesis import given, settings
-    from hypothesis import strategies as st
-
     from syndicate.catalogs import _QUOTED
 
     plain = re.compile(r'^"(?:[^"\\]|\\.)*"$')
@@ -277,3 +279,154 @@ def test_quoted_string_pattern_is_the_strict_one() -> None:
         assert bool(_QUOTED.fullmatch(line)) == bool(plain.match(line))
 
     agree()
+
+
+# -- hostile input: any .po text, mutated catalogs, fuzzy entries, language tags -------------
+
+SHIPPED_DE = (ROOT / "locales" / "de" / "LC_MESSAGES" / "syndicate.po").read_text("utf-8")
+_PO_PIECES = st.sampled_from([
+    "msgid ", "msgstr ", "msgctxt ", "msgid_plural ", "msgstr[0] ", "msgstr[1] ", "msgstr[7] ",
+    '"', '""', '"x"', "\\", "\\n", '\\"', "#, fuzzy", "#~ ", "#| msgid ", "\n", "\n\n", " ",
+    '"Plural-Forms: nplurals=2; plural=(n != 1);\\n"', '"Plural-Forms: nplurals=x; plural=(;\\n"',
+    '"Content-Type: text/plain; charset=latin-1\\n"', '"Plural-Forms: nplurals=2; plural=(n != 1;\\n"', '"Language: x-@\\n"', "{n}", "<b>", "\x00", "\ufeff", "é",
+])
+_PO_TEXT = st.one_of(
+    st.lists(_PO_PIECES, max_size=40).map("".join),
+    st.text(max_size=200),
+)
+
+
+def assert_reads_or_located_error(path: Path, language: str = "de") -> LanguageCatalog | None:
+    """Read ``path``: a catalog, or a CatalogError naming the file (and a line for syntax)."""
+    try:
+        return read_catalog(path, language)
+    except CatalogError as exc:
+        assert exc.path == str(path)
+        assert str(exc).startswith(f"{path}:{exc.line}: ")
+        assert exc.line >= 1, str(exc)
+        return None
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=_PO_TEXT)
+def test_any_po_text_gives_a_catalog_or_a_located_error(tmp_path: Path, text: str) -> None:
+    """Arbitrary text in a .po file never raises anything but CatalogError."""
+    path = tmp_path / "syndicate.po"
+    path.write_bytes(text.encode("utf-8", "surrogatepass"))
+    assert_reads_or_located_error(path)
+
+
+_MUTATION = st.tuples(
+    st.sampled_from(["delete", "duplicate", "swap", "insert", "truncate", "bytes"]),
+    st.integers(0, 10_000), st.integers(0, 10_000), _PO_PIECES | st.text(max_size=5),
+)
+
+
+def mutate(text: str, mutations: list[tuple[str, int, int, str]]) -> bytes:
+    """Apply line- and character-level damage to a catalog's text."""
+    lines = text.split("\n")
+    for kind, a, b, piece in mutations:
+        i, j = a % len(lines), b % len(lines)
+        if kind == "delete" and len(lines) > 1:
+            del lines[i]
+        elif kind == "duplicate":
+            lines.insert(i, lines[j])
+        elif kind == "swap":
+            lines[i], lines[j] = lines[j], lines[i]
+        elif kind == "insert":
+            line = lines[i]
+            cut = b % (len(line) + 1)
+            lines[i] = line[:cut] + piece + line[cut:]
+        elif kind == "truncate":
+            lines[i] = lines[i][: b % (len(lines[i]) + 1)]
+    data = "\n".join(lines).encode("utf-8", "surrogatepass")
+    if any(kind == "bytes" for kind, *_ in mutations):
+        data = data[: mutations[0][1] % (len(data) + 1)] + b"\xff\xfe" + data[mutations[0][1] % (len(data) + 1):]
+    return data
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(mutations=st.lists(_MUTATION, min_size=1, max_size=4))
+def test_mutated_shipped_catalog_gives_a_catalog_or_a_located_error(
+    tmp_path: Path, mutations: list[tuple[str, int, int, str]]
+) -> None:
+    """The real German catalog, damaged anywhere, is read or refused with file and line."""
+    path = tmp_path / "syndicate.po"
+    path.write_bytes(mutate(SHIPPED_DE, mutations))
+    catalog = assert_reads_or_located_error(path)
+    if catalog is not None:
+        for entry in catalog.entries.values():
+            assert not (entry.fuzzy and entry.usable)
+
+
+_MSG = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), min_size=1, max_size=20)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(entries=st.dictionaries(st.tuples(st.sampled_from(["condition", "a1", "b2"]), _MSG),
+                               st.tuples(_MSG | st.just(""), st.booleans()), min_size=1, max_size=8))
+def test_fuzzy_entries_are_never_usable(
+    tmp_path: Path, entries: dict[tuple[str, str], tuple[str, bool]]
+) -> None:
+    """Whatever the text, a fuzzy entry is never published (usable is None, why_not says so)."""
+    from babel.messages.catalog import Catalog
+    from babel.messages.pofile import write_po
+
+    catalog = Catalog(locale="de", domain="syndicate")
+    for (context, msgid), (msgstr, fuzzy) in entries.items():
+        catalog.add(msgid, msgstr, context=context, flags=("fuzzy",) if fuzzy else ())
+    path = tmp_path / "syndicate.po"
+    with path.open("wb") as handle:
+        write_po(handle, catalog)
+    read = assert_reads_or_located_error(path)
+    assert read is not None
+    for (context, msgid), (msgstr, fuzzy) in entries.items():
+        if fuzzy:
+            assert read.usable((context, msgid)) is None
+            if msgstr:
+                assert read.why_not((context, msgid)) == "fuzzy"
+
+
+HOSTILE_TAGS = ["../de", "..", "de/../../x", "/etc", "de\x00", "de\\..\\x", "de\n", "\u2024\u2024",
+                "\uff0e\uff0e", "de_DE/..", "", "d", "de-", "de--DE", "DE", "de DE", "zh-Hans\n"]
+
+
+@pytest.mark.parametrize("tag", HOSTILE_TAGS)
+def test_hostile_language_tags_are_refused_before_any_path_is_made(tag: str, tmp_path: Path) -> None:
+    """catalog_path and babel_locale refuse anything that is not a plain language tag."""
+    with pytest.raises(CatalogError, match="is not a language tag"):
+        check_language_tag(tag)
+    with pytest.raises(CatalogError, match="is not a language tag"):
+        catalog_path(tmp_path, tag)
+    with pytest.raises(CatalogError, match="is not a language tag") as caught:
+        babel_locale(tag)
+    assert caught.value.language == tag
+
+
+@pytest.mark.parametrize("tag", ["de", "pt-BR", "pt_BR", "zh-Hans", "sr-Latn-RS", "fil"])
+def test_plain_language_tags_name_their_catalog(tag: str, tmp_path: Path) -> None:
+    path = catalog_path(tmp_path, tag)
+    assert path.parent.parent.parent == tmp_path
+    assert path.name == "syndicate.po"
+
+
+def test_discovery_ignores_folders_that_are_not_language_tags(tmp_path: Path) -> None:
+    """A stray ``locales/de\\n/`` or ``locales/..x/`` folder is not a language."""
+    for name in ("de", "de\n", "..x", "de.bak"):
+        folder = tmp_path / name / "LC_MESSAGES"
+        folder.mkdir(parents=True)
+        (folder / "syndicate.po").write_text("", encoding="utf-8")
+    assert discover_languages(tmp_path) == ["de"]
+
+
+@pytest.mark.parametrize("plural_forms", ["nplurals=x; plural=(;", "nplurals=2; plural=(n != 1;",
+                                          "nplurals=2; plural=import os;"])
+def test_a_broken_plural_forms_header_is_located(tmp_path: Path, plural_forms: str) -> None:
+    """Header errors name the Plural-Forms line, not just the file."""
+    path = tmp_path / "syndicate.po"
+    path.write_text(f'# x\n\nmsgid ""\nmsgstr ""\n"Language: de\\n"\n"Plural-Forms: {plural_forms}\\n"\n'
+                    '\nmsgid "a"\nmsgstr "b"\n', encoding="utf-8")
+    with pytest.raises(CatalogError) as caught:
+        read_catalog(path, "de")
+    assert caught.value.line == 6
+    assert str(caught.value).startswith(f"{path}:6: ")

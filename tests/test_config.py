@@ -65,3 +65,24 @@ def test_settings_are_frozen() -> None:
     settings = Settings()
     with pytest.raises(AttributeError):
         settings.feed_size = 3  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("tag", ["../x", "..", "/etc", "de\x00", "de\\..\\x", "de\n", "\u2024\u2024",
+                                 "de/../../x", ""])
+@pytest.mark.parametrize("name", ["source_language", "languages"])
+def test_language_settings_that_could_leave_their_folder_are_refused(name: str, tag: str) -> None:
+    """Language tags become folders (locales/<tag>, public/<tag>) and URL paths: a tag
+    that is not letters and digits in subtags is a ConfigError naming the setting."""
+    value: object = [tag] if name == "languages" else tag
+    if name == "languages" and not tag:
+        value = ["de", " "]
+    with pytest.raises(ConfigError, match="is not a language tag") as caught:
+        load_settings(overrides={name: value})
+    assert caught.value.name == name
+
+
+def test_language_list_from_the_environment_is_checked_too() -> None:
+    with pytest.raises(ConfigError, match=r"'\.\./x' is not a language tag"):
+        load_settings(environ={"SYNDICATE_LANGUAGES": "es, ../x"})
+    assert load_settings(environ={"SYNDICATE_LANGUAGES": "es, zh-Hans, pt_BR"}).languages == (
+        "es", "zh-Hans", "pt_BR")

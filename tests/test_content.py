@@ -245,3 +245,124 @@ def test_libyaml_and_pure_front_matter_agree(source: str) -> None:
                  v.value if isinstance(v, yaml.ScalarNode) else None) for k, v in node.value]
 
     assert shape(content._compose) == shape(lambda s: yaml.compose(s, Loader=yaml.SafeLoader))
+
+
+# -- hostile input: any bytes, any front matter values, any names ---------------------------
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=600))
+def test_any_bytes_even_without_front_matter_never_raise(data: bytes) -> None:
+    """Raw bytes (no ``---`` given for free) still give an answer or located problems."""
+    answer, problems = parse_answer(data, "lupus/x.md")
+    assert answer is not None or any(p.severity == "error" for p in problems)
+    assert all(str(p).startswith("lupus/x.md:") and p.line >= 1 for p in problems)
+
+
+_ANY_VALUE = st.one_of(
+    st.text(max_size=30),
+    st.text(alphabet=st.sampled_from(list("0123456789-:TZ+ \t\"'#[]{}|>&*!%@`,\\\n\x00\x85\u2028\ud800\ufeff")), max_size=20),
+    st.sampled_from(["", "~", "null", "yes", "[1, 2]", "{a: 1}", "|\n  block", "2026-02-30",
+                     "2026-04-06", "-1", "1e9", "9999999999", "'quoted'", "&a x", "*a", "!!binary AA=="]),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.sampled_from(["id", "condition", "question", "reviewed", "url",
+                                        "review_due", "reviewed_by", "experiences", "status",
+                                        "updated", "unknown", "a b"]),
+                       _ANY_VALUE, max_size=10),
+       st.text(max_size=200))
+def test_any_front_matter_values_give_an_answer_or_located_problems(
+    values: dict[str, str], body: str
+) -> None:
+    """Whatever a front-matter value holds (YAML syntax, controls, surrogates, BOMs), the
+    parser answers with an Answer or with problems naming the file and a line."""
+    text = "---\n" + "".join(f"{key}: {value}\n" for key, value in values.items()) + "---\n" + body
+    answer, problems = parse_answer(text.encode("utf-8", "surrogatepass"), "lupus/x.md")
+    assert answer is not None or any(p.severity == "error" for p in problems)
+    assert all(str(p).startswith("lupus/x.md:") and p.line >= 1 for p in problems)
+    if answer is not None:
+        assert answer.id and answer.condition and answer.question and answer.url
+
+
+_WORD = st.text(alphabet=st.characters(codec="utf-8", categories=("L", "N"), exclude_characters="\u2028\u2029"),
+                min_size=1, max_size=12)
+_SENTENCE = st.lists(_WORD, min_size=1, max_size=8).map(" ".join)
+_SAFE = st.from_regex(r"[a-z0-9](?:[a-z0-9-]{0,20}[a-z0-9])?", fullmatch=True)
+_DATES = st.dates(min_value=dt.date(1990, 1, 1), max_value=dt.date(2090, 12, 31))
+
+
+@settings(max_examples=200, deadline=None)
+@given(answer_id=_SAFE, slug=_SAFE, question=_SENTENCE, reviewed=_DATES,
+       due_days=st.none() | st.integers(0, 3000), reviewer=st.none() | _SENTENCE,
+       experiences=st.integers(0, 999_999_999), withdrawn=st.booleans(),
+       paragraphs=st.lists(_SENTENCE, min_size=1, max_size=4),
+       sections=st.lists(st.tuples(_SENTENCE, st.lists(_SENTENCE, min_size=1, max_size=3)),
+                         max_size=3))
+def test_valid_generated_answers_round_trip_their_fields(
+    answer_id: str, slug: str, question: str, reviewed: dt.date, due_days: int | None,
+    reviewer: str | None, experiences: int, withdrawn: bool, paragraphs: list[str],
+    sections: list[tuple[str, list[str]]],
+) -> None:
+    """Every field written into a well-formed answer file comes back exactly."""
+    due = reviewed + dt.timedelta(days=due_days) if due_days is not None else None
+    lines = ["---", f"id: {answer_id}", "condition: Lupus", f"question: {question!s}",
+             f"reviewed: {reviewed.isoformat()}", f"experiences: {experiences}",
+             f"url: https://diseasemaps.example/lupus/{slug}",
+             f"status: {'withdrawn' if withdrawn else 'published'}"]
+    if due is not None:
+        lines.append(f"review_due: {due.isoformat()}")
+    if reviewer is not None:
+        lines.append(f"reviewed_by: {reviewer}")
+    lines += ["---", "", "\n\n".join(paragraphs)]
+    for heading, items in sections:
+        lines += ["", f"## {heading}", ""] + [f"- {item}" for item in items]
+    # Quote the free-text values the YAML way so digits, "yes" or "null" stay strings.
+    text = "\n".join(lines) + "\n"
+    for key, value in (("question", question), ("reviewed_by", reviewer)):
+        if value is not None:
+            text = text.replace(f"{key}: {value}\n", f"{key}: '{value}'\n", 1)
+    answer, problems = parse_answer(text.encode(), f"content/lupus/{slug}.md")
+    assert answer is not None, [str(p) for p in problems]
+    assert (answer.id, answer.slug, answer.condition_slug) == (answer_id, slug, "lupus")
+    assert answer.question == question and answer.reviewed == reviewed
+    assert answer.review_due == due and answer.reviewed_by == reviewer
+    assert answer.experiences == experiences
+    assert answer.status == ("withdrawn" if withdrawn else "published")
+    expected = [("paragraph", p) for p in paragraphs]
+    for heading, items in sections:
+        expected += [("heading", heading)] + [("item", item) for item in items]
+    assert [(block.kind, block.text) for block in answer.blocks] == expected
+
+
+HOSTILE_NAMES = [
+    "..", "../etc", "a/../../b", "/etc/passwd", "a\x00b", "a\\..\\b", "..\\..\\x", "C:\\x",
+    "\u2024\u2024", "\uff0e\uff0e", "lupus\n", "lupus\r", " lupus", "lupus.", "%2e%2e",
+    "LUPUS", "-lupus", "lupus-", "l" * 65, "",
+]
+"""Names that try to leave a folder or do not name one cleanly: parent steps, absolute
+paths, NUL, backslashes, look-alike dots (one dot leader, fullwidth stop), line breaks."""
+
+
+@pytest.mark.parametrize("name", [n for n in HOSTILE_NAMES if n.strip() != "lupus"])
+def test_hostile_answer_ids_are_refused(name: str) -> None:
+    """An id that is not lower-case letters, digits and inner hyphens is an error (values
+    are trimmed, so ``lupus\n`` in quotes is the id ``lupus``)."""
+    quoted = name.replace("\\", "\\\\").replace("\x00", "\\0").replace("\n", "\\n").replace("\r", "\\r")
+    text = GOOD.replace("id: {id}", f'id: "{quoted}"')
+    answer, problems = parse_answer(text.encode(), "lupus/a.md")
+    assert answer is None
+    assert any(p.field == "id" for p in problems), [str(p) for p in problems]
+
+
+@pytest.mark.parametrize("name", HOSTILE_NAMES)
+def test_hostile_condition_folders_and_slugs_are_refused(name: str) -> None:
+    """Folder and file names reach the publication tree and URLs: unsafe ones are errors."""
+    text = GOOD.format(id="a1").encode()
+    answer, problems = parse_answer(text, f"content/{name}/a.md")
+    assert answer is None
+    assert any(p.field == "condition" for p in problems)
+    answer, problems = parse_answer(text, f"content/lupus/{name}.md")
+    assert answer is None
+    assert any(p.field in {"slug", "condition"} for p in problems), [str(p) for p in problems]

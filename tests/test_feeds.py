@@ -8,6 +8,8 @@ import json
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from lxml import etree
 
 from syndicate import feeds
@@ -298,3 +300,69 @@ def test_plan_keeps_membership_when_an_archived_entry_changes_and_drops_withdraw
 def test_a_small_feed_is_complete_and_has_no_archives() -> None:
     result = feeds.plan(_items(3), size=3)
     assert result.archives == () and len(result.current) == 3
+
+
+# -- property: any Unicode text gives valid feeds or a FeedError naming answer and language --
+
+_NASTY = ["\x00", "\x01", "\x08", "\x0b", "\x0c", "\x1b", "\x7f", "\x80", "\x85", "\x9f", "\ud800",
+          "\udfff", "\ufeff", "\ufffe", "\uffff", "\r", "\r\n", "\u2028", "\u202e", "]]>", "<![CDATA[",
+          "&", "&amp;", "<b>", "</content>", "<?xml?>", "\U0001f600", "\U0010ffff", "\ufdd0"]
+_ANY_TEXT = st.lists(st.sampled_from(_NASTY) | st.text(st.characters(exclude_categories=()), max_size=8),
+                     max_size=8).map("".join)
+
+
+_CLEAN_TEXT = st.text(st.characters(codec="utf-8", exclude_categories=("Cc", "Cs")), min_size=1, max_size=20)
+_TEXT_FIELDS = ("title", "summary", "body", "condition", "reviewer", "notice", "disclaimer",
+                "other_title")
+
+
+@settings(max_examples=300, deadline=None)
+@given(hostile=st.sets(st.sampled_from(_TEXT_FIELDS), min_size=1, max_size=3),
+       fmt=st.sampled_from(feeds.FORMATS), data=st.data())
+def test_any_text_gives_valid_feeds_or_a_feed_error_naming_answer_and_language(
+    hostile: set[str], fmt: feeds.Format, data: st.DataObject,
+) -> None:
+    """Control characters, lone surrogates, non-characters, CDATA ends and markup in one
+    to three text fields (the others plain): the document is well-formed and valid
+    (RELAX NG, JSON Feed schema, no feedparser bozo) with the text intact, or a FeedError
+    names the answer and language."""
+    text = {name: data.draw(_ANY_TEXT.map(lambda t: t or "x") if name in hostile else _CLEAN_TEXT,
+                            label=name) for name in _TEXT_FIELDS}
+    title, summary, body = text["title"], text["summary"], text["body"]
+    condition, reviewer, notice = text["condition"], text["reviewer"], text["notice"]
+    disclaimer, other_title = text["disclaimer"], text["other_title"]
+    item = make_item(
+        answer_id="f00d000000000001", language="es", title=title, summary_html=summary,
+        summary_text=summary, body_html=body, condition=condition, reviewed_by=reviewer,
+        stale_notice=notice, labels={"disclaimer": disclaimer},
+        translations=[feeds.Translation("en", f"{BASE}/en/lupus/a.html", other_title)],
+    )
+    doc = make_doc([item])
+    try:
+        out = feeds.render(doc, fmt)
+    except FeedError as exc:
+        assert (exc.answer_id, exc.language) == ("f00d000000000001", "es")
+        assert "f00d000000000001 (es)" in str(exc)
+        return
+    if fmt == "json":
+        parsed = assert_valid_json_feed(out)
+        assert parsed["items"][0]["title"] == title
+        assert parsed["items"][0]["_syndicate"]["translations"][0]["title"] == other_title
+        return
+    root = etree.fromstring(out)  # well-formed, or this raises
+    if fmt == "atom":
+        assert_valid_atom(out)
+        found = root.find(f"{ATOM}entry/{ATOM}title")
+        assert found is not None and found.text == title
+    parse_feed(out)
+
+
+def test_a_control_character_in_another_language_title_is_a_feed_error() -> None:
+    """Alternate links carry the other languages' titles: they are checked like the rest
+    (this raised lxml's ValueError from inside feedgen)."""
+    item = make_item(answer_id="bad0000000000002", language="es",
+                     translations=[feeds.Translation("en", f"{BASE}/en/a.html", "a\x00b")])
+    for render in (feeds.render_atom, feeds.render_rss, feeds.render_json):
+        with pytest.raises(FeedError, match=r"translations\.en\.title") as caught:
+            render(make_doc([item]))
+        assert (caught.value.answer_id, caught.value.language) == ("bad0000000000002", "es")

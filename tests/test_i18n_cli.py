@@ -338,3 +338,21 @@ def test_every_i18n_command_has_help_with_example_and_docs(command: str) -> None
     assert "--locales" in result.output
     docs = (ROOT / "docs" / "translators.md").read_text(encoding="utf-8")
     assert f"syndicate i18n {command}" in docs
+
+
+@pytest.mark.parametrize("command", ["update", "check", "compile", "status"])
+@pytest.mark.parametrize("tag", ["../evil", "de/../../evil", "/tmp/evil", "de\x00", "de\\..\\evil"])
+def test_language_options_that_leave_the_locales_folder_are_refused(
+    project: Path, command: str, tag: str
+) -> None:
+    """``-l ../evil`` names no folder: the command says so and touches nothing outside."""
+    outside = project / "evil" / "LC_MESSAGES" / "syndicate.po"
+    outside.parent.mkdir(parents=True)
+    shutil.copy(catalog_path(project / "locales", "de"), outside)
+    before = outside.read_bytes()
+    result = run(project, command, "-l", tag)
+    assert result.exit_code == 1, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert "is not a language tag" in result.output
+    assert outside.read_bytes() == before
+    assert not outside.with_suffix(".mo").exists()

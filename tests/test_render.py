@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import re
+
 import lxml.html
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from syndicate.content import Block
-from syndicate.render import body_html, inline_html, inline_text, markup_signature
+from syndicate.render import (
+    BLOCK_TAGS,
+    INLINE_TAGS,
+    body_html,
+    inline_html,
+    inline_text,
+    markup_signature,
+)
 
 SAFE_SCHEMES = ("http://", "https://", "mailto:")
 
@@ -129,3 +138,80 @@ def test_memoized_parse_matches_markdown_it_directly(text: str) -> None:
             elif child.type in {"em_open", "strong_open", "code_inline", "hardbreak"}:
                 signature.append(child.type.removesuffix("_open"))
     assert markup_signature(text) == tuple(sorted(signature))
+
+
+# -- property: the sanitizer's output, parsed as a browser would, holds nothing executable ----
+
+_HOSTILE_PIECES = [
+    "<script>", "</script>", "<SCRIPT SRC=//x.example/a.js>", "<img src=x onerror=alert(1)>",
+    "<svg/onload=alert(1)>", "<a href=javascript:alert(1)>", "<iframe srcdoc='<script>'>",
+    "<math><mi xlink:href=javascript:x>", "<style>", "<object data=x>", "<embed src=x>",
+    "<form action=javascript:x><button formaction=javascript:x>", "<base href=javascript:/>",
+    "<meta http-equiv=refresh content='0;url=javascript:x'>", "<body onload=x>",
+    "<a href='x' onmouseover='x'>", "<p style='background:url(javascript:x)'>",
+    "javascript:", "JaVaScRiPt:", "java\tscript:", "java\nscript:", " \x01javascript:",
+    "&#106;avascript:", "&#x6A;avascript:", "javascript&colon;", "vbscript:", "data:text/html,",
+    "data:image/svg+xml;base64,PHN2Zz4=", "%6Aavascript:", "jav&#x09;ascript:",
+    "[x](", "](", ")", "![i](", "<", ">", "<javascript:alert(1)>", "<vbscript:x>",
+    "<data:text/html,x>", "[a](<javascript:x>)", '[a](javascript:x "t")', "[a][b]",
+    "\n\n[b]: javascript:x\n", "`", "*", "_", "\\", "&", "&amp;", '"', "'", "=", " ", "\n",
+    "alert(1)", "on", "onerror=", "href=", "<!--", "-->", "<![CDATA[", "]]>", "\u2028", "é",
+]
+_HOSTILE = st.lists(st.sampled_from(_HOSTILE_PIECES) | st.text(max_size=6), max_size=25).map("".join)
+_ALLOWED_TAGS = INLINE_TAGS | BLOCK_TAGS | {"div"}
+_SCHEME = re.compile(r"([a-zA-Z][a-zA-Z0-9+.\-]*):")
+
+
+def browser_scheme(url: str) -> str | None:
+    """The scheme a browser reads in ``url`` (WHATWG URL: C0 and spaces trimmed, tabs and
+    newlines removed anywhere), or ``None`` for a relative URL."""
+    cleaned = re.sub(r"[\t\n\r]", "", url.strip("".join(map(chr, range(0x21)))))
+    match = _SCHEME.match(cleaned)
+    return match.group(1).lower() if match else None
+
+
+def assert_inert(html: str) -> None:
+    """Only allowed elements; only ``href``/``title`` on links; only http(s)/mailto URLs."""
+    if not html.strip():
+        return
+    for root in lxml.html.fragments_fromstring(f"<div>{html}</div>"):
+        if isinstance(root, str):
+            continue
+        for element in root.iter():
+            if not isinstance(element.tag, str):  # comments, processing instructions
+                raise AssertionError(f"non-element node survived: {html!r}")
+            assert element.tag in _ALLOWED_TAGS, (element.tag, html)
+            for name, value in element.attrib.items():
+                assert not name.lower().startswith("on"), html
+                assert element.tag == "a" and name in {"href", "title"}, (element.tag, name, html)
+                if name == "href":
+                    assert browser_scheme(value) in {None, "http", "https", "mailto"}, (value, html)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_HOSTILE)
+def test_inline_html_never_lets_anything_executable_through(text: str) -> None:
+    """No script, handler, style, frame or javascript:/vbscript:/data: URL, whatever the text."""
+    assert_inert(inline_html(text))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["heading", "paragraph", "item"]), st.integers(1, 3),
+                          st.booleans(), _HOSTILE), max_size=6))
+def test_body_html_never_lets_anything_executable_through(
+    parts: list[tuple[str, int, bool, str]],
+) -> None:
+    """Whole bodies (headings, paragraphs, lists) assembled from hostile translations."""
+    blocks = [(Block(kind, "x", n, "", level=2 if kind == "heading" else 0,  # type: ignore[arg-type]
+                     group=group if kind == "item" else 0, ordered=ordered), text)
+              for n, (kind, group, ordered, text) in enumerate(parts, start=1)]
+    html = body_html(blocks)
+    assert_inert(html)
+    assert "<script" not in html.lower()
+
+
+@pytest.mark.parametrize("url", ["javascript:x", " JAVAscript:x", "java\tscript:x", "\x01javascript:x",
+                                 "vbscript:x", "data:text/html,x"])
+def test_browser_scheme_reads_what_a_browser_reads(url: str) -> None:
+    """The test's own scheme reader is not fooled by the usual disguises."""
+    assert browser_scheme(url) in {"javascript", "vbscript", "data"}
