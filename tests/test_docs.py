@@ -54,3 +54,16 @@ def test_readme_quick_start_has_exactly_two_commands() -> None:
 def test_ci_runs_the_readme_test_command() -> None:
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
     assert ci.rstrip().splitlines()[-1] == "make test"
+
+
+def test_every_dependency_is_justified_in_the_readme() -> None:
+    """Each runtime and test dependency of pyproject.toml is named in README's Dependencies."""
+    import re
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    names = [*project["dependencies"], *project["optional-dependencies"]["test"]]
+    section = (ROOT / "README.md").read_text(encoding="utf-8").split("## Dependencies", 1)[1]
+    for requirement in names:
+        name = re.split(r"[\[<>=!;~ ]", requirement, maxsplit=1)[0].lower()
+        assert name in section.lower(), f"{name} is not justified in README's Dependencies"
