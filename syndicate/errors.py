@@ -9,8 +9,9 @@ Hierarchy::
     ├── FeedError            a rendition or feed text cannot go in a feed (.answer_id, .language)
     ├── PublishError         the publication tree could not be written (.path)
     ├── StoreError           the state database refused an operation
-    └── DeliveryError        a webhook could not be delivered (.subscriber_id)
-        └── UnsafeURLError   a webhook URL points somewhere it must not
+    ├── DeliveryError        a webhook could not be delivered (.subscriber_id)
+    │   └── UnsafeURLError   a webhook URL points somewhere it must not
+    └── JobError             a scheduled job cannot be found, run or changed (.job)
 
 Third-party exceptions are translated into these once, where they are caught, with
 ``raise ... from exc`` so the cause stays visible.
@@ -102,3 +103,11 @@ class DeliveryError(SyndicateError):
 
 class UnsafeURLError(DeliveryError):
     """A webhook URL resolves to an address that is not allowed (SSRF guard)."""
+
+
+class JobError(SyndicateError):
+    """A scheduled job is unknown, busy, or not in the job store yet."""
+
+    def __init__(self, message: str, *, job: str | None = None) -> None:
+        super().__init__(message)
+        self.job = job
