@@ -79,10 +79,11 @@ class Proc:
             self.process.send_signal(signal.SIGTERM)
         try:
             return self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
+        except subprocess.TimeoutExpired as exc:
             self.process.kill()
             self.process.wait(5)
-            raise AssertionError(f"did not stop in {timeout} s: {self.err.read_text()[-2000:]}")
+            message = f"did not stop in {timeout} s: {self.err.read_text()[-2000:]}"
+            raise AssertionError(message) from exc
 
     def kill(self) -> None:
         """kill -9."""

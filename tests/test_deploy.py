@@ -160,8 +160,8 @@ def test_nginx_accepts_the_configuration_and_serves_the_tree(settings: Settings)
                 .replace("/var/log/nginx", str(tmp))
                 .replace("listen 80;", f"listen 127.0.0.1:{port};")
                 .replace("127.0.0.1:8080", f"127.0.0.1:{upstream}")
-                .replace("http {", "http {\n    client_body_temp_path %s/body;\n"
-                         "    proxy_temp_path %s/proxy;\n" % (tmp, tmp), 1))
+                .replace("http {", f"http {{\n    client_body_temp_path {tmp}/body;\n"
+                         f"    proxy_temp_path {tmp}/proxy;\n", 1))
         path = tmp / "nginx.conf"
         path.write_text(conf, encoding="utf-8")
         checked = subprocess.run([NGINX, "-t", "-c", str(path), "-p", str(tmp)],

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from standardwebhooks.webhooks import Webhook
 
 from syndicate import store
-from syndicate.testing import Receiver, Received, Reply, seed_deliveries
+from syndicate.testing import Received, Receiver, Reply, seed_deliveries
 from tests.procs import Proc, count, delivered, processes, service_env, wait_until
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
