@@ -12,8 +12,10 @@ from hypothesis import strategies as st
 
 from syndicate.cli import cli
 from syndicate.content import load_corpus, parse_answer
+from tests.conftest import _shared_dir
 
-SEED = Path(__file__).resolve().parent.parent.parent / "shared" / "seeds" / "000_75da64d16c9fcccc.txt"
+# shared/ beside the checkout (or beside the main checkout, for a git worktree)
+SEED = _shared_dir() / "seeds" / "000_75da64d16c9fcccc.txt"
 
 GOOD = """\
 ---
