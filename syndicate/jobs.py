@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import dataclasses
 import datetime as dt
 import json
@@ -155,7 +156,9 @@ class JobRunner:
         """Run ``job`` once (see the module doc); never raises for what the job does."""
         interval(self.settings, job)  # an unknown name is a JobError
         if trigger == "schedule" and self.may_schedule is not None and not self.may_schedule():
-            log.warning("not the leader any more: tick not run", extra={"job": job})
+            # Recorded, so the tick is neither silent nor run later by another leader.
+            with contextlib.suppress(sa.exc.SQLAlchemyError):
+                self.record(job, trigger, scheduled_for, "skipped", "not the scheduler leader")
             return self._skipped(job, trigger, scheduled_for, "not the scheduler leader")
         run_id = "run_" + secrets.token_hex(8)
         started = self.clock()

@@ -78,9 +78,11 @@ def test_a_tick_runs_at_most_once(engine: sa.engine.Engine, job_settings: Settin
 def test_a_deposed_leader_does_not_run_its_ticks(
     engine: sa.engine.Engine, job_settings: Settings
 ) -> None:
+    """A tick reaching a process that lost the lease is recorded as skipped, not run."""
     runner = JobRunner(engine, job_settings, may_schedule=lambda: False)
     assert runner.run("report", trigger="schedule").outcome == "skipped"
-    assert _runs(engine, "report") == []
+    assert [r.outcome for r in _runs(engine, "report")] == ["skipped"]
+    assert history(engine, "report")[0].error == "not the scheduler leader"
 
 
 def test_history_is_pruned_and_dead_runs_are_marked(
