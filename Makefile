@@ -19,7 +19,7 @@ $(BIN)/.installed: pyproject.toml
 install: $(BIN)/.installed
 
 run: $(BIN)/.installed
-	$(BIN)/syndicate build
+	$(BIN)/syndicate run
 
 check: $(BIN)/.installed
 	$(BIN)/ruff check syndicate tests bench

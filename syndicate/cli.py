@@ -854,3 +854,8 @@ def tokens_revoke(settings: Settings, token_id: str) -> None:
 def main() -> None:
     """Console-script entry point."""
     cli(prog_name="syndicate")
+
+
+# The service's commands (run, worker, jobs, status) live in their own module and register
+# themselves on the group above when it is imported.
+from . import cli_service as _cli_service  # noqa: E402,F401

@@ -80,6 +80,13 @@ class Settings:
     """WebSub lease granted when a subscriber asks for none (10 days)."""
     websub_max_lease_seconds: int = 2592000
     """Longest WebSub lease granted (30 days); longer requests are shortened."""
+    leader_lease: float = 15.0
+    """Seconds within which a standby ``syndicate run`` takes over the scheduler after the
+    leader dies; the leader renews its lease every quarter of it."""
+    job_history: int = 200
+    """Runs kept per job in the run history (older ones are pruned)."""
+    shutdown_timeout: float = 30.0
+    """Seconds a stopping process waits for in-flight deliveries and jobs before giving up."""
 
     @property
     def database(self) -> str:
@@ -152,6 +159,13 @@ def _validate(settings: Settings) -> Settings:
         )
     if settings.feed_size < 1:
         raise ConfigError("setting feed_size: must be at least 1", name="feed_size")
+    if settings.leader_lease < 1:
+        raise ConfigError("setting leader_lease: must be at least 1 second", name="leader_lease")
+    if settings.job_history < 1:
+        raise ConfigError("setting job_history: must be at least 1", name="job_history")
+    for name in ("sync_interval", "deliver_interval", "report_interval", "shutdown_timeout"):
+        if getattr(settings, name) <= 0:
+            raise ConfigError(f"setting {name}: must be positive", name=name)
     if settings.log_format not in {"json", "text"}:
         raise ConfigError("setting log_format: must be json or text", name="log_format")
     if settings.api_rate_limit <= 0 or settings.api_rate_burst < 1:

@@ -29,6 +29,7 @@ import functools
 import hashlib
 import hmac
 import json
+import logging
 import os
 import random
 import socket
@@ -53,6 +54,7 @@ T = TypeVar("T")
 SCHEDULE: tuple[float, ...] = (0, 5, 300, 1800, 7200, 18000, 36000, 36000)
 """Seconds to wait before attempt n+1 (``SCHEDULE[0]`` is the first attempt: immediately)."""
 JITTER = 0.1
+log = logging.getLogger("syndicate.delivery")
 MAX_RETRY_AFTER = 24 * 3600.0
 USER_AGENT = "Syndicate-Webhooks/1"
 
@@ -290,6 +292,8 @@ class Worker:
                     if self.metrics is not None:
                         outcome = "retry" if result.state == "pending" else result.state
                         self.metrics.record_delivery(outcome)
+                    if result.state != "delivered":
+                        _log_failure(result)
                     attempts += 1
                     delivered += result.state == "delivered"
                 completed.clear()
@@ -338,6 +342,16 @@ class Worker:
             for task in list(running):
                 task.cancel()
         return Stats(attempts, delivered, attempts - delivered)
+
+
+def _log_failure(result: outbox.Result) -> None:
+    """One line per failed attempt; never the URL (it may carry a token) or a secret."""
+    job = result.job
+    log.warning("delivery attempt failed", extra={
+        "subscriber": job.subscriber_id, "delivery": job.delivery_id,
+        "webhook_id": job.event_id, "attempt": job.attempt, "status": result.status,
+        "error": result.error, "state": result.state,
+    })
 
 
 async def _sleep_or_stop(seconds: float, stop: asyncio.Event | None) -> None:

@@ -11,7 +11,8 @@ Hierarchy::
     ├── StoreError           the state database refused an operation
     ├── DeliveryError        a webhook could not be delivered (.subscriber_id)
     │   └── UnsafeURLError   a webhook URL points somewhere it must not
-    └── ApiError             an HTTP API request is refused (.status, .code, .headers)
+    ├── ApiError             an HTTP API request is refused (.status, .code, .headers)
+    └── JobError             a scheduled job cannot be found, run or changed (.job)
 
 Third-party exceptions are translated into these once, where they are caught, with
 ``raise ... from exc`` so the cause stays visible.
@@ -128,3 +129,11 @@ class ApiError(SyndicateError):
         self.code = code
         self.message = message
         self.headers = headers or {}
+
+
+class JobError(SyndicateError):
+    """A scheduled job is unknown, busy, or not in the job store yet."""
+
+    def __init__(self, message: str, *, job: str | None = None) -> None:
+        super().__init__(message)
+        self.job = job

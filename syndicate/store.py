@@ -10,7 +10,11 @@ write transactions) and PostgreSQL (for several processes, issue 6). Tables:
 - ``subscribers``: webhook endpoints with filters, secrets and status;
 - ``deliveries``: one per (event, subscriber), unique, with state, due time and claim lease;
 - ``delivery_attempts``: every attempt with status, duration and error;
-- ``api_tokens``: partners' API tokens, hashed (:mod:`syndicate.tokens`).
+- ``api_tokens``: partners' API tokens, hashed (:mod:`syndicate.tokens`);
+- ``job_runs``: the bounded run history of the scheduled jobs (one row per run, unique per
+  scheduled tick so a tick never runs twice, even across a leader change);
+- ``leases``: named leases with an expiry: the scheduler leadership and per-job run locks;
+- ``apscheduler_jobs``: APScheduler 3's SQLAlchemy job store (its own layout).
 
 Subscribers are of two kinds: ``webhook`` (Standard Webhooks, owned by the partner whose API
 token created them, or by nobody when an operator added them) and ``websub`` (a WebSub
@@ -171,6 +175,42 @@ api_tokens = sa.Table(
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("revoked_at", UTCDateTime, nullable=True),
     sa.Index("ix_api_tokens_partner", "partner"),
+)
+
+
+job_runs = sa.Table(
+    "job_runs",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("job", sa.String(64), nullable=False),
+    sa.Column("trigger", sa.String(16), nullable=False),
+    sa.Column("scheduled_for", UTCDateTime, nullable=True),
+    sa.Column("started_at", UTCDateTime, nullable=False),
+    sa.Column("finished_at", UTCDateTime, nullable=True),
+    sa.Column("outcome", sa.String(16), nullable=False),
+    sa.Column("error", sa.Text, nullable=True),
+    sa.Column("summary", sa.Text, nullable=True),
+    sa.Column("host", sa.String(200), nullable=True),
+    sa.UniqueConstraint("job", "scheduled_for", name="uq_job_runs_tick"),
+    sa.Index("ix_job_runs_job_started", "job", "started_at"),
+)
+
+leases = sa.Table(
+    "leases",
+    metadata,
+    sa.Column("name", sa.String(100), primary_key=True),
+    sa.Column("holder", sa.String(200), nullable=False),
+    sa.Column("acquired_at", UTCDateTime, nullable=False),
+    sa.Column("expires_at", UTCDateTime, nullable=False),
+)
+
+apscheduler_jobs = sa.Table(
+    "apscheduler_jobs",
+    metadata,
+    # APScheduler 3's SQLAlchemyJobStore layout, created by the migrations like every table.
+    sa.Column("id", sa.Unicode(191), primary_key=True),
+    sa.Column("next_run_time", sa.Float(25), index=True),
+    sa.Column("job_state", sa.LargeBinary, nullable=False),
 )
 
 

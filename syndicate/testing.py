@@ -21,7 +21,7 @@ import json
 import re
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -473,3 +473,35 @@ def _challenge_echo(body: bytes) -> bytes:
 def webhook_ids(received: Iterable[Received]) -> collections.Counter[str]:
     """How many times each ``webhook-id`` arrived."""
     return collections.Counter(r.webhook_id for r in received)
+
+
+def seed_deliveries(
+    engine: Any, urls: Sequence[str], events: int, *, now: dt.datetime, prefix: str = "load"
+) -> dict[str, str]:
+    """Active subscribers at ``urls`` and ``events`` events, each due now to every one of
+    them (``len(urls) * events`` deliveries), written straight to the store for load tests
+    and benchmarks; the subscribers' secrets by URL."""
+    from . import outbox, store
+    from .events import encode, timestamp
+    from .subscribers import new_secret
+
+    secrets_by_url = {url: new_secret() for url in urls}
+    with engine.begin() as conn:
+        conn.execute(store.subscribers.insert(), [
+            {"id": f"sub_{prefix}{index:05d}", "url": url, "languages": "[]",
+             "conditions": "[]", "event_types": "[]", "full": False, "secret": secret,
+             "status": "active", "created_at": now, "updated_at": now, "verified_at": now}
+            for index, (url, secret) in enumerate(secrets_by_url.items())
+        ])
+        rows = [
+            {"id": f"msg_{prefix}{index:08d}", "type": "answer.reviewed",
+             "answer_id": f"{index:016x}", "language": "en", "condition_slug": "lupus",
+             "subscriber_id": None, "created_at": now, "full_payload": None,
+             "payload": encode({"type": "answer.reviewed", "timestamp": timestamp(now),
+                                "data": {"answer_id": f"{index:016x}", "language": "en",
+                                         "reviewed": "2026-06-01"}})}
+            for index in range(events)
+        ]
+        conn.execute(store.events.insert(), rows)
+        outbox.enqueue(conn, rows, now)
+    return secrets_by_url

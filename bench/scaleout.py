@@ -1,0 +1,149 @@
+"""Scale-out benchmark: deliveries/s with 1, 2 and 4 ``syndicate worker`` processes on
+PostgreSQL, and with one process on SQLite, in one run, against local receivers.
+
+Receivers: one aiohttp process with 20 ports answering 204 (``bench/delivery.py --serve``).
+For each configuration: a fresh database (a new PostgreSQL schema, or a new SQLite file),
+the workers started and idle, then 20,000 deliveries (1,000 events x 20 subscribers) made
+due in one transaction; the time runs from that commit until every delivery is recorded as
+delivered. Rounds are interleaved (every configuration once per round) and medians
+reported, because a shared machine's load moves between measurements.
+
+    python bench/scaleout.py [--deliveries 20000] [--rounds 3]
+        [--postgres postgresql+psycopg://postgres@127.0.0.1:5432/test]
+
+The last line printed is one JSON object with the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from syndicate import store
+from syndicate.testing import seed_deliveries
+
+ROOT = Path(__file__).resolve().parent.parent
+SUBSCRIBERS = 20
+
+
+@contextlib.contextmanager
+def receivers() -> Iterator[list[int]]:
+    """The receiver process; its ports."""
+    process = subprocess.Popen([sys.executable, str(ROOT / "bench" / "delivery.py"), "--serve",
+                                str(SUBSCRIBERS)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        yield json.loads(process.stdout.readline())
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+@contextlib.contextmanager
+def postgres_schema(base: str) -> Iterator[str]:
+    """A fresh schema on the server; a URL using it."""
+    schema = f"syndicate_bench_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(base)
+    with admin.begin() as conn:
+        conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+    try:
+        separator = "&" if "?" in base else "?"
+        yield f"{base}{separator}options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+        admin.dispose()
+
+
+def measure(url: str, workers: int, ports: list[int], events: int, tmp: Path) -> float:
+    """Deliveries per second with ``workers`` worker processes on ``url``."""
+    engine = store.open_engine(url)
+    env = {**os.environ, "SYNDICATE_DATABASE_URL": url, "SYNDICATE_DELIVER_INTERVAL": "0.05",
+           "SYNDICATE_WEBHOOK_ALLOW_NETWORKS": "127.0.0.0/8", "SYNDICATE_LOG_FORMAT": "json",
+           "SYNDICATE_STATE_DIR": str(tmp)}
+    procs = [subprocess.Popen([sys.executable, "-m", "syndicate", "worker"], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+             for _ in range(workers)]
+    try:
+        for proc in procs:
+            assert proc.stdout is not None
+            assert "delivering" in proc.stdout.readline()
+        urls = [f"http://127.0.0.1:{port}/hook" for port in ports]
+        seed_deliveries(engine, urls, events, now=dt.datetime.now(dt.UTC))
+        started = time.perf_counter()
+        total = events * len(urls)
+        query = (sa.select(sa.func.count()).select_from(store.deliveries)
+                 .where(store.deliveries.c.state == "delivered"))
+        deadline = started + 600
+        while time.perf_counter() < deadline:
+            with engine.connect() as conn:
+                if conn.execute(query).scalar_one() == total:
+                    break
+            time.sleep(0.25)
+        else:
+            raise RuntimeError("deliveries did not finish in 10 minutes")
+        return total / (time.perf_counter() - started)
+    finally:
+        for proc in procs:
+            proc.send_signal(signal.SIGTERM)
+        for proc in procs:
+            proc.wait(30)
+        engine.dispose()
+
+
+def main() -> None:
+    """Run every configuration for every round; print figures, then one JSON line."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--deliveries", type=int, default=20_000)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--postgres", default=os.environ.get(
+        "SYNDICATE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"))
+    args = parser.parse_args()
+    events = max(1, args.deliveries // SUBSCRIBERS)
+    configs = [("postgres", 1), ("postgres", 2), ("postgres", 4), ("sqlite", 1)]
+    rates: dict[str, list[float]] = {f"{db}_{n}": [] for db, n in configs}
+    with receivers() as ports:
+        for round_ in range(args.rounds):
+            for db, workers in configs:
+                with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
+                    if db == "sqlite":
+                        url = f"sqlite:///{Path(tmp) / 'bench.db'}"
+                    else:
+                        url = stack.enter_context(postgres_schema(args.postgres))
+                    rate = measure(url, workers, ports, events, Path(tmp))
+                rates[f"{db}_{workers}"].append(rate)
+                print(f"round {round_ + 1}: {db} x{workers}: {rate:,.0f} deliveries/s",
+                      flush=True)
+    medians = {key: statistics.median(values) for key, values in rates.items()}
+    result = {
+        "deliveries": events * SUBSCRIBERS, "subscribers": SUBSCRIBERS, "rounds": args.rounds,
+        "cpus": os.cpu_count(),
+        "per_s": {key: round(value) for key, value in medians.items()},
+        "per_s_all": {key: [round(v) for v in values] for key, values in rates.items()},
+        "speedup_4_vs_1": round(medians["postgres_4"] / medians["postgres_1"], 2),
+        "speedup_2_vs_1": round(medians["postgres_2"] / medians["postgres_1"], 2),
+        "sqlite_vs_postgres_1": round(medians["sqlite_1"] / medians["postgres_1"], 2),
+    }
+    result["goal_4_workers_1_2x"] = result["speedup_4_vs_1"] >= 1.2
+    result["goal_postgres_within_1_5x_sqlite"] = result["sqlite_vs_postgres_1"] <= 1.5
+    for key, value in medians.items():
+        print(f"{key}: {value:,.0f} deliveries/s (median)")
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
