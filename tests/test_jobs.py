@@ -244,3 +244,18 @@ def test_report_and_status_show_overdue_stale_and_failing(
     assert [j["job"] for j in data["jobs"]] == ["sync", "report"]
     text = CliRunner().invoke(cli, ["status"], env=env, catch_exceptions=False).output
     assert "past review_due" in text and "sub_failing" in text
+
+
+def test_upgrade_from_the_first_schema_adds_the_job_tables(database_url: str) -> None:
+    """`syndicate db upgrade` takes a 0001 database to the job store, run history and
+    leases; then the service's pieces work on it."""
+    raw = store.create_engine(database_url)
+    try:
+        store.upgrade(raw, "0001")
+        assert "job_runs" not in sa.inspect(raw).get_table_names()
+        store.upgrade(raw)
+        tables = set(sa.inspect(raw).get_table_names())
+        assert {"job_runs", "leases", "apscheduler_jobs"} <= tables
+        assert store.current_revision(raw) == store.head_revision() == "0002_jobs"
+    finally:
+        raw.dispose()
