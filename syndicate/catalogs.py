@@ -187,11 +187,13 @@ class LanguageCatalog:
 
     def __reduce__(self) -> tuple[object, ...]:
         # Entries travel as plain tuples: pickling 20,000 slotted dataclasses one attribute
-        # at a time costs more than reading them (worker processes send catalogs back).
-        entries = [
-            (e.key, e.strings, e.source, e.line, e.fuzzy, e.problems)
-            for e in self.entries.values()
-        ]
+        # at a time costs more than reading them (worker processes send catalogs back), and
+        # the receiving side makes an Entry only of what it looks up.
+        entries = (
+            self.entries.rows if isinstance(self.entries, PackedEntries) else {
+                e.key: (e.strings, e.source, e.line, e.fuzzy, e.problems)
+                for e in self.entries.values()
+            })
         return _rebuild_catalog, (
             self.language, self.locale, self.path, entries, self.plural_count, self.plural,
             self.revised,
@@ -219,18 +221,51 @@ class LanguageCatalog:
         return "; ".join(entry.problems)
 
 
+EntryRow = tuple[tuple[str, ...], tuple[str, ...], int, bool, tuple[str, ...]]
+"""An :class:`Entry` without its key, as a plain tuple."""
+
+
+class PackedEntries(Mapping[Key, Entry]):
+    """Catalog entries kept as plain tuples; each becomes an :class:`Entry` when looked up.
+
+    What a catalog sent back by a worker process holds: localization has already used every
+    entry there, the receiver looks up only a few (interface strings).
+    """
+
+    __slots__ = ("_made", "rows")
+
+    def __init__(self, rows: dict[Key, EntryRow]) -> None:
+        self.rows = rows
+        self._made: dict[Key, Entry] = {}
+
+    def __getitem__(self, key: Key) -> Entry:
+        made = self._made.get(key)
+        if made is None:
+            made = self._made[key] = Entry(key, *self.rows[key])
+        return made
+
+    def get(self, key: Key, default: Any = None) -> Any:
+        """The entry of ``key``, or ``default``."""
+        return self[key] if key in self.rows else default
+
+    def __iter__(self) -> Iterator[Key]:
+        return iter(self.rows)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+
 def _rebuild_catalog(
     language: str,
     locale: Locale,
     path: str,
-    entries: list[tuple[Key, tuple[str, ...], tuple[str, ...], int, bool, tuple[str, ...]]],
+    entries: dict[Key, EntryRow],
     plural_count: int,
     plural: Callable[[int], int],
     revised: dt.datetime | None,
 ) -> LanguageCatalog:
     return LanguageCatalog(
-        language, locale, path, {entry[0]: Entry(*entry) for entry in entries}, plural_count,
-        plural, revised,
+        language, locale, path, PackedEntries(entries), plural_count, plural, revised,
     )
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import hashlib
 import json
 from typing import Any, Literal
@@ -190,11 +191,23 @@ def direction(locale: Locale) -> Direction:
     return "rtl" if locale.character_order == "right-to-left" else "ltr"
 
 
+@functools.lru_cache(maxsize=8192)
+def _long_date(value: dt.date, locale: Locale) -> str:
+    # A corpus has few distinct review dates; CLDR formatting is not cheap.
+    return str(format_date(value, format="long", locale=locale))
+
+
+@functools.lru_cache(maxsize=4096)
+def _source_hash(answer: Answer) -> str:
+    # Every language's rendition of an answer carries the same hash.
+    return answer.source_hash
+
+
 def _labels(
     t: ui.Translator, answer: Answer, locale: Locale, condition: str, publisher: str
 ) -> Labels:
     def day(value: dt.date) -> str:
-        return format_date(value, format="long", locale=locale)
+        return _long_date(value, locale)
 
     experiences = None
     if answer.experiences:
@@ -244,7 +257,7 @@ def _assemble(
         experiences=answer.experiences,
         labels=_labels(t, answer, locale, condition, publisher),
         updated=updated,
-        source_hash=answer.source_hash,
+        source_hash=_source_hash(answer),
         source_reviewed=answer.reviewed,
     )
 

@@ -369,3 +369,25 @@ def test_shipped_and_generated_catalogs_read_as_babel_reads_them(tmp_path: Path)
             text = catalog_path(root, language).read_text("utf-8")
             ours, theirs = _both_readings(text, language)
             assert ours == theirs
+
+
+def test_catalog_sent_by_a_worker_looks_up_the_same(tmp_path: Path) -> None:
+    """A pickled catalog keeps its entries as tuples and gives the same entries on lookup."""
+    import pickle
+
+    from syndicate.catalogs import PackedEntries
+    from syndicate.testing import generate_corpus
+
+    _, locales, _ = generate_corpus(tmp_path, 5, 3)
+    for language in ("ar", "es"):
+        catalog = read_catalog(catalog_path(locales, language), language)
+        received = pickle.loads(pickle.dumps(catalog))
+        assert isinstance(received.entries, PackedEntries)
+        assert received == catalog
+        for key, entry in catalog.entries.items():
+            assert received.entries[key] == entry
+            assert received.usable(key) == catalog.usable(key)
+            assert received.why_not(key) == catalog.why_not(key)
+        assert received.entries.get((None, "no such message")) is None
+        again = pickle.loads(pickle.dumps(received))
+        assert again == catalog
