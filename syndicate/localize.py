@@ -120,7 +120,11 @@ class Rendition:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready data, for the state store."""
-        data = dataclasses.asdict(self)
+        # What dataclasses.asdict gives (every value is a str, date, int or None, labels a
+        # flat dataclass), without its generic deep copy.
+        data = {name: getattr(self, name) for name in _RENDITION_FIELDS}
+        labels = self.labels
+        data["labels"] = {name: getattr(labels, name) for name in _LABEL_FIELDS}
         for key in ("reviewed", "review_due", "source_reviewed", "updated"):
             value = data[key]
             data[key] = value.isoformat() if value is not None else None
@@ -136,6 +140,10 @@ class Rendition:
         values["updated"] = dt.datetime.fromisoformat(values["updated"])
         values["labels"] = Labels(**values["labels"])
         return cls(**values)
+
+
+_RENDITION_FIELDS = tuple(field.name for field in dataclasses.fields(Rendition))
+_LABEL_FIELDS = tuple(field.name for field in dataclasses.fields(Labels))
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

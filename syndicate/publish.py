@@ -113,6 +113,8 @@ class _Output:
     content_type: str
     last_modified: dt.datetime
     produce: Callable[[], bytes]
+    document: feeds.Document | None = None
+    """For a feed file: the document it renders."""
 
 
 def http_date(value: dt.datetime) -> str:
@@ -312,8 +314,8 @@ class _Builder:
         return f"{self.base}/{language}/{rendition.condition_slug}/{rendition.slug}.html"
 
     def add(self, path: str, key: str, content_type: str, modified: dt.datetime,
-            produce: Callable[[], bytes]) -> None:
-        self.outputs.append(_Output(path, key, content_type, modified, produce))
+            produce: Callable[[], bytes], document: feeds.Document | None = None) -> None:
+        self.outputs.append(_Output(path, key, content_type, modified, produce, document))
 
     def add_feed(self, name: str, title: str, subtitle: str, language: str,
                  items: list[feeds.Item]) -> None:
@@ -355,7 +357,7 @@ class _Builder:
             )
             for fmt in feeds.FORMATS:
                 self.add(path + feeds.EXTENSIONS[fmt], key, feeds.MEDIA_TYPES[fmt], doc.updated,
-                         _renderer(doc, fmt))
+                         _renderer(doc, fmt), doc)
 
     def _item_key(self, item: feeds.Item) -> list[Any]:
         fp = self.fingerprints[(item.rendition.language, item.rendition.answer_id)]
@@ -448,6 +450,25 @@ def publish(
     settings: Settings, localization: Localization, progress: Progress | None = None
 ) -> BuildResult:
     """Write the publication tree for ``localization``; see the module docstring."""
+    return _commit(*_plan(settings, localization, progress))
+
+
+def feed_documents(settings: Settings, localization: Localization) -> list[feeds.Document]:
+    """Every feed document :func:`publish` would write (current feeds and archives), in order.
+
+    Reads the previous state like :func:`publish` and writes nothing (for benchmarks).
+    """
+    builder = _plan(settings, localization, None)[0]
+    docs: dict[str, feeds.Document] = {}
+    for output in builder.outputs:
+        if output.document is not None:
+            docs.setdefault(output.document.base, output.document)
+    return list(docs.values())
+
+
+def _plan(
+    settings: Settings, localization: Localization, progress: Progress | None
+) -> tuple[_Builder, tuple[str, ...], tuple[LanguageReport, ...], dict[str, list[Rendition]]]:
     builder = _Builder(settings, localization, progress)
     loc = localization
     broken = [lang for lang in loc.broken_languages if lang in builder.prev_langs]
@@ -502,7 +523,7 @@ def publish(
                 lambda: pages.opml(title, listing))
 
     keep_prefixes = tuple(f"{lang}/" for lang in broken)
-    return _commit(builder, keep_prefixes, tuple(reports), chosen)
+    return builder, keep_prefixes, tuple(reports), chosen
 
 
 def _commit(
