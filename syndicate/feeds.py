@@ -22,6 +22,7 @@ import functools
 import hashlib
 import html
 import json
+import operator
 import re
 import uuid
 from collections.abc import Iterable, Sequence
@@ -140,6 +141,8 @@ def newest_first(items: Iterable[Item]) -> tuple[Item, ...]:
 
 _RENDITION_FIELDS = tuple(f.name for f in dataclasses.fields(Rendition) if f.name != "labels")
 _LABEL_FIELDS = tuple(f.name for f in dataclasses.fields(Labels))
+_rendition_values = operator.attrgetter(*_RENDITION_FIELDS)
+_label_values = operator.attrgetter(*_LABEL_FIELDS)
 
 
 def fingerprint(rendition: Rendition) -> str:
@@ -148,10 +151,8 @@ def fingerprint(rendition: Rendition) -> str:
     Cheaper than :attr:`Rendition.content_hash` (no JSON); used to skip work whose inputs did
     not change.
     """
-    labels = rendition.labels
-    parts = [str(getattr(rendition, name)) for name in _RENDITION_FIELDS]
-    parts += [str(getattr(labels, name)) for name in _LABEL_FIELDS]
-    data = "\x00".join(parts).encode("utf-8", "surrogatepass")
+    parts = [*_rendition_values(rendition), *_label_values(rendition.labels)]
+    data = "\x00".join(map(str, parts)).encode("utf-8", "surrogatepass")
     return hashlib.blake2b(data, digest_size=16).hexdigest()
 
 

@@ -212,8 +212,33 @@ def write_atomic(target: Path, data: bytes) -> None:
 
 
 def _manifest_bytes(records: dict[str, FileRecord]) -> bytes:
-    data = {"version": 1, "files": {path: records[path].to_dict() for path in sorted(records)}}
-    return (json.dumps(data, ensure_ascii=False, indent=1, sort_keys=True) + "\n").encode()
+    """``json.dumps(manifest, ensure_ascii=False, indent=1, sort_keys=True)`` plus a newline.
+
+    Written out by hand: ``indent`` makes json use its pure-Python encoder, which took most
+    of a rebuild with nothing to write. Strings go through json's own (C) string encoder;
+    a test compares the bytes with ``json.dumps``.
+    """
+    if not all(type(record.size) is int and isinstance(record.etag, str)
+               and isinstance(record.last_modified, str) and isinstance(record.content_type, str)
+               for record in records.values()):
+        # Whatever a hand-edited manifest held: the generic encoder.
+        data = {"version": 1, "files": {path: records[path].to_dict() for path in sorted(records)}}
+        return (json.dumps(data, ensure_ascii=False, indent=1, sort_keys=True) + "\n").encode()
+    string = _encode_string
+    files = [
+        f'  {string(path)}: {{\n   "content_type": {string(record.content_type)},\n'
+        f'   "etag": {string(record.etag)},\n'
+        f'   "last_modified": {string(record.last_modified)},\n'
+        f'   "size": {int(record.size)!r}\n  }}'
+        for path, record in sorted(records.items())
+    ]
+    body = "{\n" + ",\n".join(files) + "\n }" if files else "{}"
+    return f'{{\n "files": {body},\n "version": 1\n}}\n'.encode()
+
+
+_encode_string: Callable[[str], str] = (
+    json.encoder.c_encode_basestring or json.encoder.py_encode_basestring  # type: ignore[attr-defined]
+)
 
 
 def read_manifest(out_dir: Path) -> dict[str, FileRecord]:
@@ -543,16 +568,17 @@ def _commit(
     staged: list[tuple[Path, Path, str, FileRecord]] = []
     unchanged = 0
     total = len(builder.outputs)
+    out_name = os.fspath(out)
     try:
         for number, output in enumerate(builder.outputs, start=1):
-            target = out / output.path
             old = builder.manifest.get(output.path)
             keys[output.path] = output.key
             if old is not None and builder.prev_keys.get(output.path) == output.key \
-                    and target.exists():
+                    and os.path.exists(os.path.join(out_name, output.path)):
                 records[output.path] = old
                 unchanged += 1
                 continue
+            target = out / output.path
             data = output.produce()
             record = FileRecord(
                 etag=f'"{hashlib.sha256(data).hexdigest()}"',
