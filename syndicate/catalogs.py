@@ -20,12 +20,12 @@ import re
 import sys
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
 
 from babel import Locale, UnknownLocaleError
 from babel.messages.catalog import Catalog
 from babel.messages.plurals import get_plural
-from babel.messages.pofile import PoFileError, read_po
+from babel.messages.pofile import PoFileError, read_po, unescape
 
 from . import checks
 from .content import Answer, parse_answer
@@ -200,11 +200,13 @@ class LanguageCatalog:
 
     def __reduce__(self) -> tuple[object, ...]:
         # Entries travel as plain tuples: pickling 20,000 slotted dataclasses one attribute
-        # at a time costs more than reading them (worker processes send catalogs back).
-        entries = [
-            (e.key, e.strings, e.source, e.line, e.fuzzy, e.problems)
-            for e in self.entries.values()
-        ]
+        # at a time costs more than reading them (worker processes send catalogs back), and
+        # the receiving side makes an Entry only of what it looks up.
+        entries = (
+            self.entries.rows if isinstance(self.entries, PackedEntries) else {
+                e.key: (e.strings, e.source, e.line, e.fuzzy, e.problems)
+                for e in self.entries.values()
+            })
         return _rebuild_catalog, (
             self.language, self.locale, self.path, entries, self.plural_count, self.plural,
             self.revised,
@@ -232,18 +234,51 @@ class LanguageCatalog:
         return "; ".join(entry.problems)
 
 
+EntryRow = tuple[tuple[str, ...], tuple[str, ...], int, bool, tuple[str, ...]]
+"""An :class:`Entry` without its key, as a plain tuple."""
+
+
+class PackedEntries(Mapping[Key, Entry]):
+    """Catalog entries kept as plain tuples; each becomes an :class:`Entry` when looked up.
+
+    What a catalog sent back by a worker process holds: localization has already used every
+    entry there, the receiver looks up only a few (interface strings).
+    """
+
+    __slots__ = ("_made", "rows")
+
+    def __init__(self, rows: dict[Key, EntryRow]) -> None:
+        self.rows = rows
+        self._made: dict[Key, Entry] = {}
+
+    def __getitem__(self, key: Key) -> Entry:
+        made = self._made.get(key)
+        if made is None:
+            made = self._made[key] = Entry(key, *self.rows[key])
+        return made
+
+    def get(self, key: Key, default: Any = None) -> Any:
+        """The entry of ``key``, or ``default``."""
+        return self[key] if key in self.rows else default
+
+    def __iter__(self) -> Iterator[Key]:
+        return iter(self.rows)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+
 def _rebuild_catalog(
     language: str,
     locale: Locale,
     path: str,
-    entries: list[tuple[Key, tuple[str, ...], tuple[str, ...], int, bool, tuple[str, ...]]],
+    entries: dict[Key, EntryRow],
     plural_count: int,
     plural: Callable[[int], int],
     revised: dt.datetime | None,
 ) -> LanguageCatalog:
     return LanguageCatalog(
-        language, locale, path, {entry[0]: Entry(*entry) for entry in entries}, plural_count,
-        plural, revised,
+        language, locale, path, PackedEntries(entries), plural_count, plural, revised,
     )
 
 
@@ -278,6 +313,32 @@ class PoSyntax:
     """``(line, problem)`` for every syntax error, in file order."""
     plural_forms: Mapping[int, int]
     """For each plural entry, keyed by its ``msgid`` line: how many ``msgstr[N]`` it has."""
+    messages: tuple[RawMessage, ...] = ()
+    """Every message as written (quoted strings), in file order, when the file has no
+    syntax errors; see :func:`read_messages`."""
+    header_end: int = 0
+    """Number of lines before the line that ended the first message (0: at end of file)."""
+    babel_only: bool = False
+    """The file has something only Babel's reader interprets (obsolete ``#~`` entries,
+    conflict markers, isolates in locations, line breaks other than ``\\n``)."""
+
+
+class RawMessage(NamedTuple):
+    """A message as the strict pass saw it: quoted strings not yet unescaped."""
+
+    line: int
+    """Line of ``msgid`` (Babel's ``lineno``)."""
+    context: tuple[str, ...] | None
+    msgid: tuple[str, ...]
+    plural: tuple[str, ...] | None
+    strings: tuple[tuple[int, tuple[str, ...]], ...]
+    """``(form index, quoted strings)``; index 0 for a plain ``msgstr``."""
+    fuzzy: bool
+
+
+_BABEL_ONLY_BREAKS = re.compile("[\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
+"""Line breaks :meth:`str.splitlines` honours and Babel's reader (which splits on ``\\n``)
+does not: with any of them the two would number lines differently."""
 
 
 def po_syntax(text: str) -> PoSyntax:
@@ -296,9 +357,17 @@ def po_syntax(text: str) -> PoSyntax:
     context: list[str] = []
     msgid: list[str] = []
     current: list[str] = []
+    # What Babel's reader would make of each message (see RawMessage), kept alongside.
+    messages: list[RawMessage] = []
+    has_context = False
+    plural: list[str] | None = None
+    strings: list[tuple[int, list[str]]] = []
+    fuzzy = False
+    header_end = 0
+    babel_only = _BABEL_ONLY_BREAKS.search(text) is not None
 
     def finish(line: int) -> None:
-        nonlocal state
+        nonlocal state, fuzzy, header_end
         if state in {"msgctxt", "msgid", "msgid_plural"}:
             errors.append((entry_line, "message has no msgstr"))
         elif state in {"msgstr", "msgstr[N]"}:
@@ -307,6 +376,14 @@ def po_syntax(text: str) -> PoSyntax:
                 errors.append((entry_line, f"duplicate of the message at line {seen[key]}"))
             else:
                 seen.setdefault(key, entry_line)
+            if not messages:
+                header_end = line - 1 if line else 0
+            messages.append(RawMessage(
+                entry_line, tuple(context) if has_context else None, tuple(msgid),
+                tuple(plural) if plural is not None else None,
+                tuple((index, tuple(parts)) for index, parts in strings), fuzzy,
+            ))
+            fuzzy = False
         state = "start"
 
     for number, raw in enumerate(text.splitlines(), start=1):
@@ -314,6 +391,13 @@ def po_syntax(text: str) -> PoSyntax:
         if not line or line.startswith("#"):
             if state != "start":
                 finish(number)
+            if line.startswith("#,"):
+                # Babel's reading of flags; they apply to the next message.
+                fuzzy = fuzzy or "fuzzy" in {
+                    flag.strip() for flag in line[2:].lstrip().split(",")}
+            elif line.startswith(("#~", "#-")) or (
+                    line.startswith("#:") and ("\u2068" in line or "\u2069" in line)):
+                babel_only = True
             continue
         if line.startswith('"'):
             if state == "start":
@@ -328,6 +412,8 @@ def po_syntax(text: str) -> PoSyntax:
             errors.append((number, f"unknown keyword {line.split()[0]!r}"))
             continue
         keyword, index, rest = match.group(1), match.group(2), match.group(3).strip()
+        if line[len(keyword):len(keyword) + 1] != " ":
+            babel_only = True  # Babel splits the keyword off at the first space only
         if not _QUOTED.fullmatch(rest):
             errors.append((number, f"{keyword}: unterminated or badly quoted string"))
         kind = "msgstr[N]" if index is not None else keyword
@@ -337,10 +423,12 @@ def po_syntax(text: str) -> PoSyntax:
             ok = state == "start"
             entry_line, context, msgid = number, [], []
             current = context
+            has_context, plural, strings = True, None, []
         elif kind == "msgid":
             ok = state in {"start", "msgctxt"}
             if state == "start":
                 entry_line, context = number, []
+                has_context, plural, strings = False, None, []
             msgid = []
             current = msgid
             if ok:
@@ -348,26 +436,30 @@ def po_syntax(text: str) -> PoSyntax:
         elif kind == "msgid_plural":
             ok = state == "msgid"
             next_form = 0
-            current = []
+            current = plural = []
         elif kind == "msgstr":
             ok = state == "msgid"
             current = []
+            strings.append((0, current))
         else:
             ok = state in {"msgid_plural", "msgstr[N]"} and int(index or 0) == next_form
             if ok:
                 next_form += 1
                 plural_forms[entry_line] = next_form
             current = []
+            strings.append((int(index or 0), current))
         if not ok:
             errors.append((number, f"{keyword} not expected here"))
         current.append(rest)
         state = kind
     finish(0)
-    return PoSyntax(tuple(errors), plural_forms)
+    if errors:
+        return PoSyntax(tuple(errors), plural_forms)
+    return PoSyntax(tuple(errors), plural_forms, tuple(messages), header_end, babel_only)
 
 
-def load_po(path: Path, language: str) -> tuple[Catalog, str, PoSyntax]:
-    """Read a ``.po`` file strictly: :class:`CatalogError` with the line if it is unusable."""
+def _read_strict(path: Path) -> tuple[str, PoSyntax]:
+    """The text of a ``.po`` file and its strict pass; :class:`CatalogError` if malformed."""
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -386,6 +478,10 @@ def load_po(path: Path, language: str) -> tuple[Catalog, str, PoSyntax]:
         line, problem = syntax.errors[0]
         more = f" (and {len(syntax.errors) - 1} more)" if len(syntax.errors) > 1 else ""
         raise CatalogError(f"malformed catalog: {problem}{more}", path=str(path), line=line)
+    return text, syntax
+
+
+def _babel_read(text: str, language: str, path: Path) -> Catalog:
     try:
         catalog = read_po(
             io.StringIO(text), locale=gettext_name(language), domain=DOMAIN, abort_invalid=True
@@ -401,7 +497,94 @@ def load_po(path: Path, language: str) -> tuple[Catalog, str, PoSyntax]:
         # Babel fails this way on header values (nplurals=x, Language: ...): point at them.
         line = _header_line(text, "Plural-Forms" if "int()" in str(exc) else "")
         raise CatalogError(f"malformed catalog: {exc}", path=str(path), line=line) from exc
-    return catalog, text, syntax
+    return catalog
+
+
+def load_po(path: Path, language: str) -> tuple[Catalog, str, PoSyntax]:
+    """Read a ``.po`` file strictly: :class:`CatalogError` with the line if it is unusable."""
+    text, syntax = _read_strict(path)
+    return _babel_read(text, language, path), text, syntax
+
+
+class PoMessage(NamedTuple):
+    """The parts of a Babel message that :func:`language_catalog` reads."""
+
+    id: str | tuple[str, ...]
+    string: str | tuple[str, ...]
+    context: str | None
+    lineno: int
+    fuzzy: bool
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class PoMessages:
+    """A catalog's messages as Babel's reader gives them, without the header."""
+
+    num_plurals: int
+    plural_expr: str
+    messages: tuple[PoMessage, ...]
+
+    def __iter__(self) -> Iterator[PoMessage]:
+        return iter(self.messages)
+
+
+def _join(parts: tuple[str, ...]) -> str:
+    return "".join(map(unescape, parts))
+
+
+def read_messages(text: str, syntax: PoSyntax, language: str, path: Path) -> PoMessages | None:
+    """The messages of a file that passed the strict pass, as Babel's reader would give them.
+
+    The strict pass has already split every message into its quoted strings; this only
+    unescapes them (with Babel's own ``unescape``), so a catalog is not parsed twice. The
+    header still goes through Babel's reader (it owns the ``Plural-Forms`` and ``Language``
+    semantics). Returns ``None`` for a file whose reading only Babel defines (see
+    :attr:`PoSyntax.babel_only`, a header that is not the first message, a second header,
+    two messages Babel would merge): the caller then reads it with Babel.
+    """
+    if syntax.babel_only or not syntax.messages:
+        return None
+    first = syntax.messages[0]
+    if first.plural is not None or _join(first.msgid):
+        return None
+    if syntax.header_end:
+        # Babel adds the header (and reads Plural-Forms, which may fail) at the next
+        # non-blank line; a comment there reports the failure at its own line.
+        lines = text.split("\n")
+        end = after = syntax.header_end
+        while after < len(lines) and not lines[after].strip():
+            after += 1
+        if after < len(lines) and lines[after].strip().startswith("#"):
+            end = after + 1
+        text = "\n".join(lines[:end])
+    header = _babel_read(text, language, path)
+    num_plurals = int(header.num_plurals)
+    messages: list[PoMessage] = []
+    keys: set[tuple[str | None, str]] = set()
+    for raw in syntax.messages[1:]:
+        msgid = _join(raw.msgid)
+        if not msgid:
+            return None  # another header: Babel would re-read the headers
+        context = _join(raw.context) if raw.context is not None else None
+        if (context, msgid) in keys:
+            return None  # Babel merges the two
+        keys.add((context, msgid))
+        string: str | tuple[str, ...]
+        if raw.plural is None:
+            ident: str | tuple[str, ...] = msgid
+            string = _join(raw.strings[0][1])
+        else:
+            ident = (msgid, _join(raw.plural))
+            forms = [""] * num_plurals
+            for index, parts in raw.strings:
+                if index >= num_plurals:
+                    raise CatalogError(
+                        "malformed catalog: plural has more forms than the Plural-Forms "
+                        "header allows", path=str(path), line=raw.line)
+                forms[index] = _join(parts)
+            string = tuple(forms)
+        messages.append(PoMessage(ident, string, context, raw.line, raw.fuzzy))
+    return PoMessages(num_plurals, str(header.plural_expr), tuple(messages))
 
 
 def _header_line(text: str, field: str) -> int:
@@ -436,7 +619,9 @@ class PluralRule:
         return PluralRule, (self.expression,)
 
 
-def _plural_rule(catalog: Catalog, path: Path, text: str) -> tuple[int, Callable[[int], int]]:
+def _plural_rule(
+    catalog: Catalog | PoMessages, path: Path, text: str
+) -> tuple[int, Callable[[int], int]]:
     try:
         count = int(catalog.num_plurals)
         rule = PluralRule(catalog.plural_expr)
@@ -451,12 +636,15 @@ def _plural_rule(catalog: Catalog, path: Path, text: str) -> tuple[int, Callable
 def read_catalog(path: Path, language: str) -> LanguageCatalog:
     """Read and check the catalog at ``path``; :class:`CatalogError` if it cannot be used."""
     locale = babel_locale(language)
-    catalog, text, syntax = load_po(path, language)
+    text, syntax = _read_strict(path)
+    catalog: Catalog | PoMessages | None = read_messages(text, syntax, language, path)
+    if catalog is None:
+        catalog = _babel_read(text, language, path)
     return language_catalog(catalog, text, syntax, path=path, language=language, locale=locale)
 
 
 def language_catalog(
-    catalog: Catalog,
+    catalog: Catalog | PoMessages,
     text: str,
     syntax: PoSyntax,
     *,

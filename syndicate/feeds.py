@@ -15,17 +15,20 @@ Pure: values in, bytes out. Nothing here reads files or the clock.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import datetime as dt
 import functools
 import hashlib
 import html
 import json
+import operator
 import re
 import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any, Literal
 
+from feedgen.entry import FeedEntry
 from feedgen.ext.base import BaseEntryExtension, BaseExtension
 from feedgen.feed import FeedGenerator
 from lxml import etree
@@ -138,6 +141,8 @@ def newest_first(items: Iterable[Item]) -> tuple[Item, ...]:
 
 _RENDITION_FIELDS = tuple(f.name for f in dataclasses.fields(Rendition) if f.name != "labels")
 _LABEL_FIELDS = tuple(f.name for f in dataclasses.fields(Labels))
+_rendition_values = operator.attrgetter(*_RENDITION_FIELDS)
+_label_values = operator.attrgetter(*_LABEL_FIELDS)
 
 
 def fingerprint(rendition: Rendition) -> str:
@@ -146,10 +151,8 @@ def fingerprint(rendition: Rendition) -> str:
     Cheaper than :attr:`Rendition.content_hash` (no JSON); used to skip work whose inputs did
     not change.
     """
-    labels = rendition.labels
-    parts = [str(getattr(rendition, name)) for name in _RENDITION_FIELDS]
-    parts += [str(getattr(labels, name)) for name in _LABEL_FIELDS]
-    data = "\x00".join(parts).encode("utf-8", "surrogatepass")
+    parts = [*_rendition_values(rendition), *_label_values(rendition.labels)]
+    data = "\x00".join(map(str, parts)).encode("utf-8", "surrogatepass")
     return hashlib.blake2b(data, digest_size=16).hexdigest()
 
 
@@ -205,22 +208,29 @@ def check_text(text: str, what: str) -> str:
     return text
 
 
+@functools.lru_cache(maxsize=4096)
+def _check_item(item: Item) -> None:
+    # Memoized: an entry is in several documents, each in three formats. (A failing check
+    # raises, and is not memoized.)
+    check_rendition(item.rendition)
+    _aware(item.published, "published", item.rendition)
+    # Titles of the other languages go into the entry too (Atom alternates, JSON).
+    for other in item.translations:
+        for field, text in (("title", other.title), ("url", other.url)):
+            bad = XML_INVALID.search(text)
+            if bad:
+                raise FeedError(
+                    f"translations.{other.language}.{field}: character "
+                    f"U+{ord(bad.group()):04X} cannot appear in a feed",
+                    answer_id=item.rendition.answer_id, language=item.rendition.language,
+                    field=f"translations.{other.language}.{field}",
+                )
+
+
 def check_document(doc: Document) -> None:
     """Check every entry and the feed-level text of a document."""
     for item in doc.items:
-        check_rendition(item.rendition)
-        _aware(item.published, "published", item.rendition)
-        # Titles of the other languages go into the entry too (Atom alternates, JSON).
-        for other in item.translations:
-            for field, text in (("title", other.title), ("url", other.url)):
-                bad = XML_INVALID.search(text)
-                if bad:
-                    raise FeedError(
-                        f"translations.{other.language}.{field}: character "
-                        f"U+{ord(bad.group()):04X} cannot appear in a feed",
-                        answer_id=item.rendition.answer_id, language=item.rendition.language,
-                        field=f"translations.{other.language}.{field}",
-                    )
+        _check_item(item)
     check_text(doc.title, "feed title")
     check_text(doc.subtitle, "feed subtitle")
     check_text(doc.publisher, "publisher")
@@ -350,6 +360,7 @@ def rss_title(title: str) -> str:
 
 
 def _generator(doc: Document, fmt: Format) -> Any:
+    """The feed-level part of a document (no entries: see :func:`_entry_element`)."""
     fg = FeedGenerator()
     fg.register_extension("syndicate", _FeedExtension, _EntryExtension)
     fg.syndicate.doc = doc
@@ -364,29 +375,59 @@ def _generator(doc: Document, fmt: Format) -> Any:
     fg.link(href=doc.url(fmt), rel="self", type=MEDIA_TYPES[fmt])
     fg.link(href=doc.home_page_url, rel="alternate", type="text/html")
     fg.updated(doc.updated)  # also lastBuildDate; both default to now
-    for item in doc.items:
-        rendition = item.rendition
-        entry = fg.add_entry(order="append")  # the default prepends
-        entry.syndicate.item = item
-        entry.id(item.id)  # sets the RSS guid too (isPermaLink="false"); never call guid()
-        entry.title(rendition.title)
-        entry.updated(rendition.updated)
-        entry.published(item.published)
-        entry.summary(rendition.summary_html, type="html")
-        entry.content(rendition.content_html, type="html")
     return fg
+
+
+@functools.lru_cache(maxsize=1 << 15)
+def content_html(rendition: Rendition) -> str:
+    """:attr:`Rendition.content_html`, memoized: every format and page of an entry uses it."""
+    return rendition.content_html
+
+
+@functools.lru_cache(maxsize=4096)
+def _entry_element(item: Item, fmt: Literal["atom", "rss"]) -> Any:
+    """The entry element feedgen makes for ``item`` (never attached: callers copy it).
+
+    An entry is in its language's feed and its condition's feed (and may move to an
+    archive): it is built once per format and copied into each document, as feedgen would
+    have built it there (a detached element, appended after the feed-level elements).
+    The cache holds about four languages' entries.
+    """
+    rendition = item.rendition
+    entry = FeedEntry()
+    entry.register_extension("syndicate", _EntryExtension, atom=True, rss=True)
+    entry.syndicate.item = item
+    entry.id(item.id)  # sets the RSS guid too (isPermaLink="false"); never call guid()
+    entry.title(rendition.title)
+    entry.updated(rendition.updated)
+    entry.published(item.published)
+    entry.summary(rendition.summary_html, type="html")
+    entry.content(content_html(rendition), type="html")
+    return entry.atom_entry() if fmt == "atom" else entry.rss_entry()
+
+
+def _serialize(tree: Any) -> bytes:
+    # What feedgen's atom_str(pretty=True) and rss_str(pretty=True) do.
+    return bytes(etree.tostring(tree, pretty_print=True, encoding="UTF-8", xml_declaration=True))
 
 
 def render_atom(doc: Document) -> bytes:
     """The Atom 1.0 document."""
     check_document(doc)
-    return bytes(_generator(doc, "atom").atom_str(pretty=True))
+    feed, tree = _generator(doc, "atom")._create_atom()
+    for item in doc.items:
+        feed.append(copy.deepcopy(_entry_element(item, "atom")))
+    return _serialize(tree)
 
 
 def render_rss(doc: Document) -> bytes:
     """The RSS 2.0 document (self, hub and archive links as ``atom:link``)."""
     check_document(doc)
-    return bytes(_generator(doc, "rss").rss_str(pretty=True))
+    rss, tree = _generator(doc, "rss")._create_rss()
+    channel = rss.find("channel")
+    for item in doc.items:
+        channel.append(copy.deepcopy(_entry_element(item, "rss")))
+    return _serialize(tree)
 
 
 # -- JSON Feed 1.1 ---------------------------------------------------------------------------
@@ -411,7 +452,7 @@ def _json_item(item: Item, publisher: str) -> dict[str, Any]:
         "external_url": rendition.url,
         "title": rendition.title,
         "summary": rendition.summary_text,
-        "content_html": rendition.content_html,
+        "content_html": content_html(rendition),
         "date_published": _rfc3339(item.published),
         "date_modified": _rfc3339(rendition.updated),
         "authors": [{"name": publisher}],
@@ -444,9 +485,27 @@ def render_json(doc: Document) -> bytes:
         "complete": doc.complete,
         "current": doc.current + ".json" if doc.current is not None else None,
     }
-    data["items"] = [_json_item(item, doc.publisher) for item in doc.items]
-    text = json.dumps(data, ensure_ascii=False, indent=2)
+    head = json.dumps(data, ensure_ascii=False, indent=2)
+    # ``data`` with "items" as its last key, as json.dumps(indent=2) writes it: each item's
+    # text is made once (memoized) for every document that holds it.
+    assert head.endswith("\n}")
+    if doc.items:
+        items = ",\n".join(_json_item_text(item, doc.publisher) for item in doc.items)
+        text = f'{head[:-2]},\n  "items": [\n{items}\n  ]\n}}'
+    else:
+        text = f'{head[:-2]},\n  "items": []\n}}'
     return (text + "\n").encode("utf-8")
+
+
+@functools.lru_cache(maxsize=4096)
+def _json_item_text(item: Item, publisher: str) -> str:
+    """An item as ``json.dumps(indent=2)`` writes it inside the items list (indented twice).
+
+    JSON strings never hold a raw line break (``\\n`` is escaped), so indenting every line
+    gives the nested layout.
+    """
+    text = json.dumps(_json_item(item, publisher), ensure_ascii=False, indent=2)
+    return "    " + text.replace("\n", "\n    ")
 
 
 RENDERERS = {"atom": render_atom, "rss": render_rss, "json": render_json}

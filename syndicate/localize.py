@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import hashlib
 import json
 from typing import Any, Literal
@@ -119,7 +120,11 @@ class Rendition:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready data, for the state store."""
-        data = dataclasses.asdict(self)
+        # What dataclasses.asdict gives (every value is a str, date, int or None, labels a
+        # flat dataclass), without its generic deep copy.
+        data = {name: getattr(self, name) for name in _RENDITION_FIELDS}
+        labels = self.labels
+        data["labels"] = {name: getattr(labels, name) for name in _LABEL_FIELDS}
         for key in ("reviewed", "review_due", "source_reviewed", "updated"):
             value = data[key]
             data[key] = value.isoformat() if value is not None else None
@@ -135,6 +140,10 @@ class Rendition:
         values["updated"] = dt.datetime.fromisoformat(values["updated"])
         values["labels"] = Labels(**values["labels"])
         return cls(**values)
+
+
+_RENDITION_FIELDS = tuple(field.name for field in dataclasses.fields(Rendition))
+_LABEL_FIELDS = tuple(field.name for field in dataclasses.fields(Labels))
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -190,11 +199,23 @@ def direction(locale: Locale) -> Direction:
     return "rtl" if locale.character_order == "right-to-left" else "ltr"
 
 
+@functools.lru_cache(maxsize=8192)
+def _long_date(value: dt.date, locale: Locale) -> str:
+    # A corpus has few distinct review dates; CLDR formatting is not cheap.
+    return str(format_date(value, format="long", locale=locale))
+
+
+@functools.lru_cache(maxsize=4096)
+def _source_hash(answer: Answer) -> str:
+    # Every language's rendition of an answer carries the same hash.
+    return answer.source_hash
+
+
 def _labels(
     t: ui.Translator, answer: Answer, locale: Locale, condition: str, publisher: str
 ) -> Labels:
     def day(value: dt.date) -> str:
-        return format_date(value, format="long", locale=locale)
+        return _long_date(value, locale)
 
     experiences = None
     if answer.experiences:
@@ -244,7 +265,7 @@ def _assemble(
         experiences=answer.experiences,
         labels=_labels(t, answer, locale, condition, publisher),
         updated=updated,
-        source_hash=answer.source_hash,
+        source_hash=_source_hash(answer),
         source_reviewed=answer.reviewed,
     )
 

@@ -12,7 +12,7 @@ import dataclasses
 from collections.abc import Sequence
 from xml.sax.saxutils import quoteattr
 
-from .feeds import EXTENSIONS, FORMATS, MEDIA_TYPES, Translation
+from .feeds import EXTENSIONS, FORMATS, MEDIA_TYPES, Translation, content_html
 from .localize import Rendition
 from .render import escape
 
@@ -64,7 +64,7 @@ def rendition_page(
         f'<link rel="canonical" href="{_attr(rendition.url)}">\n'
         f'<link rel="alternate" hreflang="{_attr(lang)}" href="{_attr(self_url)}">'
         f"{alternates}\n</head>\n<body>\n<article>\n<h1>{escape(rendition.title)}</h1>\n"
-        f"{rendition.content_html}\n</article>\n"
+        f"{content_html(rendition)}\n</article>\n"
         + (f"<nav><ul>{others}</ul></nav>\n" if others else "")
         + "</body>\n</html>\n"
     )

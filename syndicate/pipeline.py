@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import pickle
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
@@ -110,6 +112,24 @@ def localize_language(
     return LanguageOutcome(language, catalog, None, tuple(complete), tuple(incomplete))
 
 
+_ANSWERS: dict[str, Sequence[Answer]] = {}
+"""In a worker process: the answers of the current localization, unpickled once."""
+
+
+def _localize_pickled(
+    path: Path, language: str, token: str, answers: bytes, publisher: str
+) -> LanguageOutcome:
+    """:func:`localize_language` in a worker, with the answers pickled once by the parent.
+
+    Pickling 1,000 answers costs about as much as unpickling them: the parent pickles them
+    once for all languages, and each worker unpickles them once for all its languages.
+    """
+    if token not in _ANSWERS:
+        _ANSWERS.clear()
+        _ANSWERS[token] = pickle.loads(answers)
+    return localize_language(path, language, _ANSWERS[token], publisher)
+
+
 POOL_THRESHOLD = 2_000
 """Below this many renditions, starting worker processes costs more than it saves."""
 
@@ -163,9 +183,12 @@ def localize_corpus(
     outcomes: dict[str, LanguageOutcome] = {}
     publisher = settings.publisher
     if workers > 1 and len(paths) > 1:
+        payload = pickle.dumps(answers, protocol=pickle.HIGHEST_PROTOCOL)
+        token = f"{os.getpid()}-{id(payload)}-{time.monotonic_ns()}"
         with ProcessPoolExecutor(max_workers=min(workers, len(paths))) as pool:
             futures = {
-                pool.submit(localize_language, path, language, answers, publisher): language
+                pool.submit(_localize_pickled, path, language, token, payload, publisher):
+                    language
                 for language, path in paths.items()
             }
             source = _localize_source(answers, settings)

@@ -64,15 +64,17 @@ def _render_inline(text: str) -> str:
 
 
 @functools.lru_cache(maxsize=1 << 16)
-def _parsed(text: str) -> tuple[tuple[str, ...], str]:
-    """``(markup signature, inline HTML)`` of inline Markdown, from one parse.
+def _parsed(text: str) -> tuple[tuple[str, ...], str, str]:
+    """``(markup signature, inline HTML, plain text)`` of inline Markdown, from one parse.
 
     The catalog checks take the signature of every translation and localization renders the
-    same text moments later: one parse serves both. Pure, so it is memoized (bounded).
+    same text (and its plain text, for titles and summaries) moments later: one parse serves
+    all three. Pure, so it is memoized (bounded).
     """
     env: dict[str, object] = {}
     tokens = _MARKDOWN.parseInline(text, env)
     signature: list[str] = []
+    plain: list[str] = []
     for token in tokens:
         for child in token.children or ():
             if child.type == "link_open":
@@ -81,8 +83,12 @@ def _parsed(text: str) -> tuple[tuple[str, ...], str]:
                 signature.append(f"image:{child.attrGet('src')}")
             elif child.type in {"em_open", "strong_open", "code_inline", "hardbreak"}:
                 signature.append(child.type.removesuffix("_open"))
+            if child.type in {"text", "code_inline"}:
+                plain.append(child.content)
+            elif child.type in {"softbreak", "hardbreak"}:
+                plain.append(" ")
     html = str(_MARKDOWN.renderer.render(tokens, _MARKDOWN.options, env))
-    return tuple(sorted(signature)), html
+    return tuple(sorted(signature)), html, "".join(plain)
 
 
 def inline_html(text: str) -> str:
@@ -94,15 +100,7 @@ def inline_text(text: str) -> str:
     """The plain text of one block's inline Markdown (markup and link targets dropped)."""
     if _MARKUP_CHARS.search(text) is None:
         return text
-    tokens = _MARKDOWN.parseInline(text)
-    parts: list[str] = []
-    for token in tokens:
-        for child in token.children or ():
-            if child.type in {"text", "code_inline"}:
-                parts.append(child.content)
-            elif child.type in {"softbreak", "hardbreak"}:
-                parts.append(" ")
-    return "".join(parts)
+    return _parsed(text)[2]
 
 
 def markup_signature(text: str) -> tuple[str, ...]:

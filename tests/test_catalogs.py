@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from babel.messages.frontend import parse_mapping_cfg
@@ -430,3 +431,116 @@ def test_a_broken_plural_forms_header_is_located(tmp_path: Path, plural_forms: s
         read_catalog(path, "de")
     assert caught.value.line == 6
     assert str(caught.value).startswith(f"{path}:6: ")
+
+def _both_readings(text: str, language: str = "de") -> tuple[object, object]:
+    """What the strict pass + :func:`read_messages` and Babel's reader make of ``text``."""
+    from syndicate.catalogs import _babel_read, po_syntax, read_messages
+
+    path = Path("x.po")
+
+    def shape(catalog: Any) -> object:
+        messages = [(m.id, m.string, m.context, m.lineno, m.fuzzy) for m in catalog if m.id]
+        return (int(catalog.num_plurals), str(catalog.plural_expr), messages)
+
+    def outcome(read: Any) -> object:
+        try:
+            return shape(read())
+        except CatalogError as exc:
+            return ("error", str(exc), exc.line)
+
+    syntax = po_syntax(text)
+    assert not syntax.errors
+    ours = outcome(lambda: read_messages(text, syntax, language, path)
+                   or _babel_read(text, language, path))
+    theirs = outcome(lambda: _babel_read(text, language, path))
+    return ours, theirs
+
+
+def test_strict_pass_reads_messages_as_babel_does() -> None:
+    """For any file the strict pass accepts, its messages equal Babel's reading (or error)."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    from syndicate.catalogs import po_syntax
+
+    piece = st.sampled_from([*"ab {}é\u0645\t", "\\n", '\\"', "\\\\"])
+    quoted = st.lists(piece, max_size=8).map(lambda parts: '"' + "".join(parts) + '"')
+    comment = st.sampled_from(["#, fuzzy", "#,fuzzy, python-format", "#, python-format",
+                               "#. note", "#: a.py:3", "# user", "#| msgid \"old\"", "",
+                               "#~ msgid \"gone\"", "#~ msgstr \"weg\"", "#: \u2068a b\u2069:1"])
+    keyword_gap = st.sampled_from([" ", " ", " ", "  ", "\t"])
+
+    @st.composite
+    def entry(draw: Any) -> list[str]:
+        lines = draw(st.lists(comment, max_size=2))
+        gap = draw(keyword_gap)
+        if draw(st.booleans()):
+            lines.append(f"msgctxt{gap}{draw(quoted)}")
+        lines.append(f"msgid {draw(quoted)}")
+        lines += draw(st.lists(quoted, max_size=2))
+        if draw(st.integers(0, 3)) == 0:
+            lines.append(f"msgid_plural {draw(quoted)}")
+            for index in range(draw(st.integers(1, 4))):
+                lines.append(f"msgstr[{index}] {draw(quoted)}")
+                lines += draw(st.lists(quoted, max_size=1))
+        else:
+            lines.append(f"msgstr {draw(quoted)}")
+            lines += draw(st.lists(quoted, max_size=1))
+        return lines
+
+    header = st.sampled_from([
+        [],
+        ['msgid ""', 'msgstr ""', '"Language: de\\n"', '"Plural-Forms: nplurals=2; plural=(n != 1);\\n"'],
+        ["#, fuzzy", 'msgid ""', 'msgstr ""', '"Plural-Forms: nplurals=3; plural=(n%10==1 ? 0 : n>1 ? 1 : 2);\\n"'],
+        ['msgid ""', 'msgstr "Plural-Forms: nplurals=1; plural=0;\\n"'],
+        ['msgid ""', 'msgstr ""', '"Plural-Forms: nplurals=x; plural=0;\\n"'],
+        ['msgid ""', 'msgstr ""', '"Language: xx-notalocale\\n"'],
+    ])
+
+    @settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
+    @given(header, st.lists(entry(), max_size=5), st.sampled_from(["\n", "\n\n", "\r\n"]))
+    def agree(head: list[str], entries: list[list[str]], newline: str) -> None:
+        blocks = ([head] if head else []) + entries
+        text = "\n\n".join(newline.join(block) for block in blocks) + "\n"
+        if po_syntax(text).errors:
+            return
+        ours, theirs = _both_readings(text)
+        assert ours == theirs
+
+    agree()
+
+
+def test_shipped_and_generated_catalogs_read_as_babel_reads_them(tmp_path: Path) -> None:
+    """The bundled catalogs and a generated corpus's read identically both ways."""
+    from syndicate.catalogs import discover_languages
+    from syndicate.testing import generate_corpus
+
+    _, locales, _ = generate_corpus(tmp_path, 20, 4)
+    for root in (ROOT / "locales", locales):
+        for language in discover_languages(root):
+            text = catalog_path(root, language).read_text("utf-8")
+            ours, theirs = _both_readings(text, language)
+            assert ours == theirs
+
+
+def test_catalog_sent_by_a_worker_looks_up_the_same(tmp_path: Path) -> None:
+    """A pickled catalog keeps its entries as tuples and gives the same entries on lookup."""
+    import pickle
+
+    from syndicate.catalogs import PackedEntries
+    from syndicate.testing import generate_corpus
+
+    _, locales, languages = generate_corpus(tmp_path, 5, 5)
+    for language in languages:
+        catalog = read_catalog(catalog_path(locales, language), language)
+        received = pickle.loads(pickle.dumps(catalog))
+        assert isinstance(received.entries, PackedEntries)
+        assert dict(received.entries) == dict(catalog.entries)
+        assert received.plural(5) == catalog.plural(5)
+        for key, entry in catalog.entries.items():
+            assert received.entries[key] == entry
+            assert received.usable(key) == catalog.usable(key)
+            assert received.why_not(key) == catalog.why_not(key)
+        assert received.entries.get((None, "no such message")) is None
+        again = pickle.loads(pickle.dumps(received))
+        assert dict(again.entries) == dict(catalog.entries)

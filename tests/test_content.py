@@ -173,6 +173,25 @@ def test_every_problem_of_every_file_is_reported_and_good_files_still_load(tmp_p
     assert "duplicate id 'good-1'" in duplicate.reason and "a-good.md" in duplicate.reason
 
 
+@pytest.mark.parametrize("workers", [2, 3])
+def test_parsing_in_worker_processes_gives_the_serial_corpus(tmp_path: Path, workers: int) -> None:
+    """Answers, problems and their order are the same with worker processes as without."""
+    write(tmp_path, "lupus/a-good.md", GOOD.format(id="good-1"))
+    write(tmp_path, "lupus/dup.md", GOOD.format(id="good-1"))
+    write(tmp_path, "lupus/bad-date.md", GOOD.format(id="b2").replace("2026-04-06", "2026-13-01"))
+    write(tmp_path, "lupus/no-front.md", "Just text\n")
+    write(tmp_path, "lupus/latin1.md", GOOD.format(id="b3").encode().replace(b"text.", b"t\xe9xt."))
+    for number in range(5):
+        write(tmp_path, f"asthma/q{number}.md",
+              GOOD.format(id=f"q{number}").replace("condition: Lupus", "condition: Asthma"))
+    write(tmp_path, "asthma/z-dup.md",
+          GOOD.format(id="q1").replace("condition: Lupus", "condition: Asthma"))
+    serial = load_corpus(tmp_path, workers=1)
+    pooled = load_corpus(tmp_path, workers=workers)
+    assert pooled == serial
+    assert len(serial.answers) == 6 and len(serial.errors) == 5
+
+
 def test_validate_command_lists_all_problems_and_exits_non_zero(tmp_path: Path) -> None:
     write(tmp_path, "lupus/good.md", GOOD.format(id="good-1"))
     write(tmp_path, "lupus/bad.md", GOOD.format(id="b1").replace("2026-04-06", "2026-02-30"))

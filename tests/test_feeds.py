@@ -366,3 +366,50 @@ def test_a_control_character_in_another_language_title_is_a_feed_error() -> None
         with pytest.raises(FeedError, match=r"translations\.en\.title") as caught:
             render(make_doc([item]))
         assert (caught.value.answer_id, caught.value.language) == ("bad0000000000002", "es")
+
+def _feedgen_whole(doc: feeds.Document, fmt: str) -> bytes:
+    """A document as feedgen builds it with every entry added to the generator (the way
+    documents were rendered before entries were built once and copied)."""
+    fg = feeds._generator(doc, fmt)  # type: ignore[arg-type]
+    for item in doc.items:
+        rendition = item.rendition
+        entry = fg.add_entry(order="append")
+        entry.syndicate.item = item
+        entry.id(item.id)
+        entry.title(rendition.title)
+        entry.updated(rendition.updated)
+        entry.published(item.published)
+        entry.summary(rendition.summary_html, type="html")
+        entry.content(rendition.content_html, type="html")
+    return bytes(fg.atom_str(pretty=True) if fmt == "atom" else fg.rss_str(pretty=True))
+
+
+def _json_whole(doc: feeds.Document) -> bytes:
+    """The JSON Feed document as one json.dumps of the whole object."""
+    data = json.loads(feeds.render_json(doc))
+    items = data.pop("items")
+    rebuilt = {**data, "items": [feeds._json_item(item, doc.publisher) for item in doc.items]}
+    assert items == json.loads(json.dumps(rebuilt["items"]))
+    return (json.dumps(rebuilt, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+
+
+def test_entries_built_once_give_the_bytes_of_a_whole_feedgen_document() -> None:
+    """Entries shared by documents (copied from one build) and JSON items spliced from their
+    own text give exactly the bytes of rendering each document whole."""
+    stale = make_item(answer_id="bbbb000000000002", language="ar", direction="rtl",
+                      source_reviewed=dt.date(2030, 1, 1), stale_notice="قديم",
+                      review_due=None, reviewed_by=None)
+    plain = make_item(answer_id="cccc000000000003", title="Plain <b>bold</b> & more",
+                      translations=[feeds.Translation("ar", f"{BASE}/ar/x.html", "عنوان")])
+    docs = [
+        make_doc([ARABIC, stale]),
+        make_doc([ARABIC], base=f"{BASE}/ar/lupus/feed", complete=False,
+                 current=f"{BASE}/ar/feed", prev_archive=f"{BASE}/ar/archive/1"),
+        make_doc([plain, ARABIC, stale], complete=False, prev_archive=f"{BASE}/en/archive/2"),
+        make_doc([], updated=dt.datetime(2020, 1, 1, tzinfo=UTC)),
+    ]
+    for _ in range(2):  # the second round is served from the memos
+        for doc in docs:
+            assert feeds.render_atom(doc) == _feedgen_whole(doc, "atom")
+            assert feeds.render_rss(doc) == _feedgen_whole(doc, "rss")
+            assert feeds.render_json(doc) == _json_whole(doc)

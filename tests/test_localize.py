@@ -250,3 +250,20 @@ def test_shipped_catalogs_are_readable(project_root: Path, language: str) -> Non
     path = project_root / "locales" / language.replace("-", "_") / "LC_MESSAGES" / "syndicate.po"
     catalog = read_catalog(path, language)
     assert catalog.language == language
+
+
+def test_rendition_to_dict_is_dataclasses_asdict_with_iso_dates() -> None:
+    """The hand-written ``to_dict`` gives what ``dataclasses.asdict`` gave, in field order."""
+    import dataclasses as dc
+
+    from syndicate.testing import make_rendition
+
+    for rendition in (make_rendition(), make_rendition(review_due=None, reviewed_by=None,
+                                                       stale_notice="Old")):
+        expected = dc.asdict(rendition)
+        for key in ("reviewed", "review_due", "source_reviewed", "updated"):
+            value = expected[key]
+            expected[key] = value.isoformat() if value is not None else None
+        assert rendition.to_dict() == expected
+        assert list(rendition.to_dict()) == list(expected)
+        assert type(rendition).from_dict(rendition.to_dict()) == rendition

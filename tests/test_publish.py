@@ -308,3 +308,37 @@ def test_failure_while_staging_changes_nothing(
         build(feed_settings)
     assert public_files(out) == before
     assert not [p for p in out.rglob("*.tmp")]
+
+
+def test_manifest_bytes_are_json_dumps_of_the_manifest() -> None:
+    """The hand-written manifest is byte for byte what json.dumps(indent=1) writes."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from syndicate.publish import FileRecord, _manifest_bytes
+
+    text = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=12)
+    size = st.one_of(st.integers(0, 10**12), st.floats(0, 10, allow_nan=False), st.booleans())
+    record = st.builds(FileRecord, etag=text, last_modified=text, content_type=text, size=size)
+
+    @settings(max_examples=300)
+    @given(st.dictionaries(text, record, max_size=6))
+    def agree(records: dict[str, FileRecord]) -> None:
+        data = {"version": 1, "files": {path: dataclasses.asdict(records[path])
+                                        for path in sorted(records)}}
+        expected = json.dumps(data, ensure_ascii=False, indent=1, sort_keys=True) + "\n"
+        assert _manifest_bytes(records) == expected.encode()
+
+    agree()
+
+
+def test_fingerprint_is_the_joined_fields_digest() -> None:
+    """The rendition fingerprint stays what earlier builds stored in their state."""
+    from syndicate.feeds import _LABEL_FIELDS, _RENDITION_FIELDS, fingerprint
+    from syndicate.testing import make_rendition
+
+    for rendition in (make_rendition(), make_rendition(review_due=None, stale_notice="x\ud800")):
+        parts = [str(getattr(rendition, name)) for name in _RENDITION_FIELDS]
+        parts += [str(getattr(rendition.labels, name)) for name in _LABEL_FIELDS]
+        data = "\x00".join(parts).encode("utf-8", "surrogatepass")
+        assert fingerprint(rendition) == hashlib.blake2b(data, digest_size=16).hexdigest()

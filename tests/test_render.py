@@ -119,7 +119,7 @@ _INLINE = st.text(alphabet=st.sampled_from(list("ab *_`[]()!<>&\\#:/.\n\u00e9x1"
 @settings(max_examples=300)
 @given(_INLINE)
 def test_memoized_parse_matches_markdown_it_directly(text: str) -> None:
-    """One parse serves signature and HTML: both equal what markdown-it gives on its own."""
+    """One parse serves signature, HTML and plain text: each equals markdown-it on its own."""
     from markdown_it import MarkdownIt
 
     from syndicate import render
@@ -138,6 +138,14 @@ def test_memoized_parse_matches_markdown_it_directly(text: str) -> None:
             elif child.type in {"em_open", "strong_open", "code_inline", "hardbreak"}:
                 signature.append(child.type.removesuffix("_open"))
     assert markup_signature(text) == tuple(sorted(signature))
+    plain: list[str] = []
+    for token in fresh.parseInline(text):
+        for child in token.children or ():
+            if child.type in {"text", "code_inline"}:
+                plain.append(child.content)
+            elif child.type in {"softbreak", "hardbreak"}:
+                plain.append(" ")
+    assert inline_text(text) == "".join(plain)
 
 
 # -- property: the sanitizer's output, parsed as a browser would, holds nothing executable ----
