@@ -15,6 +15,8 @@ import dataclasses
 import datetime as dt
 import hashlib
 import json
+import multiprocessing
+import multiprocessing.context
 import os
 import re
 from collections.abc import Iterable, Iterator
@@ -527,8 +529,22 @@ def _parse_all(paths: list[Path], workers: int | None) -> list[_Parsed]:
     # Contiguous chunks, results joined in order: the same list as the serial loop.
     size = -(-len(paths) // workers)
     chunks = [paths[start:start + size] for start in range(0, len(paths), size)]
-    with ProcessPoolExecutor(max_workers=len(chunks)) as pool:
+    with ProcessPoolExecutor(max_workers=len(chunks), mp_context=worker_context()) as pool:
         return [result for part in pool.map(_parse_chunk, chunks) for result in part]
+
+
+def worker_context() -> multiprocessing.context.BaseContext:
+    """How worker processes start: ``forkserver`` where there is one, else ``spawn``.
+
+    Never a plain ``fork``: ``syndicate run`` has threads (HTTP server, scheduler, database
+    pool), and forking a threaded process can copy a lock some other thread holds. The fork
+    server preloads Syndicate, so workers still start in milliseconds.
+    """
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(["syndicate.pipeline"])
+        return context
+    return multiprocessing.get_context("spawn")
 
 
 def _usable_cpus() -> int:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from .catalogs import LanguageCatalog, catalog_path, discover_languages, read_catalog
 from .config import Settings
-from .content import Answer, Corpus, load_corpus
+from .content import Answer, Corpus, load_corpus, worker_context
 from .errors import CatalogError
 from .localize import Incomplete, Rendition, localize, localize_source
 
@@ -185,7 +185,9 @@ def localize_corpus(
     if workers > 1 and len(paths) > 1:
         payload = pickle.dumps(answers, protocol=pickle.HIGHEST_PROTOCOL)
         token = f"{os.getpid()}-{id(payload)}-{time.monotonic_ns()}"
-        with ProcessPoolExecutor(max_workers=min(workers, len(paths))) as pool:
+        with ProcessPoolExecutor(
+            max_workers=min(workers, len(paths)), mp_context=worker_context()
+        ) as pool:
             futures = {
                 pool.submit(_localize_pickled, path, language, token, payload, publisher):
                     language

@@ -71,3 +71,23 @@ def test_small_corpora_stay_in_one_process() -> None:
     """Starting workers costs more than a few hundred renditions take."""
     assert default_workers(languages=9, renditions=300) == 1
     assert default_workers(languages=1, renditions=100_000) == 1
+
+
+def test_pool_starts_from_a_threaded_process_without_forking_it(tmp_path: Path) -> None:
+    """The service localizes from a scheduler thread while other threads hold locks: workers
+    come from the fork server, never from a fork of this threaded process."""
+    import threading
+
+    from syndicate.content import worker_context
+
+    assert worker_context().get_start_method() in {"forkserver", "spawn"}
+    settings = _settings(tmp_path)
+    held = threading.Lock()
+    held.acquire()  # a lock another thread holds, as a busy service has
+    results: list[Localization] = []
+    thread = threading.Thread(target=lambda: results.append(localize_corpus(settings, workers=2)))
+    thread.start()
+    thread.join(timeout=120)
+    held.release()
+    assert not thread.is_alive() and len(results) == 1
+    assert _summary(results[0]) == _summary(localize_corpus(settings, workers=1))
