@@ -19,23 +19,6 @@ from syndicate.render import (
     markup_signature,
 )
 
-SAFE_SCHEMES = ("http://", "https://", "mailto:")
-
-
-def assert_safe(html: str) -> None:
-    """Parse ``html`` as a browser would and find nothing executable in it."""
-    if not html.strip():
-        return
-    for root in lxml.html.fragments_fromstring(f"<div>{html}</div>"):
-        if isinstance(root, str):
-            continue
-        for element in root.iter():
-            assert element.tag not in {"script", "iframe", "img", "style", "svg", "object"}, html
-            for name, value in element.attrib.items():
-                assert not name.lower().startswith("on"), html
-                if name in {"href", "src"}:
-                    assert value.strip().lower().startswith(SAFE_SCHEMES), html
-
 
 @pytest.mark.parametrize(
     "hostile",
@@ -52,7 +35,7 @@ def assert_safe(html: str) -> None:
 )
 def test_hostile_markup_never_reaches_output(hostile: str) -> None:
     html = inline_html(f"before {hostile} after")
-    assert_safe(html)
+    assert_inert(html)
     assert "before" in html and "after" in html
 
 
@@ -94,7 +77,7 @@ def test_markup_signature_sees_links_and_emphasis() -> None:
                | st.characters(), max_size=120))
 def test_no_script_handler_or_javascript_url_ever_survives(text: str) -> None:
     html = body_html([(Block("paragraph", "x", 1, ""), text)])
-    assert_safe(html)
+    assert_inert(html)
 
 
 @settings(max_examples=500, deadline=None)

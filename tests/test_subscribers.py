@@ -21,6 +21,7 @@ from syndicate.errors import StoreError
 from syndicate.outbox import Job
 from syndicate.testing import Receiver, Reply
 from tests.conftest import ANSWER_FILE, set_front_matter
+from tests.procs import service_env
 
 NOW = dt.datetime(2026, 5, 1, 12, 0, tzinfo=dt.UTC)
 HOSTILE_IDS = [
@@ -30,18 +31,6 @@ HOSTILE_IDS = [
 ]
 """Strings in the place of a subscriber id: parent steps, absolute paths, NUL, newlines,
 backslashes, look-alike dots, SQL."""
-
-
-def _env(workspace: Path, database_url: str) -> dict[str, str]:
-    return {
-        "SYNDICATE_DATABASE_URL": database_url,
-        "SYNDICATE_WEBHOOK_ALLOW_NETWORKS": "127.0.0.0/8",
-        "SYNDICATE_BASE_URL": "https://answers.example",
-        "SYNDICATE_CONTENT_DIR": str(workspace / "content"),
-        "SYNDICATE_LOCALES_DIR": str(workspace / "locales"),
-        "SYNDICATE_OUT_DIR": str(workspace / "public"),
-        "SYNDICATE_STATE_DIR": str(workspace / "state"),
-    }
 
 
 @pytest.mark.parametrize("subscriber_id", HOSTILE_IDS)
@@ -68,7 +57,7 @@ def test_strings_that_are_not_subscriber_ids_are_refused_clearly(
 def test_cli_refuses_a_hostile_subscriber_id_without_a_traceback(
     database_url: str, workspace: Path, command: str
 ) -> None:
-    env = _env(workspace, database_url)
+    env = service_env(workspace, database_url)
     result = CliRunner().invoke(cli, ["subscribers", command, "../sub_0123456789abcdef"], env=env)
     assert result.exit_code == 1
     assert "is not a subscriber id" in result.output
@@ -82,7 +71,7 @@ def test_secrets_never_appear_in_logs_output_or_errors(
     rotate-secret, with every logger at DEBUG: the only places a secret is printed are the
     one-time answers of ``add`` and ``rotate-secret``."""
     caplog.set_level(logging.DEBUG)
-    env = _env(workspace, database_url)
+    env = service_env(workspace, database_url)
     runner = CliRunner()
     leaks: list[str] = []
 

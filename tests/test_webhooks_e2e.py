@@ -5,7 +5,6 @@ from __future__ import annotations
 import collections
 import datetime as dt
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -22,19 +21,7 @@ from syndicate import subscribers as subs
 from syndicate.cli import cli
 from syndicate.testing import Receiver, Reply
 from tests.conftest import ANSWER_FILE, set_front_matter
-
-
-def _env(workspace: Path, database_url: str, **extra: str) -> dict[str, str]:
-    return {
-        "SYNDICATE_DATABASE_URL": database_url,
-        "SYNDICATE_WEBHOOK_ALLOW_NETWORKS": "127.0.0.0/8",
-        "SYNDICATE_BASE_URL": "https://answers.example",
-        "SYNDICATE_CONTENT_DIR": str(workspace / "content"),
-        "SYNDICATE_LOCALES_DIR": str(workspace / "locales"),
-        "SYNDICATE_OUT_DIR": str(workspace / "public"),
-        "SYNDICATE_STATE_DIR": str(workspace / "state"),
-        **extra,
-    }
+from tests.procs import service_env
 
 
 def _run(env: dict[str, str], *args: str) -> str:
@@ -48,7 +35,7 @@ def test_review_date_change_reaches_the_subscriber_in_each_published_language(
 ) -> None:
     """content/ re-reviewed -> sync -> deliver: one signed answer.reviewed per language,
     verified with the standardwebhooks package."""
-    env = _env(workspace, database_url)
+    env = service_env(workspace, database_url)
     with Receiver() as receiver:
         added = json.loads(_run(env, "subscribers", "add", receiver.url(), "--json"))
         assert added["status"] == "active"  # the receiver echoed the challenge
@@ -77,7 +64,7 @@ def test_review_date_change_reaches_the_subscriber_in_each_published_language(
 
 def test_cli_subscriber_lifecycle(database_url: str, workspace: Path) -> None:
     """add prints the id; list, show, pause, resume, rotate-secret and remove work."""
-    env = _env(workspace, database_url)
+    env = service_env(workspace, database_url)
     with Receiver() as receiver:
         sid = _run(env, "subscribers", "add", receiver.url(), "--language", "de",
                    "--event", "answer.reviewed").strip()
@@ -95,7 +82,7 @@ def test_cli_subscriber_lifecycle(database_url: str, workspace: Path) -> None:
 
 def test_cli_refuses_unsafe_urls(database_url: str, workspace: Path) -> None:
     """Registration refuses a URL the SSRF guard rejects, with a clear message."""
-    env = _env(workspace, database_url, SYNDICATE_WEBHOOK_ALLOW_NETWORKS="")
+    env = service_env(workspace, database_url, webhook_allow_networks="")
     result = CliRunner().invoke(cli, ["subscribers", "add", "http://0x7f.1/hook"], env=env)
     assert result.exit_code == 1
     assert "not a globally routable address" in result.output
@@ -103,7 +90,7 @@ def test_cli_refuses_unsafe_urls(database_url: str, workspace: Path) -> None:
 
 def test_cli_deliveries_show_retry_replay(database_url: str, workspace: Path) -> None:
     """Operators see every attempt and can send again."""
-    env = _env(workspace, database_url)
+    env = service_env(workspace, database_url)
     with Receiver() as receiver:
         _run(env, "subscribers", "add", receiver.url(), "--language", "en")
         _run(env, "sync")
@@ -122,7 +109,7 @@ def test_cli_deliveries_show_retry_replay(database_url: str, workspace: Path) ->
 
 def test_db_upgrade_command(database_url: str, workspace: Path) -> None:
     """``syndicate db upgrade`` creates the schema and says at which revision."""
-    env = _env(workspace, database_url)
+    env = service_env(workspace, database_url)
     assert store.head_revision() in _run(env, "db", "upgrade")
 
 
@@ -132,10 +119,10 @@ def test_killed_worker_loses_nothing_and_duplicates_keep_their_id(
 ) -> None:
     """kill -9 mid-batch, restart: every delivery made; repeats carry the same webhook-id
     and the same body."""
-    env = dict(os.environ, **_env(workspace, database_url, SYNDICATE_WEBHOOK_TIMEOUT="1",
-                                  SYNDICATE_DELIVERY_LEASE="2",
-                                  SYNDICATE_DELIVERY_CONCURRENCY="6",
-                                  SYNDICATE_SUBSCRIBER_CONCURRENCY="1"))
+    env = service_env(workspace, database_url, webhook_timeout="1",
+                                  delivery_lease="2",
+                                  delivery_concurrency="6",
+                                  subscriber_concurrency="1")
     engine = store.open_engine(database_url)
     now = dt.datetime.now(dt.UTC)
     with Receiver() as receiver:
