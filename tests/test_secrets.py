@@ -56,7 +56,7 @@ def test_tokens_and_webhook_secrets_never_appear_in_logs_errors_or_metrics(
             sub_id = created.json()["subscription"]["id"]
             secrets.append(created.json()["secret"])
             wait_until(lambda: client.get(f"/api/v1/subscriptions/{sub_id}", headers=auth)
-                       .json()["subscription"]["status"] == "active", 20, "verification")
+                       .json()["subscription"]["status"] == "active", 60, "verification")
             rotated = client.post(f"/api/v1/subscriptions/{sub_id}/rotate-secret", headers=auth)
             assert rotated.status_code == 200
             secrets.append(rotated.json()["secret"])
@@ -72,7 +72,7 @@ def test_tokens_and_webhook_secrets_never_appear_in_logs_errors_or_metrics(
             try:
                 wait_until(lambda: count(engine, store.deliveries,
                                          store.deliveries.c.state == "delivered") >= 1,
-                           30, "a delivery after a failed attempt")
+                           60, "a delivery after a failed attempt")
             finally:
                 engine.dispose()
             for path in ("/metrics", f"/api/v1/subscriptions/{sub_id}/deliveries"):
@@ -82,7 +82,7 @@ def test_tokens_and_webhook_secrets_never_appear_in_logs_errors_or_metrics(
             seen.append(client.get("/api/v1/subscriptions", headers=auth).text)
         assert proc.terminate() == 0
         seen += [proc.out.read_text(), proc.err.read_text()]
-        assert len(receiver.requests("/hook")) >= 3  # challenge, a failed and a good attempt
+        assert len(receiver.requests("/hook")) >= 2  # a failed (500) and a good attempt
     logged = "\n".join(seen)
     assert '"subscription created"' in logged or "subscription created" in logged
     for secret in secrets:
