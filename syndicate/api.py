@@ -412,6 +412,19 @@ class StatusCounter:
         await self.app(scope, receive, sending)
 
 
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+def _route(path: str, **by_method: Handler) -> Route:
+    """One route per path, dispatching on the method, so that a 405 names every method the
+    path serves in ``Allow`` (one route per method named only the first one's)."""
+
+    async def endpoint(request: Request) -> Response:
+        return await by_method[request.method if request.method != "HEAD" else "GET"](request)
+
+    return Route(path, endpoint, methods=list(by_method))
+
+
 def create_app(
     settings: Settings,
     engine: Engine,
@@ -431,21 +444,18 @@ def create_app(
     s = service
     sub = "/api/v1/subscriptions/{subscription_id}"
     routes = [
-        Route("/api/v1/subscriptions", s.create, methods=["POST"]),
-        Route("/api/v1/subscriptions", s.listing, methods=["GET"]),
-        Route(sub, s.get, methods=["GET"]),
-        Route(sub, s.update, methods=["PATCH"]),
-        Route(sub, s.delete, methods=["DELETE"]),
-        Route(f"{sub}/rotate-secret", s.rotate, methods=["POST"]),
-        Route(f"{sub}/deliveries", s.deliveries, methods=["GET"]),
-        Route(f"{sub}/replay", s.replay, methods=["POST"]),
-        Route("/api/v1/changes", s.changes, methods=["GET"]),
-        Route("/api/v1/answers", s.answers, methods=["GET"]),
-        Route("/websub", s.hub, methods=["POST"]),
-        Route("/healthz", s.healthz, methods=["GET"]),
-        Route("/readyz", s.readyz, methods=["GET"]),
-        Route("/metrics", s.metrics_text, methods=["GET"]),
-        Route("/openapi.json", s.openapi_json, methods=["GET"]),
+        _route("/api/v1/subscriptions", POST=s.create, GET=s.listing),
+        _route(sub, GET=s.get, PATCH=s.update, DELETE=s.delete),
+        _route(f"{sub}/rotate-secret", POST=s.rotate),
+        _route(f"{sub}/deliveries", GET=s.deliveries),
+        _route(f"{sub}/replay", POST=s.replay),
+        _route("/api/v1/changes", GET=s.changes),
+        _route("/api/v1/answers", GET=s.answers),
+        _route("/websub", POST=s.hub),
+        _route("/healthz", GET=s.healthz),
+        _route("/readyz", GET=s.readyz),
+        _route("/metrics", GET=s.metrics_text),
+        _route("/openapi.json", GET=s.openapi_json),
     ]
     handlers: dict[Any, Callable[[Request, Exception], Awaitable[Response]]] = {
         ApiError: _api_error, HTTPException: _http_error, Exception: _server_error,

@@ -104,7 +104,7 @@ def string_list(body: Mapping[str, Any], name: str, pattern: re.Pattern[str]) ->
         raise ApiError(422, "invalid_field", f"{name} must be a list of at most {MAX_ITEMS} items")
     items: list[str] = []
     for item in value:
-        if not isinstance(item, str) or not pattern.match(item):
+        if not isinstance(item, str) or not pattern.fullmatch(item):
             shown = item if isinstance(item, str) and len(item) <= 64 else "an item"
             raise ApiError(422, "invalid_field", f"{name}: {shown!r} is not valid")
         if item not in items:
@@ -147,7 +147,7 @@ def query_match(params: Mapping[str, str], name: str, pattern: re.Pattern[str]) 
     raw = params.get(name)
     if raw is None:
         return None
-    if not pattern.match(raw):
+    if not pattern.fullmatch(raw):
         raise ApiError(400, "invalid_parameter", f"{name} is not valid")
     return raw
 

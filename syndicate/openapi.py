@@ -11,6 +11,7 @@ from typing import Any
 
 from .config import Settings
 from .events import ANSWER_EVENTS
+from .httpinput import LANGUAGE, SLUG
 
 JSON = "application/json"
 
@@ -39,6 +40,12 @@ _ERROR_TEXT = {
 }
 
 _STRINGS = {"type": "array", "items": {"type": "string"}}
+# The same patterns the handlers check (syndicate.httpinput), so that a request the document
+# calls valid is not refused for its syntax.
+_LANGUAGE = {"type": "string", "pattern": LANGUAGE.pattern}
+_SLUG = {"type": "string", "pattern": SLUG.pattern}
+_EVENT = {"type": "string", "pattern": "^(?:" + "|".join(
+    [*(e.replace(".", "\\.") for e in ANSWER_EVENTS), "[a-z]+\\.\\*", "\\*"]) + ")$"}
 _TIME = {"type": "string", "format": "date-time"}
 _DAY = {"type": "string", "format": "date"}
 
@@ -58,10 +65,11 @@ SCHEMAS: dict[str, Any] = {
     "Filters": {
         "type": "object", "additionalProperties": False,
         "properties": {
-            "languages": {**_STRINGS, "maxItems": 100, "description": "BCP 47; empty: all"},
-            "conditions": {**_STRINGS, "maxItems": 100,
+            "languages": {"type": "array", "items": _LANGUAGE, "maxItems": 100,
+                          "description": "BCP 47; empty: all"},
+            "conditions": {"type": "array", "items": _SLUG, "maxItems": 100,
                            "description": "condition slugs; empty: all"},
-            "event_types": {**_STRINGS, "maxItems": 100,
+            "event_types": {"type": "array", "items": _EVENT, "maxItems": 100,
                             "description": f"event types or patterns (`answer.*`) of "
                                            f"{', '.join(ANSWER_EVENTS)}; empty: all"},
             "full": {"type": "boolean", "description": "send the whole rendition"},
@@ -279,8 +287,8 @@ def paths() -> dict[str, Any]:
                               "A page of changes"), **_errors(400), **auth},
                 parameters=[
                     _query("since", {"type": "string"}, "A cursor (`next`); none: from the start"),
-                    _query("language", {"type": "string"}, "Only this language"),
-                    _query("condition", {"type": "string"}, "Only this condition slug"),
+                    _query("language", _LANGUAGE, "Only this language"),
+                    _query("condition", _SLUG, "Only this condition slug"),
                     _query("type", {"enum": list(ANSWER_EVENTS)}, "Only this event type"),
                     _query("limit", {"type": "integer", "minimum": 1, "maximum": 1000},
                            "At most this many (100)"),
@@ -293,7 +301,7 @@ def paths() -> dict[str, Any]:
                                "properties": {"answers": {"type": "array",
                                                           "items": _ref("Answer")}}},
                               "The answers"), **_errors(400), **auth},
-                parameters=[_query("language", {"type": "string"}, "Only this language")]),
+                parameters=[_query("language", _LANGUAGE, "Only this language")]),
         },
         "/websub": {
             "post": _operation(

@@ -335,7 +335,7 @@ def test_tokens_are_stored_hashed(service: Service) -> None:
 
     with service.engine.connect() as conn:
         row = conn.execute(sa.select(api_tokens).where(api_tokens.c.id == record.id)).one()
-    assert token not in repr(tuple(row)) and token.split("_")[2] not in repr(tuple(row))
+    assert token not in repr(tuple(row)) and token.split("_", 2)[2] not in repr(tuple(row))
     assert tokens.authenticate(service.engine, token) == record
     with pytest.raises(ValueError, match="partner name"):
         tokens.issue(service.engine, "Partner A", now=service.clock())
@@ -348,3 +348,27 @@ def test_settings_refuse_unusable_api_limits() -> None:
                       {"websub_lease_seconds": 10**9}]:
         with pytest.raises(ConfigError):
             load_settings(overrides=overrides)
+
+
+def test_a_405_names_every_method_the_path_serves(service: Service) -> None:
+    """``Allow`` lists GET and POST for the subscriptions collection, not just the first
+    route's method (found by schema fuzzing)."""
+    with service.client(service.token("partner-a")) as client:
+        response = client.put(SUBSCRIPTIONS)
+        assert response.status_code == 405
+        assert set(response.headers["allow"].replace(" ", "").split(",")) >= {"GET", "POST"}
+        item = client.request("OPTIONS", f"{SUBSCRIPTIONS}/sub_0123456789abcdef")
+        assert {"GET", "PATCH", "DELETE"} <= set(item.headers["allow"].replace(" ", "").split(","))
+
+
+def test_filters_and_query_values_with_a_trailing_newline_are_refused(service: Service) -> None:
+    """``de\\n`` is not a language and ``lupus\\n`` not a condition: patterns are matched in
+    full, as the OpenAPI document's patterns mean (``$`` also matched before a final newline)."""
+    with Receiver() as receiver, service.client(service.token("partner-a")) as client:
+        for field, value in (("languages", "de\n"), ("conditions", "lupus\n"),
+                             ("event_types", "answer.*\n")):
+            response = client.post(SUBSCRIPTIONS, json={"url": receiver.url(), field: [value]})
+            assert response.status_code == 422, (field, response.text)
+        assert client.get("/api/v1/answers", params={"language": "de\n"}).status_code == 400
+        assert client.get("/api/v1/changes", params={"condition": "lupus\n"}).status_code == 400
+    assert service.counts()["subscribers"] == 0
