@@ -7,7 +7,9 @@ the workers started and idle, then 20,000 deliveries (200 events x 100 subscribe
 due in one transaction; the time runs from that commit until every delivery is recorded as
 delivered (on PostgreSQL after ``ANALYZE``, as the ``sync`` job does after a large
 fan-out). Rounds are interleaved (every configuration once per round) and medians
-reported, because a shared machine's load moves between measurements.
+reported, because a shared machine's load moves between measurements. CPU time per delivery
+is reported too (from ``/proc``): the worker processes', and on PostgreSQL the server
+backends serving them (found by ``application_name``), over the same interval.
 
     python bench/scaleout.py [--deliveries 20000] [--rounds 3]
         [--postgres postgresql+psycopg://postgres@127.0.0.1:5432/test]
@@ -63,15 +65,41 @@ def postgres_schema(base: str) -> Iterator[str]:
         conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
     try:
         separator = "&" if "?" in base else "?"
-        yield f"{base}{separator}options=-csearch_path%3D{schema}"
+        yield (f"{base}{separator}options=-csearch_path%3D{schema}"
+               f"&application_name={schema}")
     finally:
         with admin.begin() as conn:
             conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
         admin.dispose()
 
 
-def measure(url: str, workers: int, ports: list[int], events: int, tmp: Path) -> float:
-    """Deliveries per second with ``workers`` worker processes on ``url``."""
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (0 if it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def backends(engine: sa.Engine, url: str) -> list[int]:
+    """Server process ids of the connections made with ``url``'s application_name."""
+    name = sa.engine.make_url(url).query.get("application_name")
+    if engine.dialect.name != "postgresql" or not name:
+        return []
+    with engine.connect() as conn:
+        return list(conn.execute(sa.text(
+            "SELECT pid FROM pg_stat_activity WHERE application_name = :name"
+        ), {"name": name}).scalars())
+
+
+def measure(url: str, workers: int, ports: list[int], events: int,
+            tmp: Path) -> tuple[float, float, float]:
+    """Deliveries per second with ``workers`` worker processes on ``url``; CPU ms per
+    delivery of the workers and of their PostgreSQL backends."""
     engine = store.open_engine(url)
     env = {**os.environ, "SYNDICATE_DATABASE_URL": url, "SYNDICATE_DELIVER_INTERVAL": "0.05",
            "SYNDICATE_WEBHOOK_ALLOW_NETWORKS": "127.0.0.0/8", "SYNDICATE_LOG_FORMAT": "json",
@@ -91,6 +119,8 @@ def measure(url: str, workers: int, ports: list[int], events: int, tmp: Path) ->
             with engine.connect() as conn:
                 conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql(
                     "ANALYZE deliveries, subscribers, events")
+        before = {pid: cpu_seconds(pid) for pid in [p.pid for p in procs]
+                  + backends(engine, url)}
         started = time.perf_counter()
         total = events * len(urls)
         query = (sa.select(sa.func.count()).select_from(store.deliveries)
@@ -103,7 +133,13 @@ def measure(url: str, workers: int, ports: list[int], events: int, tmp: Path) ->
             time.sleep(0.25)
         else:
             raise RuntimeError("deliveries did not finish in 10 minutes")
-        return total / (time.perf_counter() - started)
+        elapsed = time.perf_counter() - started
+        worker_pids = {p.pid for p in procs}
+        used = {pid: cpu_seconds(pid) - before.get(pid, 0.0)
+                for pid in worker_pids | set(backends(engine, url)) | set(before)}
+        worker_cpu = sum(v for pid, v in used.items() if pid in worker_pids)
+        server_cpu = sum(v for pid, v in used.items() if pid not in worker_pids and v > 0)
+        return total / elapsed, worker_cpu * 1000 / total, server_cpu * 1000 / total
     finally:
         for proc in procs:
             proc.send_signal(signal.SIGTERM)
@@ -123,6 +159,8 @@ def main() -> None:
     events = max(1, args.deliveries // SUBSCRIBERS)
     configs = [("postgres", 1), ("postgres", 2), ("postgres", 4), ("sqlite", 1)]
     rates: dict[str, list[float]] = {f"{db}_{n}": [] for db, n in configs}
+    worker_ms: dict[str, list[float]] = {key: [] for key in rates}
+    server_ms: dict[str, list[float]] = {key: [] for key in rates}
     with receivers() as ports:
         for round_ in range(args.rounds):
             for db, workers in configs:
@@ -131,16 +169,21 @@ def main() -> None:
                         url = f"sqlite:///{Path(tmp) / 'bench.db'}"
                     else:
                         url = stack.enter_context(postgres_schema(args.postgres))
-                    rate = measure(url, workers, ports, events, Path(tmp))
+                    rate, wms, sms = measure(url, workers, ports, events, Path(tmp))
                 rates[f"{db}_{workers}"].append(rate)
-                print(f"round {round_ + 1}: {db} x{workers}: {rate:,.0f} deliveries/s",
-                      flush=True)
+                worker_ms[f"{db}_{workers}"].append(wms)
+                server_ms[f"{db}_{workers}"].append(sms)
+                print(f"round {round_ + 1}: {db} x{workers}: {rate:,.0f} deliveries/s, CPU per "
+                      f"delivery: workers {wms:.3f} ms, postgres {sms:.3f} ms", flush=True)
     medians = {key: statistics.median(values) for key, values in rates.items()}
     result = {
         "deliveries": events * SUBSCRIBERS, "subscribers": SUBSCRIBERS, "rounds": args.rounds,
         "cpus": os.cpu_count(),
         "per_s": {key: round(value) for key, value in medians.items()},
         "per_s_all": {key: [round(v) for v in values] for key, values in rates.items()},
+        "worker_cpu_ms": {key: round(statistics.median(v), 3) for key, v in worker_ms.items()},
+        "postgres_cpu_ms": {key: round(statistics.median(v), 3) for key, v in server_ms.items()
+                            if key.startswith("postgres")},
         "speedup_4_vs_1": round(medians["postgres_4"] / medians["postgres_1"], 2),
         "speedup_2_vs_1": round(medians["postgres_2"] / medians["postgres_1"], 2),
         "sqlite_vs_postgres_1": round(medians["sqlite_1"] / medians["postgres_1"], 2),

@@ -300,9 +300,15 @@ class Worker:
                 busy = bool(running or queued)
                 urgent = any(r.disable or r.verified for r in done)
                 late = time.monotonic() - last_flush > 0.2
-                if done and (not busy or urgent or late or len(done) >= self.flush_every):
+                # Sent but unrecorded deliveries are still claimed: they count against the
+                # 2 x concurrency a worker may hold (what a killed worker can leave to be
+                # sent twice), so flush rather than let them block the next claim.
+                cramped = len(running) + len(queued) + len(done) > 2 * concurrency - (
+                    concurrency // 2)
+                if done and (not busy or urgent or late or cramped
+                             or len(done) >= self.flush_every):
                     await flush()  # before claiming: a subscriber's state may have changed
-                room_total = 2 * concurrency - len(running) - len(queued)
+                room_total = 2 * concurrency - len(running) - len(queued) - len(done)
                 eager = room_total >= concurrency // 2 or not busy or (
                     time.monotonic() - last_claim > 0.05 and len(queued) < concurrency // 4
                 )

@@ -235,6 +235,19 @@ class Result:
     """An ``endpoint.verify`` challenge was echoed: activate the subscriber."""
 
 
+def _in(column: sa.ColumnElement[Any], values: Collection[Any], dialect: str
+        ) -> sa.ColumnElement[bool]:
+    """``column IN values``; on PostgreSQL as ``column = ANY(:array)``, one statement text
+    whatever the number of values, so psycopg's server-side prepared statements are reused
+    instead of a new statement (and plan) for every list length."""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import ARRAY
+
+        return column == sa.any_(sa.bindparam(None, list(values), type_=ARRAY(column.type),
+                                              unique=True))
+    return column.in_(list(values))
+
+
 def claim(
     engine: Engine,
     *,
@@ -256,6 +269,7 @@ def claim(
     """
     full_subscribers = [sid for sid, free in room.items() if free <= 0]
     d, s = deliveries.c, subscribers.c
+    dialect = engine.dialect.name
     due = sa.and_(
         d.state == "pending",
         d.due_at <= now,
@@ -272,7 +286,7 @@ def claim(
         .limit(limit * 2)
     )
     if full_subscribers:
-        query = query.where(d.subscriber_id.not_in(full_subscribers))
+        query = query.where(sa.not_(_in(d.subscriber_id, full_subscribers, dialect)))
     if subscriber_id is not None:
         query = query.where(d.subscriber_id == subscriber_id)
     if engine.dialect.name == "postgresql":
@@ -293,7 +307,7 @@ def claim(
         # would pick the due index and scan every due delivery.
         claimed = conn.execute(
             deliveries.update()
-            .where(d.id.in_(chosen))
+            .where(_in(d.id, chosen, dialect))
             .where(d.state == "pending")
             .where(sa.or_(d.claimed_until.is_(None), d.claimed_until <= now))
             .values(claimed_until=lease_until, claimed_by=worker)
@@ -306,7 +320,7 @@ def claim(
             row.id: row for row in conn.execute(
                 sa.select(s.id, s.url, s.secret, s.previous_secret, s.previous_secret_until,
                           s.topic)
-                .where(s.id.in_({row.subscriber_id for row in claimed}))
+                .where(_in(s.id, {row.subscriber_id for row in claimed}, dialect))
             )
         }
         cache = bodies if bodies is not None else {}
@@ -316,7 +330,7 @@ def claim(
                 cache.clear()
             for event in conn.execute(
                 sa.select(events.c.id, events.c.payload, events.c.full_payload)
-                .where(events.c.id.in_(missing))
+                .where(_in(events.c.id, missing, dialect))
             ):
                 cache[event.id] = (event.payload, event.full_payload)
     jobs = []
@@ -342,36 +356,100 @@ def record(
     """Log every attempt, settle the deliveries and the subscribers' health, in one go."""
     if not results:
         return
-    d = deliveries.c
     with engine.begin() as conn:
-        conn.execute(attempts.insert(), [
+        if conn.dialect.name == "postgresql":
+            _record_postgresql(conn, results, worker)
+        else:
+            _record_rows(conn, results, worker)
+        _settle_subscribers(conn, results, now, disable_after)
+
+
+def _record_rows(conn: Connection, results: Sequence[Result], worker: str) -> None:
+    """The attempts and the deliveries' new state: one executemany of each statement."""
+    d = deliveries.c
+    conn.execute(attempts.insert(), [
+        {
+            "delivery_id": r.job.delivery_id, "number": r.job.attempt,
+            "attempted_at": r.attempted_at, "status_code": r.status,
+            "duration_ms": r.duration_ms, "error": r.error, "worker": worker,
+        }
+        for r in results
+    ])
+    conn.execute(
+        deliveries.update()
+        .where(d.id == sa.bindparam("b_id"))
+        .where(d.claimed_by == worker)
+        .values(
+            state=sa.bindparam("b_state"), attempts=sa.bindparam("b_attempts"),
+            due_at=sa.bindparam("b_due"), delivered_at=sa.bindparam("b_delivered"),
+            last_status=sa.bindparam("b_status"), last_error=sa.bindparam("b_error"),
+            claimed_until=None, claimed_by=None,
+        ),
+        [
             {
-                "delivery_id": r.job.delivery_id, "number": r.job.attempt,
-                "attempted_at": r.attempted_at, "status_code": r.status,
-                "duration_ms": r.duration_ms, "error": r.error, "worker": worker,
+                "b_id": r.job.delivery_id, "b_state": r.state, "b_attempts": r.job.attempt,
+                "b_due": r.due_at, "b_status": r.status, "b_error": r.error,
+                "b_delivered": r.attempted_at if r.state == "delivered" else None,
             }
             for r in results
-        ])
-        conn.execute(
-            deliveries.update()
-            .where(d.id == sa.bindparam("b_id"))
-            .where(d.claimed_by == worker)
-            .values(
-                state=sa.bindparam("b_state"), attempts=sa.bindparam("b_attempts"),
-                due_at=sa.bindparam("b_due"), delivered_at=sa.bindparam("b_delivered"),
-                last_status=sa.bindparam("b_status"), last_error=sa.bindparam("b_error"),
-                claimed_until=None, claimed_by=None,
-            ),
-            [
-                {
-                    "b_id": r.job.delivery_id, "b_state": r.state, "b_attempts": r.job.attempt,
-                    "b_due": r.due_at, "b_status": r.status, "b_error": r.error,
-                    "b_delivered": r.attempted_at if r.state == "delivered" else None,
-                }
-                for r in results
-            ],
-        )
-        _settle_subscribers(conn, results, now, disable_after)
+        ],
+    )
+
+
+_PG_LOG_ATTEMPTS = sa.text("""
+INSERT INTO delivery_attempts
+    (delivery_id, number, attempted_at, status_code, duration_ms, error, worker)
+SELECT v.delivery_id, v.number, v.attempted_at, v.status_code, v.duration_ms, v.error,
+       CAST(:worker AS varchar)
+FROM unnest(CAST(:ids AS integer[]), CAST(:numbers AS integer[]),
+            CAST(:attempted AS timestamp[]), CAST(:statuses AS integer[]),
+            CAST(:durations AS float8[]), CAST(:errors AS text[]))
+     AS v(delivery_id, number, attempted_at, status_code, duration_ms, error)
+""")
+_PG_SETTLE = sa.text("""
+UPDATE deliveries AS d
+SET state = v.state, attempts = v.attempts, due_at = v.due_at, delivered_at = v.delivered_at,
+    last_status = v.last_status, last_error = v.last_error,
+    claimed_until = NULL, claimed_by = NULL
+FROM unnest(CAST(:ids AS integer[]), CAST(:states AS varchar[]), CAST(:numbers AS integer[]),
+            CAST(:dues AS timestamp[]), CAST(:delivered AS timestamp[]),
+            CAST(:statuses AS integer[]), CAST(:errors AS text[]))
+     AS v(id, state, attempts, due_at, delivered_at, last_status, last_error)
+WHERE d.id = v.id AND d.claimed_by = :worker
+""")
+
+
+def _naive_utc(value: dt.datetime | None) -> dt.datetime | None:
+    """What :class:`~syndicate.store.UTCDateTime` stores (raw SQL bypasses the type)."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise ValueError("naive datetimes are not stored: pass an aware UTC datetime")
+    return value.astimezone(dt.UTC).replace(tzinfo=None)
+
+
+def _record_postgresql(conn: Connection, results: Sequence[Result], worker: str) -> None:
+    """As :func:`_record_rows`, in two statements whatever the batch size: the rows travel
+    as arrays and ``unnest`` into one INSERT and one UPDATE ... FROM. The statement texts
+    never change, so psycopg prepares them once per connection, and the server plans and
+    executes each once per batch instead of once per delivery."""
+    ids = [r.job.delivery_id for r in results]
+    numbers = [r.job.attempt for r in results]
+    statuses = [r.status for r in results]
+    errors = [r.error for r in results]
+    conn.execute(_PG_LOG_ATTEMPTS, {
+        "ids": ids, "numbers": numbers, "statuses": statuses, "errors": errors,
+        "attempted": [_naive_utc(r.attempted_at) for r in results],
+        "durations": [float(r.duration_ms) for r in results], "worker": worker,
+    })
+    conn.execute(_PG_SETTLE, {
+        "ids": ids, "numbers": numbers, "statuses": statuses, "errors": errors,
+        "states": [r.state for r in results],
+        "dues": [_naive_utc(r.due_at) for r in results],
+        "delivered": [_naive_utc(r.attempted_at) if r.state == "delivered" else None
+                      for r in results],
+        "worker": worker,
+    })
 
 
 def _settle_subscribers(

@@ -149,6 +149,9 @@ deliveries = sa.Table(
     sa.Column("last_error", sa.Text, nullable=True),
     sa.UniqueConstraint("event_id", "subscriber_id", name="uq_deliveries_event_subscriber"),
     sa.Index("ix_deliveries_due", "state", "due_at"),
+    # The claim's order (see migration 0004): pending deliveries only, by (due_at, id).
+    sa.Index("ix_deliveries_claim", "due_at", "id", postgresql_where=sa.text("state = 'pending'"),
+             sqlite_where=sa.text("state = 'pending'")),
     sa.Index("ix_deliveries_subscriber", "subscriber_id", "created_at"),
 )
 
