@@ -460,6 +460,10 @@ def main() -> None:
         figures["kills"] = {s.name: s.kills for s in services}
         figures["actions"] = actions
         figures["review_changes"] = len(changes)
+        texts = {path.name: path.read_text(errors="replace") for path in logs.glob("*.log")}
+        figures["worker_db_pauses"] = sum(t.count("database unavailable: delivery paused")
+                                          for t in texts.values())
+        figures["logs_with_traceback"] = sorted(n for n, t in texts.items() if "Traceback" in t)
         time.sleep(0.5)
         figures.update(reconcile(engine, receivers, filters))
         figures["feed_samples"] = {"rounds": sampler.rounds, "files": sampler.files,
@@ -521,6 +525,11 @@ def reconcile(engine: sa.engine.Engine, receivers: Receivers,
             counts["unexpected"] += len(seen)
         if len(seen) > 1:
             counts["duplicate_requests_same_id"] += len(seen) - 1
+        # Sent again although the receiver had already answered 2xx in time (e.g. a kill -9
+        # between the answer and the record): at-least-once, same id.
+        first_ok = next((n for n, r in enumerate(seen) if r["behaviour"] in ("ok", "slow")), None)
+        if first_ok is not None:
+            counts["repeats_after_success"] += len(seen) - first_ok - 1
     # The same content (type and data) reaching one receiver under different webhook-ids.
     same: dict[tuple[int, str, str], set[str]] = collections.defaultdict(set)
     for record in records:
@@ -538,6 +547,7 @@ def reconcile(engine: sa.engine.Engine, receivers: Receivers,
         "lost_examples": lost_examples, "unexpected": counts["unexpected"],
         "duplicate_requests_same_id": counts["duplicate_requests_same_id"],
         "duplicates_different_ids": counts["duplicates_different_ids"],
+        "repeats_after_success": counts["repeats_after_success"],
         "filters": {str(k): v for k, v in filters.items() if v},
     }
 
@@ -551,6 +561,7 @@ def report(figures: dict[str, Any]) -> None:
         ("  lost", figures.get("lost")),
         ("unexpected (filters exclude it)", figures.get("unexpected")),
         ("repeats of the same webhook-id (allowed)", figures.get("duplicate_requests_same_id")),
+        ("  of which after a 2xx answer", figures.get("repeats_after_success")),
         ("same event under different ids", figures.get("duplicates_different_ids")),
         ("invalid signatures", figures.get("invalid_signatures")),
         ("webhook requests received", figures.get("requests")),
