@@ -19,7 +19,7 @@ one condition). Then ``syndicate run`` (sync every 3 s, deliver every 1 s, retry
 At the end receivers answer 200, the service settles (bounded), the processes stop and the
 database and the receivers' records are reconciled. The last line is one JSON object.
 
-    python bench/chaos.py [--seconds 120] [--receivers 30] [--answers 40]
+    python bench/chaos.py [--seconds 120] [--receivers 50] [--answers 40]
         [--postgres postgresql+psycopg://postgres@127.0.0.1:5432/test]
 """
 
@@ -322,7 +322,7 @@ class Sampler:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=120.0)
-    parser.add_argument("--receivers", type=int, default=30)
+    parser.add_argument("--receivers", type=int, default=50)
     parser.add_argument("--answers", type=int, default=40)
     parser.add_argument("--seed", type=int, default=int(time.time()))
     parser.add_argument("--postgres", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
