@@ -58,6 +58,10 @@ class Settings:
     """A subscriber failing for this many days is disabled."""
     delivery_lease: float = 60.0
     """Seconds a worker holds a claimed delivery; a killed worker's claims expire after it."""
+    retry_schedule: str = ""
+    """Seconds to wait before each webhook attempt, comma-separated (the first is the first
+    attempt, normally ``0``); after the last one a failing delivery is dead. Empty means the
+    built-in schedule (immediately, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h)."""
     sync_interval: float = 300.0
     """Seconds between two runs of the ``sync`` job."""
     deliver_interval: float = 5.0
@@ -87,6 +91,13 @@ class Settings:
     """Runs kept per job in the run history (older ones are pruned)."""
     shutdown_timeout: float = 30.0
     """Seconds a stopping process waits for in-flight deliveries and jobs before giving up."""
+
+    @property
+    def retry_delays(self) -> tuple[float, ...] | None:
+        """``retry_schedule`` parsed; ``None`` when it is empty (the built-in schedule)."""
+        if not self.retry_schedule.strip():
+            return None
+        return tuple(float(part) for part in self.retry_schedule.split(","))
 
     @property
     def database(self) -> str:
@@ -156,6 +167,18 @@ def _validate(settings: Settings) -> Settings:
     if settings.delivery_lease <= settings.webhook_timeout:
         raise ConfigError(
             "setting delivery_lease: must be longer than webhook_timeout", name="delivery_lease"
+        )
+    try:
+        delays = settings.retry_delays
+    except ValueError as exc:
+        raise ConfigError(
+            "setting retry_schedule: comma-separated seconds are expected (e.g. 0,5,300)",
+            name="retry_schedule",
+        ) from exc
+    if delays is not None and any(not 0 <= delay < float("inf") for delay in delays):
+        raise ConfigError(
+            "setting retry_schedule: every delay must be a finite number of seconds >= 0",
+            name="retry_schedule",
         )
     if settings.feed_size < 1:
         raise ConfigError("setting feed_size: must be at least 1", name="feed_size")

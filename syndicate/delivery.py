@@ -5,7 +5,8 @@ with a lease, and it is marked delivered only after a 2xx. A worker killed mid-r
 its lease to expire; the delivery is sent again with the same ``webhook-id`` and body.
 
 Retry schedule (Svix's, with +/-10 % jitter): immediately, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h,
-10 h; then the delivery is dead (``syndicate deliveries retry`` revives it). ``Retry-After`` is
+10 h (the ``retry_schedule`` setting replaces it); then the delivery is dead (``syndicate
+deliveries retry`` revives it). ``Retry-After`` is
 honoured on 429 and 503; a 3xx is a failure (redirects are never followed); 410 Gone disables
 the subscriber; a subscriber failing for ``disable_after_days`` is disabled.
 
@@ -122,8 +123,11 @@ def retry_after(value: str | None, now: dt.datetime) -> float | None:
     return min(max((when - now).total_seconds(), 0.0), MAX_RETRY_AFTER)
 
 
-def decide(job: outbox.Job, answer: Answer, now: dt.datetime, rng: random.Random) -> outbox.Result:
-    """Apply the retry policy to one attempt."""
+def decide(
+    job: outbox.Job, answer: Answer, now: dt.datetime, rng: random.Random,
+    schedule: Sequence[float] = SCHEDULE,
+) -> outbox.Result:
+    """Apply the retry policy (``schedule``, see ``SCHEDULE``) to one attempt."""
     status = answer.status
     verify = job.event_type == VERIFY_EVENT
     success = status is not None and 200 <= status < 300 and (answer.challenge_ok or not verify)
@@ -140,9 +144,9 @@ def decide(job: outbox.Job, answer: Answer, now: dt.datetime, rng: random.Random
         return dataclasses.replace(base, state="delivered", verified=verify)
     if status == 410:
         return dataclasses.replace(base, state="dead", disable="receiver answered 410 Gone")
-    if job.attempt >= len(SCHEDULE):
+    if job.attempt >= len(schedule):
         return dataclasses.replace(base, state="dead")
-    delay = SCHEDULE[job.attempt]
+    delay = schedule[job.attempt]
     if answer.retry_after is not None and status in (429, 503):
         delay = answer.retry_after
     else:
@@ -249,6 +253,7 @@ class Worker:
         """
         settings = self.settings
         concurrency = settings.delivery_concurrency
+        schedule = settings.retry_delays or SCHEDULE
         disable_after = dt.timedelta(days=settings.disable_after_days)
         running: dict[asyncio.Task[Answer], outbox.Job] = {}
         queued: collections.deque[outbox.Job] = collections.deque()
@@ -287,7 +292,7 @@ class Worker:
             while True:
                 for job, answer in completed:
                     held[job.subscriber_id] -= 1
-                    result = decide(job, answer, self.clock(), self.rng)
+                    result = decide(job, answer, self.clock(), self.rng, schedule)
                     done.append(result)
                     if self.metrics is not None:
                         outcome = "retry" if result.state == "pending" else result.state

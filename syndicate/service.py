@@ -200,6 +200,32 @@ class Service:
         log.info("stopped", extra={"holder": self.holder})
 
 
+DATABASE_OUTAGE_ERRORS = (sa.exc.OperationalError, sa.exc.InterfaceError)
+"""Errors of a database that is down or restarting (not of a bad query)."""
+MAX_OUTAGE_BACKOFF = 30.0
+
+
+async def _deliver_through_outages(worker: Any, stop: asyncio.Event, *,
+                                   poll_interval: float) -> Any:
+    """Run ``worker`` until ``stop``; when the database is unreachable, wait and start again.
+
+    Results not yet recorded when the database went away are sent again once their claims
+    expire (same ``webhook-id``): delivery stays at least once. Backs off 1, 2, 4 ... 30 s.
+    """
+    delay = 1.0
+    while True:
+        try:
+            return await worker.run(until_idle=False, stop=stop, poll_interval=poll_interval)
+        except DATABASE_OUTAGE_ERRORS as exc:
+            if stop.is_set():
+                raise
+            log.warning("database unavailable: delivery paused", extra={
+                "worker": worker.name, "error": type(exc).__name__, "retry_in": delay})
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), delay)
+        delay = min(delay * 2, MAX_OUTAGE_BACKOFF)
+
+
 class DeliveryProcess:
     """One ``syndicate worker`` process: deliveries only, until stopped."""
 
@@ -229,8 +255,8 @@ class DeliveryProcess:
         with _signals(loop, stop.set):
             self.announce(f"syndicate worker {worker.name}: delivering (Ctrl-C to stop)")
             log.info("worker started", extra={"worker": worker.name})
-            task = asyncio.create_task(worker.run(
-                until_idle=False, stop=stop, poll_interval=min(1.0, settings.deliver_interval)))
+            task = asyncio.create_task(_deliver_through_outages(
+                worker, stop, poll_interval=min(1.0, settings.deliver_interval)))
             waiting = asyncio.create_task(stop.wait())
             await asyncio.wait({task, waiting}, return_when=asyncio.FIRST_COMPLETED)
             waiting.cancel()

@@ -40,6 +40,9 @@ def test_file_then_environment_then_overrides(tmp_path: Path) -> None:
         ({"SYNDICATE_FEED_SIZE": "0"}, "feed_size"),
         ({"SYNDICATE_WEBHOOK_ALLOW_NETWORKS": "not-a-net"}, "webhook_allow_networks"),
         ({"SYNDICATE_BASE_URL": "ftp://x"}, "base_url"),
+        ({"SYNDICATE_RETRY_SCHEDULE": "0,soon"}, "retry_schedule"),
+        ({"SYNDICATE_RETRY_SCHEDULE": "0,-1"}, "retry_schedule"),
+        ({"SYNDICATE_RETRY_SCHEDULE": "0,inf"}, "retry_schedule"),
     ],
 )
 def test_bad_values_are_named(environ: dict[str, str], message: str) -> None:

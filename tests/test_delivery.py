@@ -269,6 +269,28 @@ def test_exhausted_delivery_goes_dead_and_retry_revives_it(
         assert len({r.webhook_id for r in receiver.requests()}) == 1
 
 
+def test_retry_schedule_setting_replaces_the_built_in_schedule(
+    engine: sa.engine.Engine, database_url: str, workspace: Path
+) -> None:
+    """``retry_schedule=0,1,2``: three attempts one and two seconds apart, then dead."""
+    settings = hook_settings(workspace, database_url, retry_schedule="0,1,2")
+    assert settings.retry_delays == (0.0, 1.0, 2.0)
+    clock = FixedClock(START)
+    with Receiver() as receiver:
+        receiver.program("/hook", default=Reply(500))
+        sid = _subscribe(engine, receiver.url(), clock)
+        _publish(engine, settings, clock)
+        assert _deliver(engine, settings, clock) == 1
+        clock.advance(0.5)  # the second attempt is due after 1 s (+/-10 %), not 5 s
+        assert _deliver(engine, settings, clock) == 0
+        clock.advance(0.7)
+        assert _deliver(engine, settings, clock) == 1
+        clock.advance(2.5)
+        assert _deliver(engine, settings, clock) == 1
+        row = _delivery(engine, sid)
+        assert (row.state, row.attempts) == ("dead", 3)
+
+
 def test_subscriber_failing_for_days_is_disabled(
     engine: sa.engine.Engine, database_url: str, workspace: Path
 ) -> None:

@@ -102,3 +102,42 @@ def test_a_worker_killed_mid_run_loses_nothing(
     paths = {f"/{url.split('/', 3)[3]}": url for url in urls}
     _verify_sample(requests, secrets, paths, 200)
     engine.dispose()
+
+
+def test_the_worker_process_waits_out_a_database_restart_instead_of_exiting() -> None:
+    """Found by the chaos run: ``syndicate worker`` exited 1 when PostgreSQL restarted.
+    A connection error now pauses delivery and starts it again; other errors still raise."""
+    import asyncio
+
+    from syndicate import service
+
+    class FlakyWorker:
+        name = "test:1"
+
+        def __init__(self) -> None:
+            self.calls = 0
+
+        async def run(self, *, until_idle: bool, stop: asyncio.Event,
+                      poll_interval: float) -> str:
+            self.calls += 1
+            if self.calls == 1:
+                raise sa.exc.OperationalError("SELECT 1", {}, Exception("shutting down"))
+            if self.calls == 2:
+                raise sa.exc.InterfaceError("SELECT 1", {}, Exception("connection closed"))
+            return "stats"
+
+    async def main() -> tuple[str, int]:
+        worker = FlakyWorker()
+        result = await asyncio.wait_for(service._deliver_through_outages(
+            worker, asyncio.Event(), poll_interval=0.1), 10)
+        return result, worker.calls
+
+    assert asyncio.run(main()) == ("stats", 3)
+
+    class BrokenWorker(FlakyWorker):
+        async def run(self, **kwargs: object) -> str:
+            raise sa.exc.IntegrityError("INSERT", {}, Exception("duplicate key"))
+
+    with pytest.raises(sa.exc.IntegrityError):
+        asyncio.run(service._deliver_through_outages(BrokenWorker(), asyncio.Event(),
+                                                     poll_interval=0.1))
