@@ -45,8 +45,6 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -57,7 +55,7 @@ sys.path.insert(0, str(ROOT))
 
 from syndicate import store  # noqa: E402
 from syndicate.events import ANSWER_EVENTS  # noqa: E402
-from syndicate.testing import generate_corpus  # noqa: E402
+from syndicate.testing import generate_corpus, postgres_schema  # noqa: E402
 
 PG_RESTART = ["pg_ctlcluster", "--skip-systemctl-redirect"]
 BEHAVIOURS = [("ok", 35), ("500", 15), ("429", 10), ("hang", 10), ("reset", 10), ("slow", 20)]
@@ -217,27 +215,6 @@ def syndicate(args: list[str], env: dict[str, str], timeout: float = 120) -> str
     return done.stdout
 
 
-@contextlib.contextmanager
-def postgres_schema(base: str) -> Iterator[str]:
-    schema = f"syndicate_chaos_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(base)
-    with admin.begin() as conn:
-        conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-    try:
-        yield f"{base}{'&' if '?' in base else '?'}options=-csearch_path%3D{schema}"
-    finally:
-        admin.dispose()
-        admin = sa.create_engine(base)
-        for _ in range(20):
-            try:
-                with admin.begin() as conn:
-                    conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
-                break
-            except sa.exc.OperationalError:
-                time.sleep(1)
-        admin.dispose()
-
-
 def restart_postgres() -> float:
     versions = sorted(os.listdir("/etc/postgresql"))
     started = time.monotonic()
@@ -339,7 +316,7 @@ def main() -> None:
     receivers = Receivers(options.receivers, options.seed)
     services: list[Service] = []
     with contextlib.ExitStack() as stack:
-        database_url = stack.enter_context(postgres_schema(options.postgres))
+        database_url = stack.enter_context(postgres_schema(options.postgres, "syndicate_chaos"))
         shutil.copytree(ROOT / "content", root / "content")
         content, _, targets = generate_corpus(root, answers=options.answers, languages=3,
                                               body_bytes=1500)

@@ -32,15 +32,12 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections import Counter, defaultdict
-from collections.abc import Iterator
 from pathlib import Path
 
 import aiohttp
-import sqlalchemy as sa
 
-from syndicate.testing import generate_corpus
+from syndicate.testing import generate_corpus, postgres_schema
 
 EXPECTED = {"feed": {200, 304}, "create": {201}, "get": {200}, "list": {200}, "delete": {204}}
 
@@ -65,21 +62,6 @@ def _env(root: Path, database_url: str, content: Path, locales: Path) -> dict[st
 
 def _syndicate(args: list[str], env: dict[str, str], **kwargs: object) -> subprocess.Popen[bytes]:
     return subprocess.Popen([sys.executable, "-m", "syndicate", *args], env=env, **kwargs)  # type: ignore[call-overload, no-any-return]
-
-
-@contextlib.contextmanager
-def postgres_schema(base: str) -> Iterator[str]:
-    """A fresh PostgreSQL schema, dropped afterwards."""
-    schema = f"syndicate_load_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(base)
-    with admin.begin() as conn:
-        conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-    try:
-        yield f"{base}{'&' if '?' in base else '?'}options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
-        admin.dispose()
 
 
 def _wait_for_url(out: Path, proc: subprocess.Popen[bytes], timeout: float) -> str:
@@ -210,7 +192,7 @@ def main() -> None:
         root = Path(tmp)
         content, locales, _ = generate_corpus(root, answers=options.answers, languages=3,
                                               body_bytes=2000)
-        database_url = (stack.enter_context(postgres_schema(options.postgres))
+        database_url = (stack.enter_context(postgres_schema(options.postgres, "syndicate_load"))
                         if options.postgres else f"sqlite:///{root / 'state' / 'syndicate.db'}")
         env = _env(root, database_url, content, locales)
         out = root / "run.out"

@@ -30,14 +30,13 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import sqlalchemy as sa
 
 from syndicate import store
-from syndicate.testing import seed_deliveries
+from syndicate.testing import postgres_schema, seed_deliveries
 
 ROOT = Path(__file__).resolve().parent.parent
 SUBSCRIBERS = 100
@@ -54,23 +53,6 @@ def receivers() -> Iterator[list[int]]:
     finally:
         process.terminate()
         process.wait(10)
-
-
-@contextlib.contextmanager
-def postgres_schema(base: str) -> Iterator[str]:
-    """A fresh schema on the server; a URL using it."""
-    schema = f"syndicate_bench_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(base)
-    with admin.begin() as conn:
-        conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-    try:
-        separator = "&" if "?" in base else "?"
-        yield (f"{base}{separator}options=-csearch_path%3D{schema}"
-               f"&application_name={schema}")
-    finally:
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
-        admin.dispose()
 
 
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -168,7 +150,7 @@ def main() -> None:
                     if db == "sqlite":
                         url = f"sqlite:///{Path(tmp) / 'bench.db'}"
                     else:
-                        url = stack.enter_context(postgres_schema(args.postgres))
+                        url = stack.enter_context(postgres_schema(args.postgres, "syndicate_bench"))
                     rate, wms, sms = measure(url, workers, ports, events, Path(tmp))
                 rates[f"{db}_{workers}"].append(rate)
                 worker_ms[f"{db}_{workers}"].append(wms)

@@ -505,3 +505,40 @@ def seed_deliveries(
         conn.execute(store.events.insert(), rows)
         outbox.enqueue(conn, rows, now)
     return secrets_by_url
+
+
+# -- PostgreSQL ----------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def postgres_schema(base: str, prefix: str = "syndicate_bench") -> Iterator[str]:
+    """A fresh schema on the PostgreSQL server at ``base``; yields a URL that uses it.
+
+    The URL's ``application_name`` is the schema's name, so the server's backends serving it
+    can be told apart. The schema is dropped afterwards, retrying for up to 20 s while the
+    server restarts (the chaos run restarts it).
+    """
+    import uuid
+
+    import sqlalchemy as sa
+
+    schema = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(base)
+    with admin.begin() as conn:
+        conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+    admin.dispose()
+    separator = "&" if "?" in base else "?"
+    try:
+        yield f"{base}{separator}options=-csearch_path%3D{schema}&application_name={schema}"
+    finally:
+        admin = sa.create_engine(base)
+        try:
+            for _ in range(20):
+                try:
+                    with admin.begin() as conn:
+                        conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+                    break
+                except sa.exc.OperationalError:
+                    time.sleep(1)
+        finally:
+            admin.dispose()
