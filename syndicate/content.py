@@ -521,7 +521,7 @@ def _parse_chunk(paths: list[Path]) -> list[_Parsed]:
 
 def _parse_all(paths: list[Path], workers: int | None) -> list[_Parsed]:
     if workers is None:
-        workers = 1 if len(paths) < PARSE_POOL_THRESHOLD else _usable_cpus()
+        workers = 1 if len(paths) < PARSE_POOL_THRESHOLD else usable_cpus()
     if workers <= 1:
         return _parse_chunk(paths)
     from concurrent.futures import ProcessPoolExecutor
@@ -547,7 +547,8 @@ def worker_context() -> multiprocessing.context.BaseContext:
     return multiprocessing.get_context("spawn")
 
 
-def _usable_cpus() -> int:
+def usable_cpus() -> int:
+    """CPUs this process may run on (its affinity where the platform says, else all)."""
     try:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from .catalogs import LanguageCatalog, catalog_path, discover_languages, read_catalog
 from .config import Settings
-from .content import Answer, Corpus, load_corpus, worker_context
+from .content import Answer, Corpus, load_corpus, usable_cpus, worker_context
 from .errors import CatalogError
 from .localize import Incomplete, Rendition, localize, localize_source
 
@@ -138,11 +138,7 @@ def default_workers(languages: int, renditions: int) -> int:
     """Worker processes for a localization: one per usable CPU, at most one per language."""
     if renditions < POOL_THRESHOLD:
         return 1
-    try:
-        cpus = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        cpus = os.cpu_count() or 1
-    return max(1, min(cpus, languages))
+    return max(1, min(usable_cpus(), languages))
 
 
 def localize_corpus(
