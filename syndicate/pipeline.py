@@ -55,25 +55,6 @@ def target_languages(settings: Settings) -> list[str]:
     return [lang for lang in wanted if lang != settings.source_language]
 
 
-def load_catalogs(
-    settings: Settings, languages: list[str]
-) -> tuple[dict[str, LanguageCatalog], list[CatalogError], list[str]]:
-    """Read the catalog of every language; errors are collected, missing ones listed."""
-    catalogs: dict[str, LanguageCatalog] = {}
-    errors: list[CatalogError] = []
-    missing: list[str] = []
-    for language in languages:
-        path = catalog_path(settings.locales_dir, language)
-        if not path.exists():
-            missing.append(language)
-            continue
-        try:
-            catalogs[language] = _read(path, language)
-        except CatalogError as exc:
-            errors.append(exc)
-    return catalogs, errors, missing
-
-
 def _read(path: Path, language: str) -> LanguageCatalog:
     try:
         return read_catalog(path, language)

@@ -42,11 +42,6 @@ XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x84\x86-\x9f\ud800-\u
 """Characters that may not appear in an XML 1.0 document (or that are discouraged there)."""
 
 
-def has_invalid_chars(text: str) -> bool:
-    """Whether ``text`` holds a character that an XML feed cannot carry."""
-    return XML_INVALID.search(text) is not None
-
-
 def sanitize(fragment: str) -> str:
     """Clean an HTML fragment down to the allowed tags, attributes and URL schemes.
 
@@ -112,11 +107,6 @@ def markup_signature(text: str) -> tuple[str, ...]:
     if _MARKUP_CHARS.search(text) is None:
         return ()
     return _parsed(text)[0]
-
-
-def link_targets(text: str) -> tuple[str, ...]:
-    """Every link target in inline Markdown, in order."""
-    return tuple(s.split(":", 1)[1] for s in markup_signature(text) if s.startswith("link:"))
 
 
 def body_html(blocks: Iterable[tuple[Block, str]]) -> str:
