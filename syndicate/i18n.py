@@ -406,30 +406,12 @@ def compile_catalogs(locales_dir: Path, languages: Sequence[str]) -> list[Outcom
 # -- status ----------------------------------------------------------------------------------
 
 
-class _KeyRecorder:
-    """A :class:`ui.Translator` that writes down the key of every message asked for."""
-
-    def __init__(self) -> None:
-        self.keys: list[Key] = []
-
-    def gettext(self, message: str) -> str:
-        self.keys.append((None, message))
-        return message
-
-    def ngettext(self, singular: str, plural: str, n: int) -> str:
-        self.keys.append((None, singular))
-        return singular if n == 1 else plural
-
-    def pgettext(self, context: str, message: str) -> str:
-        self.keys.append((context, message))
-        return message
-
-
 def interface_keys() -> list[Key]:
     """Keys of every interface string (see :mod:`syndicate.ui`), without repeats."""
-    recorder = _KeyRecorder()
-    ui.all_messages(recorder)
-    return list(dict.fromkeys(recorder.keys))
+    return list(dict.fromkeys(
+        (None, message if isinstance(message, str) else message[0])
+        for message in ui.interface_messages()
+    ))
 
 
 def entry_state(entry: Entry | None) -> EntryState:

@@ -157,27 +157,6 @@ def answer_text(index: int, condition: str, body_bytes: int = 4000) -> tuple[str
     return answer_id, slug, "\n".join(lines)
 
 
-def _interface_messages() -> list[tuple[str, str | tuple[str, str]]]:
-    """Every interface string as (msgid, msgid or (singular, plural))."""
-
-    found: list[tuple[str, str | tuple[str, str]]] = []
-
-    class Recorder:
-        def gettext(self, message: str) -> str:
-            found.append((message, message))
-            return message
-
-        def pgettext(self, context: str, message: str) -> str:
-            return self.gettext(message)
-
-        def ngettext(self, singular: str, plural: str, n: int) -> str:
-            found.append((singular, (singular, plural)))
-            return singular
-
-    ui.all_messages(Recorder())
-    return found
-
-
 def write_catalog(
     locales_dir: Path,
     language: str,
@@ -212,7 +191,8 @@ def translate_all(
                 seen.add(key)
                 messages.append((message.context, message.text,
                                  translate(message.text, language)))
-    for msgid, source in _interface_messages():
+    for source in ui.interface_messages():
+        msgid = source if isinstance(source, str) else source[0]
         if (None, msgid) in seen:
             continue
         seen.add((None, msgid))

@@ -117,6 +117,32 @@ def stale_notice(t: Translator, shown: str, source: str) -> str:
     ).format(shown=shown, source=source)
 
 
+class _Recorder:
+    """A :class:`Translator` that writes down every message it is asked for."""
+
+    def __init__(self) -> None:
+        self.found: list[str | tuple[str, str]] = []
+
+    def gettext(self, message: str) -> str:
+        self.found.append(message)
+        return message
+
+    def ngettext(self, singular: str, plural: str, n: int) -> str:
+        self.found.append((singular, plural))
+        return singular if n == 1 else plural
+
+    def pgettext(self, context: str, message: str) -> str:
+        self.found.append(message)
+        return message
+
+
+def interface_messages() -> list[str | tuple[str, str]]:
+    """Every interface string, in order, without repeats: a msgid, or (singular, plural)."""
+    recorder = _Recorder()
+    all_messages(recorder)
+    return list(dict.fromkeys(recorder.found))
+
+
 def all_messages(t: Translator) -> None:
     """Call every interface string once (used to list and check them)."""
     short_answer(t)

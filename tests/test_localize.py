@@ -48,30 +48,10 @@ def make_answer(text: str = ANSWER) -> Answer:
     return answer
 
 
-class _Recorder:
-    """Collects the interface messages the ui module asks for."""
-
-    def __init__(self) -> None:
-        self.singular: list[str] = []
-        self.plural: list[tuple[str, str]] = []
-
-    def gettext(self, message: str) -> str:
-        self.singular.append(message)
-        return message
-
-    def ngettext(self, singular: str, plural: str, n: int) -> str:
-        self.plural.append((singular, plural))
-        return singular
-
-    def pgettext(self, context: str, message: str) -> str:
-        return message
-
-
 def interface_translations(prefix: str, forms: int) -> tuple[dict[str, str], dict[tuple[str, str], list[str]]]:
-    recorder = _Recorder()
-    ui.all_messages(recorder)
-    singular = {m: f"{prefix} {m}" for m in recorder.singular}
-    plural = {p: [f"{prefix} {p[1]}"] * forms for p in recorder.plural}
+    messages = ui.interface_messages()
+    singular = {m: f"{prefix} {m}" for m in messages if isinstance(m, str)}
+    plural = {m: [f"{prefix} {m[1]}"] * forms for m in messages if isinstance(m, tuple)}
     return singular, plural
 
 
