@@ -38,6 +38,7 @@ from starlette.routing import Route
 from . import catchup, netguard, openapi, outbox, tokens, websub
 from . import subscribers as subs
 from .config import Settings
+from .delivery import utc_now
 from .errors import ApiError, UnsafeURLError
 from .events import ANSWER_EVENTS, timestamp
 from .httpinput import (
@@ -63,10 +64,6 @@ T = TypeVar("T")
 Clock = Callable[[], dt.datetime]
 FILTERS = ("languages", "conditions", "event_types", "full")
 EVENT_TYPES = frozenset(ANSWER_EVENTS)
-
-
-def _utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 def subscription_json(found: subs.Subscriber) -> dict[str, Any]:
@@ -429,7 +426,7 @@ def create_app(
     settings: Settings,
     engine: Engine,
     *,
-    clock: Clock = _utc_now,
+    clock: Clock = utc_now,
     ready: Callable[[], bool] = lambda: True,
     metrics: Metrics | None = None,
     limiter: RateLimiter | None = None,

@@ -161,7 +161,7 @@ def jobs_resume(settings: Settings, name: str) -> None:
     Example:
       syndicate jobs resume report
     """
-    from .jobs import utc_now
+    from .delivery import utc_now
     from .schedule import resume
 
     try:
@@ -206,7 +206,8 @@ def status(settings: Settings, as_json: bool) -> None:
     Example:
       syndicate status --json | jq '.overdue[] | .answer_id'
     """
-    from .jobs import JOBS, utc_now
+    from .delivery import utc_now
+    from .jobs import JOBS
     from .report import collect
 
     found = collect(_engine(settings), now=utc_now(), jobs=JOBS)

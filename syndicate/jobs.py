@@ -41,6 +41,7 @@ from sqlalchemy.engine import Engine
 
 from . import leases
 from .config import Settings
+from .delivery import utc_now
 from .errors import JobError
 from .store import job_runs
 
@@ -56,11 +57,6 @@ JOBS = ("sync", "deliver", "report")
 ANALYZE_AFTER = 1000
 """Deliveries enqueued by one sync after which PostgreSQL's statistics are refreshed."""
 log = logging.getLogger("syndicate.jobs")
-
-
-def utc_now() -> dt.datetime:
-    """The real clock."""
-    return dt.datetime.now(dt.UTC)
 
 
 def interval(settings: Settings, job: str) -> float:

@@ -31,7 +31,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from .config import Settings
-from .jobs import Clock, JobMetrics, JobRunner, TransportFactory, utc_now
+from .delivery import utc_now
+from .jobs import Clock, JobMetrics, JobRunner, TransportFactory
 from .leases import Elector
 from .schedule import Scheduler
 from .web import ASGIApp, PublicationTree, StaticApp
