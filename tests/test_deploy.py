@@ -5,6 +5,7 @@ built-in server's cache semantics, and the commands the files run work."""
 from __future__ import annotations
 
 import dataclasses
+import os
 import shlex
 import shutil
 import socket
@@ -137,12 +138,15 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.mark.skipif(NGINX is None, reason="nginx is not installed")
 def test_nginx_accepts_the_configuration_and_serves_the_tree(settings: Settings) -> None:
     """`nginx -t` on the configuration; then nginx on a built tree: content types, ETag and
     304 on If-None-Match, gzip, Cache-Control, the hub and self Link, no manifest or
-    hidden files, and the proxied paths reach the upstream."""
-    assert NGINX is not None
+    hidden files, and the proxied paths reach the upstream. Skipped where nginx is not
+    installed, except under ``SYNDICATE_REQUIRE_NGINX=1`` (CI installs it), where that fails."""
+    if NGINX is None:
+        if os.environ.get("SYNDICATE_REQUIRE_NGINX") == "1":
+            pytest.fail("nginx is not installed (SYNDICATE_REQUIRE_NGINX=1)")
+        pytest.skip("nginx is not installed")
     result = CliRunner().invoke(cli, ["build", "--out", str(settings.out_dir)])
     assert result.exit_code == 0, result.output
     with tempfile.TemporaryDirectory(prefix="nginx-") as raw:
