@@ -16,7 +16,7 @@ import json
 import secrets
 import time
 from collections.abc import Callable, Collection, Iterable, Mapping, MutableMapping, Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -27,7 +27,7 @@ from .config import Settings
 from .localize import Rendition
 from .pipeline import Localization, Progress, localize_corpus
 from .publish import BuildResult, publish
-from .store import attempts, deliveries, events, renditions, subscribers
+from .store import UTCDateTime, attempts, deliveries, events, renditions, subscribers
 
 if TYPE_CHECKING:
     from .metrics import Metrics
@@ -262,23 +262,120 @@ def claim(
 ) -> list[Job]:
     """Claim up to ``limit`` due deliveries, at most ``room.get(sub, cap)`` per subscriber.
 
-    Subscribers with no room left are not even considered, so one slow receiver never holds
-    the others' deliveries. A claim is a lease: if the worker dies, the delivery is due again
-    once ``claimed_until`` passes. ``bodies`` caches event bodies across calls (they never
-    change once written).
+    Due deliveries are taken in ``(due_at, id)`` order; a subscriber's are skipped once it
+    has no room left, so one slow receiver never holds the others' deliveries. A claim is a
+    lease: if the worker dies, the delivery is due again once ``claimed_until`` passes.
+    ``bodies`` caches event bodies across calls (they never change once written).
+
+    On PostgreSQL the claim is one statement (:data:`_PG_CLAIM`), run outside a
+    transaction block: one round trip to the server whatever the batch size. Elsewhere it
+    is a select, an update and a lookup of the endpoints in one transaction.
     """
-    full_subscribers = [sid for sid, free in room.items() if free <= 0]
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as conn:
+            conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+            claimed = _claim_postgresql(conn, now, limit, lease_until, worker, room, cap,
+                                        subscriber_id)
+            cache = _load_bodies(conn, {row.event_id for row in claimed}, bodies)
+    else:
+        with engine.begin() as conn:
+            claimed = _claim_rows(conn, now, limit, lease_until, worker, room, cap,
+                                  subscriber_id)
+            cache = _load_bodies(conn, {row.event_id for row in claimed}, bodies)
+    jobs = []
+    for item in sorted(claimed, key=lambda row: (row.due_at, row.id)):
+        keys: tuple[str, ...] = (item.secret,)
+        until = item.previous_secret_until
+        if item.previous_secret and until and now < until:
+            keys = (item.secret, item.previous_secret)
+        thin, full = cache[item.event_id]
+        body = full if item.full and full else thin
+        jobs.append(Job(
+            item.id, item.event_id, item.event_type, item.subscriber_id, item.url, keys,
+            body.encode("utf-8"), item.attempts + 1, item.topic,
+        ))
+    return jobs
+
+
+_PG_CLAIM_TEXT = """
+WITH candidate AS (
+    SELECT d.id, d.subscriber_id, d.due_at
+    FROM deliveries AS d JOIN subscribers AS s ON s.id = d.subscriber_id
+    WHERE d.state = 'pending' AND d.due_at <= :now
+      AND (d.claimed_until IS NULL OR d.claimed_until <= :now)
+      AND (s.status = 'active' OR (s.status = 'pending' AND d.event_type = :verify))
+      AND (s.lease_expires_at IS NULL OR s.lease_expires_at > :now)
+      AND d.subscriber_id <> ALL(CAST(:full_ids AS varchar[]))
+      {only}
+    ORDER BY d.due_at, d.id
+    LIMIT :scan
+    FOR UPDATE OF d SKIP LOCKED
+), ranked AS (
+    SELECT c.id, c.due_at,
+           row_number() OVER (PARTITION BY c.subscriber_id ORDER BY c.due_at, c.id) AS n,
+           COALESCE(r.free, :cap) AS free
+    FROM candidate AS c
+    LEFT JOIN unnest(CAST(:room_ids AS varchar[]), CAST(:room_free AS integer[]))
+        AS r(subscriber_id, free) ON r.subscriber_id = c.subscriber_id
+), chosen AS (
+    SELECT id FROM ranked WHERE n <= free ORDER BY due_at, id LIMIT :limit
+)
+UPDATE deliveries AS d SET claimed_until = :lease_until, claimed_by = :worker
+FROM chosen, subscribers AS s
+WHERE d.id = chosen.id AND s.id = d.subscriber_id
+RETURNING d.id, d.event_id, d.event_type, d.subscriber_id, d.attempts, d."full", d.due_at,
+          s.url, s.secret, s.previous_secret, s.previous_secret_until, s.topic
+"""
+
+
+def _pg_claim_statement(only: bool) -> sa.TextualSelect:
+    text = _PG_CLAIM_TEXT.format(only="AND d.subscriber_id = :only" if only else "")
+    return sa.text(text).bindparams(
+        sa.bindparam("now", type_=UTCDateTime), sa.bindparam("lease_until", type_=UTCDateTime),
+    ).columns(due_at=UTCDateTime, previous_secret_until=UTCDateTime)
+
+
+_PG_CLAIM = _pg_claim_statement(only=False)
+"""The claim on PostgreSQL, in one statement: walk the due pending deliveries in claim order
+(the partial index of migration 0004), locking them with ``SKIP LOCKED`` so concurrent
+workers pass over each other's; rank each subscriber's, keep those within its room and the
+first ``limit`` of those; lease them; return them with their endpoints. Rows locked but not
+chosen are free again when the statement ends. Every text is constant (arrays, not ``IN``
+lists), so psycopg prepares it once per connection."""
+_PG_CLAIM_ONE = _pg_claim_statement(only=True)
+"""As :data:`_PG_CLAIM`, for one subscriber's deliveries only."""
+
+
+def _claim_postgresql(
+    conn: Connection, now: dt.datetime, limit: int, lease_until: dt.datetime, worker: str,
+    room: Mapping[str, int], cap: int, subscriber_id: str | None,
+) -> Sequence[Any]:
+    """The claim on PostgreSQL: rows of :data:`_PG_CLAIM` (fields as :class:`_Claimed`)."""
+    params: dict[str, Any] = {
+        "now": now, "lease_until": lease_until, "worker": worker, "verify": ev.VERIFY_EVENT,
+        "full_ids": [sid for sid, free in room.items() if free <= 0],
+        "room_ids": list(room), "room_free": list(room.values()),
+        "cap": cap, "limit": limit, "scan": limit * 2,
+    }
+    if subscriber_id is not None:
+        params["only"] = subscriber_id
+        return conn.execute(_PG_CLAIM_ONE, params).all()
+    return conn.execute(_PG_CLAIM, params).all()
+
+
+def _claim_rows(
+    conn: Connection, now: dt.datetime, limit: int, lease_until: dt.datetime, worker: str,
+    room: Mapping[str, int], cap: int, subscriber_id: str | None,
+) -> Sequence[_Claimed]:
+    """The claim in a select, an update and a lookup (SQLite: one writer at a time)."""
     d, s = deliveries.c, subscribers.c
-    dialect = engine.dialect.name
-    due = sa.and_(
-        d.state == "pending",
-        d.due_at <= now,
-        sa.or_(d.claimed_until.is_(None), d.claimed_until <= now),
-    )
+    dialect = conn.dialect.name
+    full_subscribers = [sid for sid, free in room.items() if free <= 0]
     query = (
         sa.select(d.id, d.subscriber_id)
         .join(subscribers, s.id == d.subscriber_id)
-        .where(due)
+        .where(d.state == "pending", d.due_at <= now,
+               sa.or_(d.claimed_until.is_(None), d.claimed_until <= now))
         .where(sa.or_(s.status == "active",
                       sa.and_(s.status == "pending", d.event_type == ev.VERIFY_EVENT)))
         .where(sa.or_(s.lease_expires_at.is_(None), s.lease_expires_at > now))
@@ -289,78 +386,107 @@ def claim(
         query = query.where(sa.not_(_in(d.subscriber_id, full_subscribers, dialect)))
     if subscriber_id is not None:
         query = query.where(d.subscriber_id == subscriber_id)
-    if engine.dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True, of=deliveries)
-    with engine.begin() as conn:
-        taken: dict[str, int] = {}
-        chosen: list[int] = []
-        for row in conn.execute(query):
-            if taken.get(row.subscriber_id, 0) >= room.get(row.subscriber_id, cap):
-                continue
-            taken[row.subscriber_id] = taken.get(row.subscriber_id, 0) + 1
-            chosen.append(row.id)
-            if len(chosen) >= limit:
-                break
-        if not chosen:
-            return []
-        # Re-check the lease by primary key only: with the due-time condition too, SQLite
-        # would pick the due index and scan every due delivery.
-        claimed = conn.execute(
-            deliveries.update()
-            .where(_in(d.id, chosen, dialect))
-            .where(d.state == "pending")
-            .where(sa.or_(d.claimed_until.is_(None), d.claimed_until <= now))
-            .values(claimed_until=lease_until, claimed_by=worker)
-            .returning(d.id, d.event_id, d.event_type, d.subscriber_id, d.attempts, d.full,
-                       d.due_at)
-        ).all()
-        if not claimed:
-            return []
-        endpoints = {
-            row.id: row for row in conn.execute(
-                sa.select(s.id, s.url, s.secret, s.previous_secret, s.previous_secret_until,
-                          s.topic)
-                .where(_in(s.id, {row.subscriber_id for row in claimed}, dialect))
-            )
-        }
-        cache = bodies if bodies is not None else {}
-        missing = {row.event_id for row in claimed} - cache.keys()
-        if missing:
-            if len(cache) > 10_000:
-                cache.clear()
-            for event in conn.execute(
-                sa.select(events.c.id, events.c.payload, events.c.full_payload)
-                .where(_in(events.c.id, missing, dialect))
-            ):
-                cache[event.id] = (event.payload, event.full_payload)
-    jobs = []
-    for item in sorted(claimed, key=lambda row: (row.due_at, row.id)):
-        endpoint = endpoints[item.subscriber_id]
-        keys: tuple[str, ...] = (endpoint.secret,)
-        until = endpoint.previous_secret_until
-        if endpoint.previous_secret and until and now < until:
-            keys = (endpoint.secret, endpoint.previous_secret)
-        thin, full = cache[item.event_id]
-        body = full if item.full and full else thin
-        jobs.append(Job(
-            item.id, item.event_id, item.event_type, item.subscriber_id, endpoint.url, keys,
-            body.encode("utf-8"), item.attempts + 1, endpoint.topic,
+    taken: dict[str, int] = {}
+    chosen: list[int] = []
+    for row in conn.execute(query):
+        if taken.get(row.subscriber_id, 0) >= room.get(row.subscriber_id, cap):
+            continue
+        taken[row.subscriber_id] = taken.get(row.subscriber_id, 0) + 1
+        chosen.append(row.id)
+        if len(chosen) >= limit:
+            break
+    if not chosen:
+        return []
+    # Re-check the lease by primary key only: with the due-time condition too, SQLite would
+    # pick the due index and scan every due delivery.
+    claimed = conn.execute(
+        deliveries.update()
+        .where(_in(d.id, chosen, dialect))
+        .where(d.state == "pending")
+        .where(sa.or_(d.claimed_until.is_(None), d.claimed_until <= now))
+        .values(claimed_until=lease_until, claimed_by=worker)
+        .returning(d.id, d.event_id, d.event_type, d.subscriber_id, d.attempts, d.full,
+                   d.due_at)
+    ).all()
+    if not claimed:
+        return []
+    endpoints = {
+        row.id: row for row in conn.execute(
+            sa.select(s.id, s.url, s.secret, s.previous_secret, s.previous_secret_until, s.topic)
+            .where(_in(s.id, {row.subscriber_id for row in claimed}, dialect))
+        )
+    }
+    found = []
+    for row in claimed:
+        endpoint = endpoints[row.subscriber_id]
+        found.append(_Claimed(
+            row.id, row.event_id, row.event_type, row.subscriber_id, row.attempts, row.full,
+            row.due_at, endpoint.url, endpoint.secret, endpoint.previous_secret,
+            endpoint.previous_secret_until, endpoint.topic,
         ))
-    return jobs
+    return found
+
+
+class _Claimed(NamedTuple):
+    """A claimed delivery with its endpoint, as :data:`_PG_CLAIM` returns it."""
+
+    id: int
+    event_id: str
+    event_type: str
+    subscriber_id: str
+    attempts: int
+    full: bool
+    due_at: dt.datetime
+    url: str
+    secret: str
+    previous_secret: str | None
+    previous_secret_until: dt.datetime | None
+    topic: str | None
+
+
+def _load_bodies(
+    conn: Connection, event_ids: set[str],
+    bodies: MutableMapping[str, tuple[str, str | None]] | None,
+) -> MutableMapping[str, tuple[str, str | None]]:
+    """The (thin, full) bodies of ``event_ids``, from ``bodies`` or the store (cached)."""
+    cache = bodies if bodies is not None else {}
+    missing = event_ids - cache.keys()
+    if missing:
+        if len(cache) > 10_000:
+            cache.clear()
+        for event in conn.execute(
+            sa.select(events.c.id, events.c.payload, events.c.full_payload)
+            .where(_in(events.c.id, missing, conn.dialect.name))
+        ):
+            cache[event.id] = (event.payload, event.full_payload)
+    return cache
 
 
 def record(
     engine: Engine, results: Sequence[Result], *, now: dt.datetime, worker: str,
     disable_after: dt.timedelta,
 ) -> None:
-    """Log every attempt, settle the deliveries and the subscribers' health, in one go."""
+    """Log every attempt, settle the deliveries and the subscribers' health, atomically.
+
+    On PostgreSQL a batch of successes (the common case) is one statement outside a
+    transaction block (:data:`_PG_RECORD`); failures, verifications and disabling add the
+    subscriber bookkeeping in one transaction with it.
+    """
     if not results:
         return
-    with engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
+    if engine.dialect.name == "postgresql":
+        simple = all(r.state == "delivered" and not r.verified for r in results)
+        if simple:
+            with engine.connect() as conn:
+                conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+                _record_postgresql(conn, results, worker)
+            return
+        with engine.begin() as conn:
             _record_postgresql(conn, results, worker)
-        else:
-            _record_rows(conn, results, worker)
+            _settle_subscribers(conn, results, now, disable_after, recovered=False)
+        return
+    with engine.begin() as conn:
+        _record_rows(conn, results, worker)
         _settle_subscribers(conn, results, now, disable_after)
 
 
@@ -396,27 +522,33 @@ def _record_rows(conn: Connection, results: Sequence[Result], worker: str) -> No
     )
 
 
-_PG_LOG_ATTEMPTS = sa.text("""
-INSERT INTO delivery_attempts
-    (delivery_id, number, attempted_at, status_code, duration_ms, error, worker)
-SELECT v.delivery_id, v.number, v.attempted_at, v.status_code, v.duration_ms, v.error,
-       CAST(:worker AS varchar)
-FROM unnest(CAST(:ids AS integer[]), CAST(:numbers AS integer[]),
-            CAST(:attempted AS timestamp[]), CAST(:statuses AS integer[]),
-            CAST(:durations AS float8[]), CAST(:errors AS text[]))
-     AS v(delivery_id, number, attempted_at, status_code, duration_ms, error)
+_PG_RECORD = sa.text("""
+WITH v AS (
+    SELECT * FROM unnest(
+        CAST(:ids AS integer[]), CAST(:numbers AS integer[]), CAST(:attempted AS timestamp[]),
+        CAST(:statuses AS integer[]), CAST(:durations AS float8[]), CAST(:errors AS text[]),
+        CAST(:states AS varchar[]), CAST(:dues AS timestamp[]), CAST(:delivered AS timestamp[]))
+    AS v(id, number, attempted_at, status_code, duration_ms, error, state, due_at, delivered_at)
+), logged AS (
+    INSERT INTO delivery_attempts
+        (delivery_id, number, attempted_at, status_code, duration_ms, error, worker)
+    SELECT id, number, attempted_at, status_code, duration_ms, error, CAST(:worker AS varchar)
+    FROM v
+), settled AS (
+    UPDATE deliveries AS d
+    SET state = v.state, attempts = v.number, due_at = v.due_at,
+        delivered_at = v.delivered_at, last_status = v.status_code, last_error = v.error,
+        claimed_until = NULL, claimed_by = NULL
+    FROM v
+    WHERE d.id = v.id AND d.claimed_by = CAST(:worker AS varchar)
+)
+UPDATE subscribers SET failing_since = NULL
+WHERE id = ANY(CAST(:recovered AS varchar[])) AND failing_since IS NOT NULL
 """)
-_PG_SETTLE = sa.text("""
-UPDATE deliveries AS d
-SET state = v.state, attempts = v.attempts, due_at = v.due_at, delivered_at = v.delivered_at,
-    last_status = v.last_status, last_error = v.last_error,
-    claimed_until = NULL, claimed_by = NULL
-FROM unnest(CAST(:ids AS integer[]), CAST(:states AS varchar[]), CAST(:numbers AS integer[]),
-            CAST(:dues AS timestamp[]), CAST(:delivered AS timestamp[]),
-            CAST(:statuses AS integer[]), CAST(:errors AS text[]))
-     AS v(id, state, attempts, due_at, delivered_at, last_status, last_error)
-WHERE d.id = v.id AND d.claimed_by = :worker
-""")
+"""The record on PostgreSQL, in one statement: the attempts logged, the deliveries settled
+(only those this worker still holds) and the subscribers that answered with a 2xx no longer
+failing. The rows travel as arrays, unnested once; the text never changes, so psycopg
+prepares it once per connection, and the server plans and runs it once per batch."""
 
 
 def _naive_utc(value: dt.datetime | None) -> dt.datetime | None:
@@ -429,48 +561,50 @@ def _naive_utc(value: dt.datetime | None) -> dt.datetime | None:
 
 
 def _record_postgresql(conn: Connection, results: Sequence[Result], worker: str) -> None:
-    """As :func:`_record_rows`, in two statements whatever the batch size: the rows travel
-    as arrays and ``unnest`` into one INSERT and one UPDATE ... FROM. The statement texts
-    never change, so psycopg prepares them once per connection, and the server plans and
-    executes each once per batch instead of once per delivery."""
-    ids = [r.job.delivery_id for r in results]
-    numbers = [r.job.attempt for r in results]
-    statuses = [r.status for r in results]
-    errors = [r.error for r in results]
-    conn.execute(_PG_LOG_ATTEMPTS, {
-        "ids": ids, "numbers": numbers, "statuses": statuses, "errors": errors,
+    """As :func:`_record_rows`, and the recovered subscribers, with :data:`_PG_RECORD`."""
+    conn.execute(_PG_RECORD, {
+        "ids": [r.job.delivery_id for r in results],
+        "numbers": [r.job.attempt for r in results],
         "attempted": [_naive_utc(r.attempted_at) for r in results],
-        "durations": [float(r.duration_ms) for r in results], "worker": worker,
-    })
-    conn.execute(_PG_SETTLE, {
-        "ids": ids, "numbers": numbers, "statuses": statuses, "errors": errors,
+        "statuses": [r.status for r in results],
+        "durations": [float(r.duration_ms) for r in results],
+        "errors": [r.error for r in results],
         "states": [r.state for r in results],
         "dues": [_naive_utc(r.due_at) for r in results],
         "delivered": [_naive_utc(r.attempted_at) if r.state == "delivered" else None
                       for r in results],
+        "recovered": sorted({r.job.subscriber_id for r in results if r.state == "delivered"}),
         "worker": worker,
     })
 
 
 def _settle_subscribers(
-    conn: Connection, results: Sequence[Result], now: dt.datetime, disable_after: dt.timedelta
+    conn: Connection, results: Sequence[Result], now: dt.datetime, disable_after: dt.timedelta,
+    *, recovered: bool = True,
 ) -> None:
+    """Subscribers' health after a batch: a 2xx ends a failing streak (unless ``recovered``
+    is false: :data:`_PG_RECORD` did it), a verification activates, a failure starts a
+    streak, and a streak too long or a 410 disables."""
     s = subscribers.c
+    dialect = conn.dialect.name
     ok = {r.job.subscriber_id for r in results if r.state == "delivered"}
     failed = {r.job.subscriber_id for r in results if r.state != "delivered"} - ok
     verified = {r.job.subscriber_id for r in results if r.verified}
-    if ok:
-        conn.execute(subscribers.update().where(s.id.in_(ok)).where(s.failing_since.is_not(None))
-                     .values(failing_since=None))
+    if ok and recovered:
+        conn.execute(subscribers.update().where(_in(s.id, ok, dialect))
+                     .where(s.failing_since.is_not(None)).values(failing_since=None))
     if verified:
-        conn.execute(subscribers.update().where(s.id.in_(verified)).where(s.status == "pending")
+        conn.execute(subscribers.update().where(_in(s.id, verified, dialect))
+                     .where(s.status == "pending")
                      .values(status="active", verified_at=now, updated_at=now))
     if failed:
-        conn.execute(subscribers.update().where(s.id.in_(failed)).where(s.failing_since.is_(None))
+        conn.execute(subscribers.update().where(_in(s.id, failed, dialect))
+                     .where(s.failing_since.is_(None))
                      .values(failing_since=now))
     reasons = {r.job.subscriber_id: r.disable for r in results if r.disable}
     too_long = conn.execute(
-        sa.select(s.id, s.failing_since).where(s.id.in_(failed)).where(s.status == "active")
+        sa.select(s.id, s.failing_since).where(_in(s.id, failed, dialect))
+        .where(s.status == "active")
         .where(s.failing_since <= now - disable_after)
     ).all() if failed else []
     for row in too_long:

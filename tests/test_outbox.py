@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import random
 from pathlib import Path
 
 import pytest
@@ -166,3 +167,128 @@ def test_claim_respects_the_per_subscriber_cap(
     none = outbox.claim(engine, now=NOW, limit=10, lease_until=NOW, worker="a",
                         room={busy: 0}, cap=1)
     assert none == []
+
+
+def test_claim_takes_due_deliveries_in_order_within_each_subscribers_room(
+    engine: sa.engine.Engine,
+) -> None:
+    """The claim is the greedy walk over due deliveries in (due_at, id) order, taking one
+    when its subscriber still has room, up to the limit: checked against that walk written
+    out in Python, with rooms, caps, limits, leases held by others, statuses and a
+    one-subscriber claim, on both backends (PostgreSQL claims in one statement)."""
+    from syndicate.testing import seed_deliveries
+
+    urls = [f"http://127.0.0.1:{9000 + n}/hook" for n in range(6)]
+    seed_deliveries(engine, urls, 12, now=NOW)
+    d, s = store.deliveries.c, store.subscribers.c
+    rng = random.Random(7)
+    with engine.begin() as conn:
+        ids = list(conn.execute(sa.select(d.id).order_by(d.id)).scalars())
+        for delivery_id in ids:  # due times spread over the past and the future
+            conn.execute(store.deliveries.update().where(d.id == delivery_id).values(
+                due_at=NOW + dt.timedelta(seconds=rng.randint(-50, 10))))
+        held = rng.sample(ids, 8)  # leased by another worker, some leases expired
+        conn.execute(store.deliveries.update().where(d.id.in_(held[:5])).values(
+            claimed_by="other", claimed_until=NOW + dt.timedelta(seconds=30)))
+        conn.execute(store.deliveries.update().where(d.id.in_(held[5:])).values(
+            claimed_by="other", claimed_until=NOW - dt.timedelta(seconds=1)))
+        conn.execute(store.deliveries.update().where(d.id.in_(rng.sample(ids, 6))).values(
+            state="delivered"))
+        conn.execute(store.subscribers.update().where(s.id == "sub_load00004").values(
+            status="paused"))
+        conn.execute(store.subscribers.update().where(s.id == "sub_load00005").values(
+            lease_expires_at=NOW - dt.timedelta(seconds=1)))  # an expired WebSub lease
+
+    def expected(room: dict[str, int], cap: int, limit: int, only: str | None) -> list[int]:
+        with engine.connect() as conn:
+            due = conn.execute(
+                sa.select(d.id, d.subscriber_id).join(store.subscribers, s.id == d.subscriber_id)
+                .where(d.state == "pending", d.due_at <= NOW, s.status == "active",
+                       sa.or_(s.lease_expires_at.is_(None), s.lease_expires_at > NOW),
+                       sa.or_(d.claimed_until.is_(None), d.claimed_until <= NOW))
+                .order_by(d.due_at, d.id)
+            ).all()
+        taken: dict[str, int] = {}
+        chosen = []
+        for row in due:
+            if only is not None and row.subscriber_id != only:
+                continue
+            if taken.get(row.subscriber_id, 0) < room.get(row.subscriber_id, cap):
+                taken[row.subscriber_id] = taken.get(row.subscriber_id, 0) + 1
+                chosen.append(row.id)
+        return chosen[:limit]
+
+    cases = [
+        ({}, 100, 100, None), ({}, 2, 100, None), ({}, 3, 5, None),
+        ({"sub_load00000": 0, "sub_load00001": 1}, 2, 100, None),
+        ({"sub_load00002": 5}, 1, 7, None), ({}, 3, 100, "sub_load00003"),
+    ]
+    for room, cap, limit, only in cases:
+        want = expected(room, cap, limit, only)
+        jobs = outbox.claim(engine, now=NOW, limit=limit, lease_until=NOW + dt.timedelta(
+            seconds=60), worker="me", room=room, cap=cap, subscriber_id=only)
+        assert [job.delivery_id for job in jobs] == want, (room, cap, limit, only)
+        assert all(job.url == urls[int(job.subscriber_id[-5:])] for job in jobs)
+        with engine.begin() as conn:  # give them back for the next case
+            conn.execute(store.deliveries.update().where(d.claimed_by == "me")
+                         .values(claimed_by=None, claimed_until=None))
+    assert expected({}, 100, 100, None), "the fixture leaves something to claim"
+
+
+def test_record_settles_deliveries_and_subscribers_health(engine: sa.engine.Engine) -> None:
+    """A batch of successes (one statement on PostgreSQL) ends a failing streak; a mixed
+    batch starts one for the failing subscriber only; an attempt on a delivery the worker no
+    longer holds is logged but does not settle it."""
+    from syndicate.delivery import Answer, decide
+    from syndicate.testing import seed_deliveries
+
+    urls = [f"http://127.0.0.1:{9000 + n}/hook" for n in range(3)]
+    seed_deliveries(engine, urls, 4, now=NOW)
+    d, s = store.deliveries.c, store.subscribers.c
+    rng = random.Random(1)
+    lease = NOW + dt.timedelta(seconds=60)
+    week = dt.timedelta(days=7)
+
+    def attempt(status_by_subscriber: dict[str, int]) -> list[outbox.Job]:
+        jobs = outbox.claim(engine, now=NOW, limit=100, lease_until=lease, worker="w",
+                            room={}, cap=1)
+        results = [decide(job, Answer(status_by_subscriber[job.subscriber_id], None, 1.0),
+                          NOW, rng) for job in jobs]
+        outbox.record(engine, results, now=NOW, worker="w", disable_after=week)
+        return jobs
+
+    def failing() -> dict[str, dt.datetime | None]:
+        with engine.connect() as conn:
+            return {row.id: row.failing_since
+                    for row in conn.execute(sa.select(s.id, s.failing_since))}
+
+    a, b, c = "sub_load00000", "sub_load00001", "sub_load00002"
+    attempt({a: 500, b: 500, c: 204})
+    assert failing() == {a: NOW, b: NOW, c: None}
+    jobs = attempt({a: 204, b: 204, c: 204})  # successes only
+    assert len(jobs) == 3
+    assert failing() == {a: None, b: None, c: None}
+    attempt({a: 204, b: 503, c: 204})
+    assert failing() == {a: None, b: NOW, c: None}
+    with engine.connect() as conn:
+        states = dict(conn.execute(
+            sa.select(d.subscriber_id, sa.func.count()).where(d.state == "delivered")
+            .group_by(d.subscriber_id)).all())
+        logged = conn.execute(sa.select(sa.func.count()).select_from(store.attempts)).scalar()
+    assert states == {a: 2, b: 1, c: 3}
+    assert logged == 9
+
+    # A claim taken over by another worker (this one's lease ran out): logged, not settled.
+    taken = outbox.claim(engine, now=NOW, limit=1, lease_until=lease, worker="w", room={},
+                         cap=1)
+    with engine.begin() as conn:
+        conn.execute(store.deliveries.update().where(d.id == taken[0].delivery_id)
+                     .values(claimed_by="x"))
+    outbox.record(engine, [decide(taken[0], Answer(204, None, 1.0), NOW, rng)], now=NOW,
+                  worker="w", disable_after=week)
+    with engine.connect() as conn:
+        row = conn.execute(sa.select(d.state, d.claimed_by)
+                           .where(d.id == taken[0].delivery_id)).one()
+        logged = conn.execute(sa.select(sa.func.count()).select_from(store.attempts)).scalar()
+    assert tuple(row) == ("pending", "x")
+    assert logged == 10
