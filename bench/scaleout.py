@@ -67,12 +67,15 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICKS
 
 
-def machine_busy() -> tuple[float, float]:
-    """Busy and total CPU seconds of the whole machine so far (``/proc/stat``)."""
-    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+def machine_busy() -> tuple[float, float, int]:
+    """Busy and total CPU seconds of the whole machine so far, and its context switches
+    (``/proc/stat``)."""
+    lines = Path("/proc/stat").read_text().splitlines()
+    fields = [int(v) for v in lines[0].split()[1:]]
     idle = fields[3] + fields[4]  # idle + iowait
     total = sum(fields[:8])  # guest time is already counted in user
-    return (total - idle) / TICKS, total / TICKS
+    switches = next(int(line.split()[1]) for line in lines if line.startswith("ctxt "))
+    return (total - idle) / TICKS, total / TICKS, switches
 
 
 def backends(engine: sa.Engine, url: str) -> list[int]:
@@ -112,7 +115,7 @@ def measure(url: str, workers: int, receiver: int, ports: list[int], events: int
                     "ANALYZE deliveries, subscribers, events")
         before = {pid: cpu_seconds(pid) for pid in [p.pid for p in procs]
                   + [receiver] + backends(engine, url)}
-        busy_before, total_before = machine_busy()
+        busy_before, total_before, switches_before = machine_busy()
         started = time.perf_counter()
         total = events * len(urls)
         query = (sa.select(sa.func.count()).select_from(store.deliveries)
@@ -126,7 +129,7 @@ def measure(url: str, workers: int, receiver: int, ports: list[int], events: int
         else:
             raise RuntimeError("deliveries did not finish in 10 minutes")
         elapsed = time.perf_counter() - started
-        busy_after, total_after = machine_busy()
+        busy_after, total_after, switches_after = machine_busy()
         worker_pids = {p.pid for p in procs}
         used = {pid: cpu_seconds(pid) - before.get(pid, 0.0)
                 for pid in worker_pids | set(backends(engine, url)) | set(before)}
@@ -138,6 +141,7 @@ def measure(url: str, workers: int, receiver: int, ports: list[int], events: int
             "rate": total / elapsed, "worker_ms": worker_cpu * 1000 / total,
             "postgres_ms": server_cpu * 1000 / total, "receiver_ms": receiver_cpu * 1000 / total,
             "busy_cores": cores * (busy_after - busy_before) / (total_after - total_before),
+            "switches": (switches_after - switches_before) / total,
         }
     finally:
         for proc in procs:
@@ -177,7 +181,8 @@ def main() -> None:
                 print(f"round {round_ + 1}: {db} x{workers}: {got['rate']:,.0f} deliveries/s; "
                       f"CPU per delivery: workers {got['worker_ms']:.3f} ms, postgres "
                       f"{got['postgres_ms']:.3f} ms, receiver {got['receiver_ms']:.3f} ms; "
-                      f"machine busy {got['busy_cores']:.2f} of {os.cpu_count()} cores",
+                      f"machine busy {got['busy_cores']:.2f} of {os.cpu_count()} cores, "
+                      f"{got['switches']:.1f} context switches per delivery",
                       flush=True)
 
     def median(key: str, figure: str, digits: int = 3) -> float:
@@ -196,6 +201,7 @@ def main() -> None:
                             if key.startswith("postgres")},
         "receiver_cpu_ms": {key: median(key, "receiver_ms") for key in figures},
         "busy_cores": {key: median(key, "busy_cores", 2) for key in figures},
+        "context_switches": {key: median(key, "switches", 1) for key in figures},
     }
     if {"postgres_1", "postgres_2", "postgres_4", "sqlite_1"} <= medians.keys():
         result["speedup_4_vs_1"] = round(medians["postgres_4"] / medians["postgres_1"], 2)

@@ -57,6 +57,8 @@ SCHEDULE: tuple[float, ...] = (0, 5, 300, 1800, 7200, 18000, 36000, 36000)
 JITTER = 0.1
 log = logging.getLogger("syndicate.delivery")
 MAX_RETRY_AFTER = 24 * 3600.0
+RETRY_AFTER_STATUSES = (429, 503)
+"""Answers whose ``Retry-After`` header sets the next attempt's time."""
 USER_AGENT = "Syndicate-Webhooks/1"
 
 
@@ -77,7 +79,7 @@ def sign(secret: str, message_id: str, timestamp: int, body: bytes) -> str:
     """One Standard Webhooks signature: ``v1,<base64 HMAC-SHA256 of id.timestamp.body>``."""
     key = _key(secret)
     signed = f"{message_id}.{timestamp}.".encode() + body
-    return "v1," + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
+    return "v1," + base64.b64encode(hmac.digest(key, signed, hashlib.sha256)).decode()
 
 
 def signed_headers(
@@ -147,7 +149,7 @@ def decide(
     if job.attempt >= len(schedule):
         return dataclasses.replace(base, state="dead")
     delay = schedule[job.attempt]
-    if answer.retry_after is not None and status in (429, 503):
+    if answer.retry_after is not None and status in RETRY_AFTER_STATUSES:
         delay = answer.retry_after
     else:
         delay *= 1 + rng.uniform(-JITTER, JITTER)
@@ -194,6 +196,8 @@ class Worker:
         self._executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="store")
         self._urls: dict[str, httpx.URL] = {}
         self._bodies: dict[str, tuple[str, str | None]] = {}
+        self._transport_bounds_time = getattr(transport, "bounds_time", False) is True
+        """The transport enforces the request's timeout on the whole exchange itself."""
 
     async def _db(self, func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         loop = asyncio.get_running_loop()
@@ -216,29 +220,41 @@ class Worker:
         if url is None:
             url = self._urls[job.url] = httpx.URL(job.url)
         timeout = self.settings.webhook_timeout
+        # The body is passed as a stream with its Host and Content-Length set here: httpx's
+        # documented way to build a request without re-deriving them (and rebuilding the
+        # headers) for every delivery.
         request = httpx.Request(
-            "POST", url, content=job.body, headers=headers,
+            "POST", url,
+            headers=[("host", url.netloc.decode("ascii")),
+                     ("content-length", str(len(job.body))), *headers.items()],
+            stream=httpx.ByteStream(job.body),
             extensions={"timeout": {"connect": timeout, "read": timeout, "write": timeout,
                                     "pool": timeout}},
         )
+        request.read()
         started = time.perf_counter()
         try:
-            async with asyncio.timeout(timeout):
+            if self._transport_bounds_time:
                 response = await self.transport.handle_async_request(request)
                 content = await response.aread()
-        except TimeoutError:
+            else:
+                async with asyncio.timeout(timeout):
+                    response = await self.transport.handle_async_request(request)
+                    content = await response.aread()
+        except (TimeoutError, httpx.TimeoutException):
             return Answer(None, f"timed out after {timeout:g} s", _ms(started))
         except UnsafeURLError as exc:
             return Answer(None, f"refused: {exc}", _ms(started))
         except httpx.HTTPError as exc:
             return Answer(None, f"{type(exc).__name__}: {exc}"[:500], _ms(started))
+        status = response.status_code
         challenge_ok = False
-        if job.event_type == VERIFY_EVENT and 200 <= response.status_code < 300:
+        if job.event_type == VERIFY_EVENT and 200 <= status < 300:
             challenge_ok = _echoes_challenge(job.body, content)
-        return Answer(
-            response.status_code, None, _ms(started),
-            retry_after(response.headers.get("retry-after"), now), challenge_ok,
-        )
+        asked = None
+        if status in RETRY_AFTER_STATUSES:
+            asked = retry_after(response.headers.get("retry-after"), now)
+        return Answer(status, None, _ms(started), asked, challenge_ok)
 
     async def run(
         self, *, until_idle: bool = True, stop: asyncio.Event | None = None,

@@ -56,6 +56,10 @@ class _Reused(Exception):
 class PinnedTransport(httpx.AsyncBaseTransport):
     """HTTP/1.1 over asyncio, connecting only to checked addresses (see the module doc)."""
 
+    bounds_time = True
+    """Every exchange, name resolution included, ends within the request's timeout (raising
+    :class:`httpx.TimeoutException`): callers need no timer of their own."""
+
     def __init__(
         self,
         *,
@@ -171,13 +175,15 @@ class PinnedTransport(httpx.AsyncBaseTransport):
             self._put_idle(key, connection)
         else:
             connection.close()
-        return httpx.Response(
+        response = httpx.Response(
             status,
             headers=headers,
-            content=body,
+            stream=httpx.ByteStream(body),
             request=request,
             extensions={"http_version": b"HTTP/1.1", "reason_phrase": reason},
         )
+        response.read()  # already in memory: joins the one chunk
+        return response
 
     async def _connect(
         self,

@@ -328,3 +328,44 @@ def test_replay_resends_delivered_events_with_the_same_id(
         _deliver(engine, settings, clock)
         ids = sorted(r.webhook_id for r in receiver.requests())
         assert ids == sorted(first * 2)
+
+
+def test_a_transport_without_its_own_timer_is_timed_by_the_worker(
+    tmp_path: Path, workspace: Path
+) -> None:
+    """httpx.MockTransport does not bound a request: the worker's timer does; the request
+    it hands any transport carries Host, Content-Length, the signature and the body."""
+    import httpx
+
+    from syndicate.delivery import Worker
+
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    engine = store.open_engine(url)
+    settings = hook_settings(workspace, url, webhook_timeout=0.5)
+    clock = FixedClock(START)
+    seen: list[httpx.Request] = []
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        if request.url.path == "/hang":
+            await asyncio.sleep(60)
+        return httpx.Response(204)
+
+    hanging = _subscribe(engine, "http://127.0.0.1:9/hang", clock)
+    fine = _subscribe(engine, "http://127.0.0.1:9/fine", clock)
+    _publish(engine, settings, clock)
+    worker = Worker(engine, settings, httpx.MockTransport(handler), clock=clock)
+    started = time.monotonic()
+    try:
+        stats = asyncio.run(worker.run(until_idle=True))
+    finally:
+        worker.close()
+    assert time.monotonic() - started < 5
+    assert stats.delivered == 1 and stats.failed == 1
+    assert _delivery(engine, hanging).last_error == "timed out after 0.5 s"
+    assert _delivery(engine, fine).state == "delivered"
+    request = next(r for r in seen if r.url.path == "/fine")
+    assert request.headers["host"] == "127.0.0.1:9"
+    assert int(request.headers["content-length"]) == len(request.content) > 0
+    assert request.headers["webhook-signature"].startswith("v1,")
+    assert json.loads(request.content)["type"] == "answer.published"
