@@ -232,15 +232,16 @@ class Worker:
                                     "pool": timeout}},
         )
         request.read()
+        verify = job.event_type == VERIFY_EVENT
         started = time.perf_counter()
         try:
             if self._transport_bounds_time:
                 response = await self.transport.handle_async_request(request)
-                content = await response.aread()
+                content = await _answer_body(response, verify)
             else:
                 async with asyncio.timeout(timeout):
                     response = await self.transport.handle_async_request(request)
-                    content = await response.aread()
+                    content = await _answer_body(response, verify)
         except (TimeoutError, httpx.TimeoutException):
             return Answer(None, f"timed out after {timeout:g} s", _ms(started))
         except UnsafeURLError as exc:
@@ -249,7 +250,7 @@ class Worker:
             return Answer(None, f"{type(exc).__name__}: {exc}"[:500], _ms(started))
         status = response.status_code
         challenge_ok = False
-        if job.event_type == VERIFY_EVENT and 200 <= status < 300:
+        if verify and 200 <= status < 300:
             challenge_ok = _echoes_challenge(job.body, content)
         asked = None
         if status in RETRY_AFTER_STATUSES:
@@ -391,6 +392,16 @@ async def _sleep_or_stop(seconds: float, stop: asyncio.Event | None) -> None:
 
 def _ms(started: float) -> float:
     return (time.perf_counter() - started) * 1000
+
+
+async def _answer_body(response: httpx.Response, wanted: bool) -> bytes:
+    """The answer's body when it is ``wanted`` (a verification's echo); otherwise the
+    response is closed unread (with :class:`~syndicate.transport.PinnedTransport` the bytes,
+    at most its limit, were read off the connection already)."""
+    if wanted:
+        return await response.aread()
+    await response.aclose()
+    return b""
 
 
 def _echoes_challenge(body: bytes, content: bytes) -> bool:

@@ -175,15 +175,16 @@ class PinnedTransport(httpx.AsyncBaseTransport):
             self._put_idle(key, connection)
         else:
             connection.close()
-        response = httpx.Response(
+        # The body is in memory already; like any httpx transport, it is handed back as the
+        # response's stream, for the caller to read (or not: the worker reads only the
+        # answers to verification challenges).
+        return httpx.Response(
             status,
             headers=headers,
             stream=httpx.ByteStream(body),
             request=request,
             extensions={"http_version": b"HTTP/1.1", "reason_phrase": reason},
         )
-        response.read()  # already in memory: joins the one chunk
-        return response
 
     async def _connect(
         self,

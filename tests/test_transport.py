@@ -39,12 +39,14 @@ async def _exchange(answers: list[bytes], requests: int = 1, **kw: object) -> li
     port = server.sockets[0].getsockname()[1]
     transport = PinnedTransport(allow_networks=["127.0.0.0/8"], **kw)  # type: ignore[arg-type]
     try:
-        return [
-            await transport.handle_async_request(
+        responses = []
+        for _ in range(requests):
+            response = await transport.handle_async_request(
                 httpx.Request("POST", f"http://127.0.0.1:{port}/hook", content=b"{}")
             )
-            for _ in range(requests)
-        ]
+            await response.aread()  # a transport hands back the body as a stream
+            responses.append(response)
+        return responses
     finally:
         await transport.aclose()
         server.close()
