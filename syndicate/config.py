@@ -51,9 +51,10 @@ class Settings:
     webhook_timeout: float = 15.0
     """Seconds a webhook receiver has to answer."""
     delivery_concurrency: int = 100
-    """Webhook requests in flight at once, over all subscribers."""
+    """Webhook requests in flight at once in one delivering process, over all subscribers."""
     subscriber_concurrency: int = 4
-    """Webhook requests in flight at once to one subscriber."""
+    """Webhook requests in flight at once to one subscriber from one delivering process
+    (with several workers, a subscriber may receive up to this many from each)."""
     disable_after_days: float = 5.0
     """A subscriber failing for this many days is disabled."""
     delivery_lease: float = 60.0

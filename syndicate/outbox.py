@@ -298,11 +298,10 @@ def claim(
 
 
 _PG_CLAIM_TEXT = """
-WITH candidate AS (
+WITH ready AS (
     SELECT d.id, d.subscriber_id, d.due_at
     FROM deliveries AS d JOIN subscribers AS s ON s.id = d.subscriber_id
-    WHERE d.state = 'pending' AND d.due_at <= :now
-      AND (d.claimed_until IS NULL OR d.claimed_until <= :now)
+    WHERE d.state = 'pending' AND d.claimed_until IS NULL AND d.due_at <= :now
       AND (s.status = 'active' OR (s.status = 'pending' AND d.event_type = :verify))
       AND (s.lease_expires_at IS NULL OR s.lease_expires_at > :now)
       AND d.subscriber_id <> ALL(ARRAY(SELECT json_array_elements_text(CAST(:full AS json))))
@@ -310,6 +309,20 @@ WITH candidate AS (
     ORDER BY d.due_at, d.id
     LIMIT :scan
     FOR UPDATE OF d SKIP LOCKED
+), expired AS (
+    SELECT d.id, d.subscriber_id, d.due_at
+    FROM deliveries AS d JOIN subscribers AS s ON s.id = d.subscriber_id
+    WHERE d.state = 'pending' AND d.claimed_until IS NOT NULL AND d.claimed_until <= :now
+      AND d.due_at <= :now
+      AND (s.status = 'active' OR (s.status = 'pending' AND d.event_type = :verify))
+      AND (s.lease_expires_at IS NULL OR s.lease_expires_at > :now)
+      AND d.subscriber_id <> ALL(ARRAY(SELECT json_array_elements_text(CAST(:full AS json))))
+      {only}
+    ORDER BY d.claimed_until
+    LIMIT :scan
+    FOR UPDATE OF d SKIP LOCKED
+), candidate AS (
+    SELECT * FROM ready UNION ALL SELECT * FROM expired
 ), ranked AS (
     SELECT c.id, c.due_at,
            row_number() OVER (PARTITION BY c.subscriber_id ORDER BY c.due_at, c.id) AS n,
@@ -335,12 +348,15 @@ def _pg_claim_statement(only: bool) -> sa.TextualSelect:
 
 
 _PG_CLAIM = _pg_claim_statement(only=False)
-"""The claim on PostgreSQL, in one statement: walk the due pending deliveries in claim order
-(the partial index of migration 0004), locking them with ``SKIP LOCKED`` so concurrent
-workers pass over each other's; rank each subscriber's, keep those within its room and the
-first ``limit`` of those; lease them; return them with their endpoints. Rows locked but not
-chosen are free again when the statement ends. Its text is constant (no ``IN`` lists: the
-rooms travel as JSON), so psycopg prepares it once per connection."""
+"""The claim on PostgreSQL, in one statement: walk the due deliveries nobody holds in claim
+order (``ix_deliveries_ready``, migration 0005) and the leases that expired
+(``ix_deliveries_leased``: a worker died), passing over the subscribers with no room left
+and locking with ``SKIP LOCKED`` so concurrent workers pass over each other's rows; rank
+each subscriber's, keep those within its room and the first ``limit`` of those in
+``(due_at, id)`` order; lease them (which takes them out of the ready index); return them
+with their endpoints. Rows locked but not chosen are free again when the statement ends.
+Its text is constant (no ``IN`` lists: the rooms travel as JSON), so psycopg prepares it
+once per connection."""
 _PG_CLAIM_ONE = _pg_claim_statement(only=True)
 """As :data:`_PG_CLAIM`, for one subscriber's deliveries only."""
 

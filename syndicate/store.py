@@ -149,9 +149,14 @@ deliveries = sa.Table(
     sa.Column("last_error", sa.Text, nullable=True),
     sa.UniqueConstraint("event_id", "subscriber_id", name="uq_deliveries_event_subscriber"),
     sa.Index("ix_deliveries_due", "state", "due_at"),
-    # The claim's order (see migration 0004): pending deliveries only, by (due_at, id).
-    sa.Index("ix_deliveries_claim", "due_at", "id", postgresql_where=sa.text("state = 'pending'"),
-             sqlite_where=sa.text("state = 'pending'")),
+    # The claim (see migration 0005): deliveries nobody holds in claim order, and the leases
+    # held, by expiry.
+    sa.Index("ix_deliveries_ready", "due_at", "id",
+             postgresql_where=sa.text("state = 'pending' AND claimed_until IS NULL"),
+             sqlite_where=sa.text("state = 'pending' AND claimed_until IS NULL")),
+    sa.Index("ix_deliveries_leased", "claimed_until",
+             postgresql_where=sa.text("state = 'pending' AND claimed_until IS NOT NULL"),
+             sqlite_where=sa.text("state = 'pending' AND claimed_until IS NOT NULL")),
     sa.Index("ix_deliveries_subscriber", "subscriber_id", "created_at"),
 )
 
