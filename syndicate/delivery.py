@@ -325,8 +325,8 @@ class Worker:
                 # Sent but unrecorded deliveries are still claimed: they count against the
                 # 2 x concurrency a worker may hold (what a killed worker can leave to be
                 # sent twice), so flush rather than let them block the next claim.
-                cramped = len(running) + len(queued) + len(done) > 2 * concurrency - (
-                    concurrency // 2)
+                cramped = len(done) >= concurrency // 4 and (
+                    len(running) + len(queued) + len(done) > 2 * concurrency - concurrency // 2)
                 if done and (not busy or urgent or late or cramped
                              or len(done) >= self.flush_every):
                     await flush()  # before claiming: a subscriber's state may have changed
