@@ -297,30 +297,20 @@ def claim(
     return jobs
 
 
+_PG_CLAIMABLE = """
+    SELECT d.id, d.subscriber_id, d.due_at
+    FROM deliveries AS d JOIN subscribers AS s ON s.id = d.subscriber_id
+    WHERE d.state = 'pending' AND {lease} AND d.due_at <= :now
+      AND (s.status = 'active' OR (s.status = 'pending' AND d.event_type = :verify))
+      AND (s.lease_expires_at IS NULL OR s.lease_expires_at > :now)
+      AND d.subscriber_id <> ALL(ARRAY(SELECT json_array_elements_text(CAST(:full AS json))))
+      {only}
+    ORDER BY {order}
+    LIMIT :scan
+    FOR UPDATE OF d SKIP LOCKED"""
 _PG_CLAIM_TEXT = """
-WITH ready AS (
-    SELECT d.id, d.subscriber_id, d.due_at
-    FROM deliveries AS d JOIN subscribers AS s ON s.id = d.subscriber_id
-    WHERE d.state = 'pending' AND d.claimed_until IS NULL AND d.due_at <= :now
-      AND (s.status = 'active' OR (s.status = 'pending' AND d.event_type = :verify))
-      AND (s.lease_expires_at IS NULL OR s.lease_expires_at > :now)
-      AND d.subscriber_id <> ALL(ARRAY(SELECT json_array_elements_text(CAST(:full AS json))))
-      {only}
-    ORDER BY d.due_at, d.id
-    LIMIT :scan
-    FOR UPDATE OF d SKIP LOCKED
-), expired AS (
-    SELECT d.id, d.subscriber_id, d.due_at
-    FROM deliveries AS d JOIN subscribers AS s ON s.id = d.subscriber_id
-    WHERE d.state = 'pending' AND d.claimed_until IS NOT NULL AND d.claimed_until <= :now
-      AND d.due_at <= :now
-      AND (s.status = 'active' OR (s.status = 'pending' AND d.event_type = :verify))
-      AND (s.lease_expires_at IS NULL OR s.lease_expires_at > :now)
-      AND d.subscriber_id <> ALL(ARRAY(SELECT json_array_elements_text(CAST(:full AS json))))
-      {only}
-    ORDER BY d.claimed_until
-    LIMIT :scan
-    FOR UPDATE OF d SKIP LOCKED
+WITH ready AS ({ready}
+), expired AS ({expired}
 ), candidate AS (
     SELECT * FROM ready UNION ALL SELECT * FROM expired
 ), ranked AS (
@@ -341,7 +331,14 @@ RETURNING d.id, d.event_id, d.event_type, d.subscriber_id, d.attempts, d."full",
 
 
 def _pg_claim_statement(only: bool) -> sa.TextualSelect:
-    text = _PG_CLAIM_TEXT.format(only="AND d.subscriber_id = :only" if only else "")
+    subscriber = "AND d.subscriber_id = :only" if only else ""
+    text = _PG_CLAIM_TEXT.format(
+        ready=_PG_CLAIMABLE.format(lease="d.claimed_until IS NULL", order="d.due_at, d.id",
+                                   only=subscriber),
+        expired=_PG_CLAIMABLE.format(
+            lease="d.claimed_until IS NOT NULL AND d.claimed_until <= :now",
+            order="d.claimed_until", only=subscriber),
+    )
     return sa.text(text).bindparams(
         sa.bindparam("now", type_=UTCDateTime), sa.bindparam("lease_until", type_=UTCDateTime),
     ).columns(due_at=UTCDateTime, previous_secret_until=UTCDateTime)
