@@ -299,17 +299,22 @@ def claim(
 
 _PG_CLAIMABLE = """
     SELECT d.id, d.subscriber_id, d.due_at
-    FROM deliveries AS d JOIN subscribers AS s ON s.id = d.subscriber_id
+    FROM deliveries AS d
     WHERE d.state = 'pending' AND {lease} AND d.due_at <= :now
-      AND (s.status = 'active' OR (s.status = 'pending' AND d.event_type = :verify))
-      AND (s.lease_expires_at IS NULL OR s.lease_expires_at > :now)
-      AND d.subscriber_id <> ALL(ARRAY(SELECT json_array_elements_text(CAST(:full AS json))))
+      AND (d.subscriber_id IN (SELECT id FROM open WHERE status = 'active')
+           OR (d.event_type = :verify
+               AND d.subscriber_id IN (SELECT id FROM open WHERE status = 'pending')))
       {only}
     ORDER BY {order}
     LIMIT :scan
     FOR UPDATE OF d SKIP LOCKED"""
 _PG_CLAIM_TEXT = """
-WITH ready AS ({ready}
+WITH open AS MATERIALIZED (
+    SELECT id, status FROM subscribers
+    WHERE status IN ('active', 'pending')
+      AND (lease_expires_at IS NULL OR lease_expires_at > :now)
+      AND id <> ALL(ARRAY(SELECT json_array_elements_text(CAST(:full AS json))))
+), ready AS ({ready}
 ), expired AS ({expired}
 ), candidate AS (
     SELECT * FROM ready UNION ALL SELECT * FROM expired
@@ -345,15 +350,20 @@ def _pg_claim_statement(only: bool) -> sa.TextualSelect:
 
 
 _PG_CLAIM = _pg_claim_statement(only=False)
-"""The claim on PostgreSQL, in one statement: walk the due deliveries nobody holds in claim
-order (``ix_deliveries_ready``, migration 0005) and the leases that expired
-(``ix_deliveries_leased``: a worker died), passing over the subscribers with no room left
-and locking with ``SKIP LOCKED`` so concurrent workers pass over each other's rows; rank
-each subscriber's, keep those within its room and the first ``limit`` of those in
-``(due_at, id)`` order; lease them (which takes them out of the ready index); return them
-with their endpoints. Rows locked but not chosen are free again when the statement ends.
-Its text is constant (no ``IN`` lists: the rooms travel as JSON), so psycopg prepares it
-once per connection."""
+"""The claim on PostgreSQL, in one statement: the subscribers that may receive (active, or
+pending for their verification; not full, WebSub lease running); the due deliveries nobody
+holds, walked in claim order (``ix_deliveries_ready``, migration 0005), and the leases that
+expired (``ix_deliveries_leased``: a worker died), locked with ``SKIP LOCKED`` so concurrent
+workers pass over each other's rows; each subscriber's ranked, those within its room kept
+and the first ``limit`` of those in ``(due_at, id)`` order leased (which takes them out of
+the ready index) and returned with their endpoints. Rows locked but not chosen are free
+again when the statement ends.
+
+Only ``deliveries`` is in the walks' ``FROM``, the subscribers being hashed sets, so the
+plan stays an ordered index walk that stops at ``:scan`` rows whatever the planner believes
+of the subscribers table (never analyzed, it estimated one subscriber and chose to fetch and
+sort every due delivery). Its text is constant (no ``IN`` lists: the rooms travel as JSON),
+so psycopg prepares it once per connection."""
 _PG_CLAIM_ONE = _pg_claim_statement(only=True)
 """As :data:`_PG_CLAIM`, for one subscriber's deliveries only."""
 

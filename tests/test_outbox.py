@@ -292,3 +292,48 @@ def test_record_settles_deliveries_and_subscribers_health(engine: sa.engine.Engi
         logged = conn.execute(sa.select(sa.func.count()).select_from(store.attempts)).scalar()
     assert tuple(row) == ("pending", "x")
     assert logged == 10
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("analyzed", ["nothing", "deliveries", "everything"])
+def test_postgresql_claim_walks_the_ready_index_whatever_the_statistics(
+    postgres_url: str, analyzed: str
+) -> None:
+    """The claim's plan is an ordered walk of ``ix_deliveries_ready`` that stops after
+    ``:scan`` rows, never a fetch and sort of every due delivery: also when the subscribers
+    table was never analyzed (a new deployment with a few subscribers; with subscribers
+    joined in, the planner then guessed one subscriber and sorted all 15,000 due rows)."""
+    from syndicate.testing import seed_deliveries
+
+    engine = store.open_engine(postgres_url)
+    try:
+        seed_deliveries(engine, [f"http://127.0.0.1:{9000 + n}/h" for n in range(30)], 500,
+                        now=NOW)
+        with engine.connect() as conn:
+            conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+            if analyzed == "deliveries":
+                conn.exec_driver_sql("VACUUM ANALYZE deliveries")
+            elif analyzed == "everything":
+                conn.exec_driver_sql("VACUUM ANALYZE")
+        compiled = outbox._PG_CLAIM.compile(dialect=engine.dialect)
+        params = {"now": NOW.replace(tzinfo=None), "lease_until": NOW.replace(tzinfo=None),
+                  "worker": "w", "verify": "endpoint.verify", "full": "[]", "room": "{}",
+                  "cap": 4, "limit": 60, "scan": 120}
+        with engine.connect() as conn:
+            plan = conn.exec_driver_sql("EXPLAIN (FORMAT JSON) " + str(compiled),
+                                        params).scalar_one()[0]["Plan"]
+    finally:
+        engine.dispose()
+
+    def nodes(node: dict[str, object]) -> list[dict[str, object]]:
+        found = [node]
+        for child in node.get("Plans", []):  # type: ignore[attr-defined]
+            found.extend(nodes(child))
+        return found
+
+    ready = next(n for n in nodes(plan) if n.get("Subplan Name") == "CTE ready")
+    walk = nodes(ready)
+    assert any(n.get("Index Name") == "ix_deliveries_ready" for n in walk), walk
+    assert not any(n["Node Type"] == "Sort" for n in walk), walk
+    assert not any(n["Node Type"] == "Seq Scan" and n.get("Relation Name") == "deliveries"
+                   for n in walk), walk
