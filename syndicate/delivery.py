@@ -324,7 +324,9 @@ class Worker:
                 late = time.monotonic() - last_flush > 0.2
                 # Sent but unrecorded deliveries are still claimed: they count against the
                 # 2 x concurrency a worker may hold (what a killed worker can leave to be
-                # sent twice), so flush rather than let them block the next claim.
+                # sent twice), so when claims run high, flush rather than let them block the
+                # next claim; once a quarter of the concurrency waits, not after every
+                # wake-up (with several workers per core that meant batches of a few dozen).
                 cramped = len(done) >= concurrency // 4 and (
                     len(running) + len(queued) + len(done) > 2 * concurrency - concurrency // 2)
                 if done and (not busy or urgent or late or cramped

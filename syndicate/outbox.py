@@ -301,15 +301,15 @@ _PG_CLAIMABLE = """
     SELECT d.id, d.subscriber_id, d.due_at
     FROM deliveries AS d
     WHERE d.state = 'pending' AND {lease} AND d.due_at <= :now
-      AND (d.subscriber_id IN (SELECT id FROM open WHERE status = 'active')
+      AND (d.subscriber_id IN (SELECT id FROM receiving WHERE status = 'active')
            OR (d.event_type = :verify
-               AND d.subscriber_id IN (SELECT id FROM open WHERE status = 'pending')))
+               AND d.subscriber_id IN (SELECT id FROM receiving WHERE status = 'pending')))
       {only}
     ORDER BY {order}
     LIMIT :scan
     FOR UPDATE OF d SKIP LOCKED"""
 _PG_CLAIM_TEXT = """
-WITH open AS MATERIALIZED (
+WITH receiving AS MATERIALIZED (
     SELECT id, status FROM subscribers
     WHERE status IN ('active', 'pending')
       AND (lease_expires_at IS NULL OR lease_expires_at > :now)
