@@ -235,13 +235,11 @@ class Worker:
         verify = job.event_type == VERIFY_EVENT
         started = time.perf_counter()
         try:
-            if self._transport_bounds_time:
+            timer = (contextlib.nullcontext() if self._transport_bounds_time
+                     else asyncio.timeout(timeout))
+            async with timer:
                 response = await self.transport.handle_async_request(request)
                 content = await _answer_body(response, verify)
-            else:
-                async with asyncio.timeout(timeout):
-                    response = await self.transport.handle_async_request(request)
-                    content = await _answer_body(response, verify)
         except (TimeoutError, httpx.TimeoutException):
             return Answer(None, f"timed out after {timeout:g} s", _ms(started))
         except UnsafeURLError as exc:

@@ -27,7 +27,15 @@ from .config import Settings
 from .localize import Rendition
 from .pipeline import Localization, Progress, localize_corpus
 from .publish import BuildResult, publish
-from .store import UTCDateTime, attempts, deliveries, events, renditions, subscribers
+from .store import (
+    UTCDateTime,
+    attempts,
+    deliveries,
+    events,
+    naive_utc,
+    renditions,
+    subscribers,
+)
 
 if TYPE_CHECKING:
     from .metrics import Metrics
@@ -574,11 +582,9 @@ per connection and the server plans and runs it once per batch."""
 
 
 def _iso(value: dt.datetime) -> str:
-    """An aware datetime as PostgreSQL reads a naive UTC ``timestamp`` from JSON (what
-    :class:`~syndicate.store.UTCDateTime` stores; raw SQL bypasses that type)."""
-    if value.tzinfo is None:
-        raise ValueError("naive datetimes are not stored: pass an aware UTC datetime")
-    return value.astimezone(dt.UTC).replace(tzinfo=None).isoformat()
+    """An aware datetime as PostgreSQL reads a ``timestamp`` from JSON: what
+    :class:`~syndicate.store.UTCDateTime` stores (raw SQL bypasses that type)."""
+    return naive_utc(value).isoformat()
 
 
 def _record_postgresql(conn: Connection, results: Sequence[Result], worker: str) -> None:

@@ -44,6 +44,13 @@ from .errors import StoreError
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
+def naive_utc(value: dt.datetime) -> dt.datetime:
+    """What the store keeps of an aware datetime: naive UTC (naive input is refused)."""
+    if value.tzinfo is None:
+        raise ValueError("naive datetimes are not stored: pass an aware UTC datetime")
+    return value.astimezone(dt.UTC).replace(tzinfo=None)
+
+
 class UTCDateTime(sa.TypeDecorator[dt.datetime]):
     """A timezone-aware UTC datetime stored as a naive UTC timestamp on every backend."""
 
@@ -51,11 +58,7 @@ class UTCDateTime(sa.TypeDecorator[dt.datetime]):
     cache_ok = True
 
     def process_bind_param(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetimes are not stored: pass an aware UTC datetime")
-        return value.astimezone(dt.UTC).replace(tzinfo=None)
+        return None if value is None else naive_utc(value)
 
     def process_result_value(self, value: Any, dialect: Any) -> dt.datetime | None:
         if value is None:
