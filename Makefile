@@ -1,6 +1,7 @@
 # The two commands of the README:
 #   make run    install into .venv and run Syndicate on the bundled content (embedded defaults)
-#   make test   install into .venv and run every check: ruff, mypy, the whole test suite
+#   make test   install into .venv and run every check: ruff, mypy, the import layers, the
+#               whole test suite
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -24,6 +25,7 @@ run: $(BIN)/.installed
 check: $(BIN)/.installed
 	$(BIN)/ruff check syndicate tests bench
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 test: check
 	$(BIN)/pytest -q

@@ -54,8 +54,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from syndicate import store  # noqa: E402
-from syndicate.events import ANSWER_EVENTS  # noqa: E402
 from syndicate.testing import generate_corpus, postgres_schema  # noqa: E402
+from syndicate.webhooks.events import ANSWER_EVENTS  # noqa: E402
 
 PG_RESTART = ["pg_ctlcluster", "--skip-systemctl-redirect"]
 BEHAVIOURS = [("ok", 35), ("500", 15), ("429", 10), ("hang", 10), ("reset", 10), ("slow", 20)]
@@ -456,7 +456,7 @@ def main() -> None:
 
 def reconcile(engine: sa.engine.Engine, receivers: Receivers,
               filters: dict[int, list[str]]) -> dict[str, Any]:
-    from syndicate import subscribers as subs
+    from syndicate.webhooks import subscribers as subs
 
     with engine.connect() as conn:
         subscribers = subs.list_all(conn)

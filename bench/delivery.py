@@ -32,12 +32,13 @@ import aiohttp
 import httpx
 import sqlalchemy as sa
 
-from syndicate import outbox, store
-from syndicate import subscribers as subs
+from syndicate import store
 from syndicate.config import load_settings
-from syndicate.delivery import Worker, signed_headers
-from syndicate.events import encode, timestamp
-from syndicate.transport import PinnedTransport
+from syndicate.webhooks import outbox
+from syndicate.webhooks import subscribers as subs
+from syndicate.webhooks.delivery import Worker, signed_headers
+from syndicate.webhooks.events import encode, timestamp
+from syndicate.webhooks.transport import PinnedTransport
 
 
 async def _serve(count: int) -> None:

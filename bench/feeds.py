@@ -40,10 +40,10 @@ from typing import Any
 
 from lxml import etree
 
-from syndicate import feeds
+from syndicate.answers.pipeline import localize_corpus
 from syndicate.config import Settings
-from syndicate.pipeline import localize_corpus
-from syndicate.publish import feed_documents, publish
+from syndicate.publication import feeds
+from syndicate.publication.tree import feed_documents, publish
 from syndicate.testing import generate_corpus
 
 GOAL_RATIO = 3.0

@@ -121,11 +121,11 @@ class Descendants:
 
 def measure(root: Path, workers: int | None) -> dict[str, object]:
     """Time parse + extract + localize of the corpus under ``root`` in this process."""
-    from syndicate import i18n
-    from syndicate.catalogs import answer_messages
+    from syndicate.answers import translators as i18n
+    from syndicate.answers.catalogs import answer_messages
+    from syndicate.answers.content import load_corpus
+    from syndicate.answers.pipeline import localize_corpus
     from syndicate.config import Settings
-    from syndicate.content import load_corpus
-    from syndicate.pipeline import localize_corpus
 
     settings = Settings(content_dir=root / "content", locales_dir=root / "locales",
                         out_dir=root / "public", state_dir=root / "state")

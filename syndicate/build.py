@@ -23,10 +23,17 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .catalogs import DOMAIN
+from .answers import DOMAIN, Progress, localize_corpus
 from .config import Settings
-from .pipeline import Progress, localize_corpus
-from .publish import MANIFEST, STATE, STORE, BuildResult, LanguageReport, publish, read_manifest
+from .publication import (
+    MANIFEST,
+    STATE,
+    STORE,
+    BuildResult,
+    LanguageReport,
+    publish,
+    read_manifest,
+)
 
 RECORD = ".syndicate-build.json"
 RECORD_VERSION = 1

@@ -16,8 +16,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from .catalogs import LANGUAGE_TAG
 from .errors import ConfigError
+from .tags import is_language_tag
 
 ENV_PREFIX = "SYNDICATE_"
 
@@ -152,7 +152,7 @@ def _validate(settings: Settings) -> Settings:
     for name, tags in (("source_language", (settings.source_language,)),
                        ("languages", settings.languages)):
         for tag in tags:
-            if not LANGUAGE_TAG.fullmatch(tag):
+            if not is_language_tag(tag):
                 raise ConfigError(
                     f"setting {name}: {tag!r} is not a language tag (e.g. es, pt-BR, zh-Hans)",
                     name=name,

@@ -5,17 +5,24 @@ Hierarchy::
     SyndicateError
     ├── ConfigError          a setting is missing or invalid (.name)
     ├── ContentError         an answer file cannot be used (.path, .line)
-    ├── CatalogError         a gettext catalog cannot be used (.path, .line)
+    ├── CatalogError         a gettext catalog cannot be used (.path, .line, .language)
     ├── FeedError            a rendition or feed text cannot go in a feed (.answer_id, .language)
     ├── PublishError         the publication tree could not be written (.path)
     ├── StoreError           the state database refused an operation
+    │   └── NotFoundError    no subscriber, delivery or token by that id (also a LookupError)
+    ├── InputError           a value given by an operator or a peer is refused (.field;
+    │   │                    also a ValueError)
+    │   ├── CursorError      a catch-up cursor this service did not hand out
+    │   └── HubRequestError  a WebSub hub request that cannot be accepted
     ├── DeliveryError        a webhook could not be delivered (.subscriber_id)
     │   └── UnsafeURLError   a webhook URL points somewhere it must not
     ├── ApiError             an HTTP API request is refused (.status, .code, .headers)
     └── JobError             a scheduled job cannot be found, run or changed (.job)
 
 Third-party exceptions are translated into these once, where they are caught, with
-``raise ... from exc`` so the cause stays visible.
+``raise ... from exc`` so the cause stays visible. The command line turns any of them into
+one ``Error: ...`` line (:class:`syndicate.cli._common.SyndicateGroup`); the HTTP API answers
+:class:`ApiError` with its status and code.
 """
 
 from __future__ import annotations
@@ -101,6 +108,27 @@ class PublishError(SyndicateError):
 
 class StoreError(SyndicateError):
     """The state database refused an operation or has an unexpected schema."""
+
+
+class NotFoundError(StoreError, LookupError):
+    """No subscriber, delivery or API token has the id asked for."""
+
+
+class InputError(SyndicateError, ValueError):
+    """A value an operator or a peer gave is not acceptable (a secret, a partner name, a
+    cursor, a hub request). Also a :class:`ValueError`, what such checks raise in Python."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class CursorError(InputError):
+    """A catch-up cursor this service did not hand out."""
+
+
+class HubRequestError(InputError):
+    """A WebSub hub request that cannot be accepted (answered 400 with this message)."""
 
 
 class DeliveryError(SyndicateError):

@@ -14,7 +14,7 @@ secret or a token.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import sqlalchemy as sa
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -22,10 +22,10 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy.engine import Engine
 
+from ._time import Clock
 from .store import deliveries, renditions
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
-Clock = Callable[[], dt.datetime]
 
 
 class StoreCollector(Collector):

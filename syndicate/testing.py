@@ -29,10 +29,12 @@ from babel.messages.catalog import Catalog
 from babel.messages.plurals import get_plural
 from babel.messages.pofile import write_po
 
-from . import ui
-from .catalogs import answer_messages, catalog_path, gettext_name
-from .content import Corpus, load_corpus
-from .localize import Labels, Rendition
+from ._time import rfc3339
+from .answers import ui
+from .answers.catalogs import answer_messages, catalog_path
+from .answers.content import Corpus, load_corpus
+from .answers.localize import Labels, Rendition
+from .tags import gettext_name
 
 if TYPE_CHECKING:
     from aiohttp import web
@@ -461,29 +463,27 @@ def seed_deliveries(
     """Active subscribers at ``urls`` and ``events`` events, each due now to every one of
     them (``len(urls) * events`` deliveries), written straight to the store for load tests
     and benchmarks; the subscribers' secrets by URL."""
-    from . import outbox, store
-    from .events import encode, timestamp
-    from .subscribers import new_secret
+    from . import store
+    from .webhooks import outbox, subscribers
+    from .webhooks.events import encode
 
-    secrets_by_url = {url: new_secret() for url in urls}
+    secrets_by_url = {url: subscribers.new_secret() for url in urls}
     with engine.begin() as conn:
-        conn.execute(store.subscribers.insert(), [
-            {"id": f"sub_{prefix}{index:05d}", "url": url, "languages": "[]",
-             "conditions": "[]", "event_types": "[]", "full": False, "secret": secret,
-             "status": "active", "created_at": now, "updated_at": now, "verified_at": now}
+        subscribers.add_verified(conn, [
+            (f"sub_{prefix}{index:05d}", url, secret)
             for index, (url, secret) in enumerate(secrets_by_url.items())
-        ])
+        ], now)
         rows = [
             {"id": f"msg_{prefix}{index:08d}", "type": "answer.reviewed",
              "answer_id": f"{index:016x}", "language": "en", "condition_slug": "lupus",
              "subscriber_id": None, "created_at": now, "full_payload": None,
-             "payload": encode({"type": "answer.reviewed", "timestamp": timestamp(now),
+             "payload": encode({"type": "answer.reviewed", "timestamp": rfc3339(now, "seconds"),
                                 "data": {"answer_id": f"{index:016x}", "language": "en",
                                          "reviewed": "2026-06-01"}})}
             for index in range(events)
         ]
         conn.execute(store.events.insert(), rows)
-        outbox.enqueue(conn, rows, now)
+        outbox.enqueue(conn, rows, subscribers.recipients(conn), now)
     return secrets_by_url
 
 

@@ -15,11 +15,12 @@ import pytest
 import sqlalchemy as sa
 from babel.messages.pofile import read_po, write_po
 
-from syndicate import store, tokens
-from syndicate.api import create_app
+from syndicate import store
 from syndicate.config import Settings, load_settings
+from syndicate.http import tokens
+from syndicate.http.api import create_app
 from syndicate.metrics import Metrics
-from syndicate.outbox import sync_and_publish
+from syndicate.sync import sync_and_publish
 from syndicate.testing import FixedClock, serve_asgi
 
 ROOT = Path(__file__).resolve().parent.parent

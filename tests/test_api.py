@@ -13,12 +13,12 @@ import jsonschema
 import pytest
 from openapi_spec_validator import validate
 
-from syndicate import tokens
 from syndicate.config import load_settings
-from syndicate.delivery import deliver_until_idle
-from syndicate.httpinput import RateLimiter
-from syndicate.openapi import document
+from syndicate.http import tokens
+from syndicate.http.inputs import RateLimiter
+from syndicate.http.openapi import document
 from syndicate.testing import Receiver
+from syndicate.webhooks.delivery import deliver_until_idle
 from tests.conftest import Service, hook_settings, start_service
 
 SUBSCRIPTIONS = "/api/v1/subscriptions"
@@ -235,7 +235,7 @@ def test_openapi_document_is_valid_and_lists_every_route(service: Service) -> No
     validate(served)
     assert served == document(service.settings)
     assert served["servers"] == [{"url": "https://answers.example"}]
-    from syndicate.api import StatusCounter, create_app
+    from syndicate.http.api import StatusCounter, create_app
 
     counter = create_app(service.settings, service.engine).fallback
     assert isinstance(counter, StatusCounter)

@@ -20,8 +20,8 @@ import schemathesis
 from schemathesis.core.parameters import ParameterLocation
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-from syndicate import openapi
 from syndicate.config import load_settings
+from syndicate.http import openapi
 
 from .conftest import Service, hook_settings, start_service
 
@@ -98,7 +98,7 @@ def aim_at_real_data(case: schemathesis.Case, service: Service) -> None:
     DELETE), a valid subscription or callback URL becomes a loopback one, and a valid hub topic
     a feed published here. Invalid ones stay as drawn.
     """
-    from syndicate import subscribers, websub
+    from syndicate.webhooks import subscribers, websub
 
     meta = case.meta
     if meta is None:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+from syndicate.answers.catalogs import catalog_path
 from syndicate.build import RECORD, build, inputs_fingerprint
-from syndicate.catalogs import catalog_path
 from syndicate.config import Settings
-from syndicate.publish import MANIFEST
+from syndicate.publication import MANIFEST
 
 
 def tree_bytes(out: Path) -> dict[str, bytes]:

@@ -15,8 +15,8 @@ from babel.messages.pofile import read_po
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from syndicate import i18n
-from syndicate.catalogs import (
+from syndicate.answers import translators as i18n
+from syndicate.answers.catalogs import (
     LanguageCatalog,
     babel_locale,
     catalog_path,
@@ -26,9 +26,9 @@ from syndicate.catalogs import (
     message_keys,
     read_catalog,
 )
-from syndicate.content import Answer, load_corpus
+from syndicate.answers.content import Answer, load_corpus
+from syndicate.answers.localize import Incomplete, Rendition, localize
 from syndicate.errors import CatalogError
-from syndicate.localize import Incomplete, Rendition, localize
 
 ROOT = Path(__file__).resolve().parent.parent
 LANGUAGES = ["ar", "de", "es", "fr", "zh-Hans"]
@@ -270,7 +270,7 @@ def test_quoted_string_pattern_is_the_strict_one() -> None:
     """The unrolled pattern accepts exactly the strings the plain one did."""
     import re
 
-    from syndicate.catalogs import _QUOTED
+    from syndicate.answers.catalogs import _QUOTED
 
     plain = re.compile(r'^"(?:[^"\\]|\\.)*"$')
 
@@ -434,7 +434,7 @@ def test_a_broken_plural_forms_header_is_located(tmp_path: Path, plural_forms: s
 
 def _both_readings(text: str, language: str = "de") -> tuple[object, object]:
     """What the strict pass + :func:`read_messages` and Babel's reader make of ``text``."""
-    from syndicate.catalogs import _babel_read, po_syntax, read_messages
+    from syndicate.answers.catalogs import _babel_read, po_syntax, read_messages
 
     path = Path("x.po")
 
@@ -461,7 +461,7 @@ def test_strict_pass_reads_messages_as_babel_does() -> None:
     from hypothesis import HealthCheck, given, settings
     from hypothesis import strategies as st
 
-    from syndicate.catalogs import po_syntax
+    from syndicate.answers.catalogs import po_syntax
 
     piece = st.sampled_from([*"ab {}é\u0645\t", "\\n", '\\"', "\\\\"])
     quoted = st.lists(piece, max_size=8).map(lambda parts: '"' + "".join(parts) + '"')
@@ -512,7 +512,7 @@ def test_strict_pass_reads_messages_as_babel_does() -> None:
 
 def test_shipped_and_generated_catalogs_read_as_babel_reads_them(tmp_path: Path) -> None:
     """The bundled catalogs and a generated corpus's read identically both ways."""
-    from syndicate.catalogs import discover_languages
+    from syndicate.answers.catalogs import discover_languages
     from syndicate.testing import generate_corpus
 
     _, locales, _ = generate_corpus(tmp_path, 20, 4)
@@ -527,7 +527,7 @@ def test_catalog_sent_by_a_worker_looks_up_the_same(tmp_path: Path) -> None:
     """A pickled catalog keeps its entries as tuples and gives the same entries on lookup."""
     import pickle
 
-    from syndicate.catalogs import PackedEntries
+    from syndicate.answers.catalogs import PackedEntries
     from syndicate.testing import generate_corpus
 
     _, locales, languages = generate_corpus(tmp_path, 5, 5)

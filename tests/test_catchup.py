@@ -9,9 +9,9 @@ import httpx
 import pytest
 from standardwebhooks.webhooks import Webhook
 
-from syndicate import catchup
-from syndicate.delivery import deliver_until_idle
+from syndicate.http import catchup
 from syndicate.testing import Receiver
+from syndicate.webhooks.delivery import deliver_until_idle
 from tests.conftest import ANSWER_FILE, Service, set_front_matter
 
 CHANGES = "/api/v1/changes"

@@ -11,7 +11,7 @@ from babel.numbers import format_decimal
 from hypothesis import given
 from hypothesis import strategies as st
 
-from syndicate.checks import check_message, numbers
+from syndicate.answers.checks import check_message, numbers
 
 ES = Locale.parse("es")
 DE = Locale.parse("de")

@@ -10,8 +10,8 @@ from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from syndicate.answers.content import load_corpus, parse_answer
 from syndicate.cli import cli
-from syndicate.content import load_corpus, parse_answer
 
 SEED = Path(__file__).resolve().parent / "fixtures" / "seed-what-causes-lupus.txt"
 """The seed page the bundled answer reproduces, as the publisher gave it."""
@@ -249,7 +249,7 @@ def test_libyaml_and_pure_front_matter_agree(source: str) -> None:
     """Front matter composes to the same nodes and lines, or fails the same way."""
     import yaml
 
-    from syndicate import content
+    from syndicate.answers import content
 
     def shape(compose: object) -> object:
         try:

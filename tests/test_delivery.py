@@ -12,12 +12,14 @@ from pathlib import Path
 import sqlalchemy as sa
 from standardwebhooks.webhooks import Webhook
 
-from syndicate import outbox, store
-from syndicate import subscribers as subs
+from syndicate import store, sync
+from syndicate.answers.pipeline import localize_corpus
 from syndicate.config import Settings
-from syndicate.delivery import SCHEDULE, deliver_until_idle
-from syndicate.pipeline import localize_corpus
 from syndicate.testing import FixedClock, Received, Receiver, Reply
+from syndicate.webhooks import deliveries
+from syndicate.webhooks import subscribers as subs
+from syndicate.webhooks.delivery import deliver_until_idle
+from syndicate.webhooks.policy import SCHEDULE
 from tests.conftest import hook_settings
 
 START = dt.datetime(2026, 5, 1, 12, tzinfo=dt.UTC)
@@ -35,7 +37,7 @@ def _subscribe(engine: sa.engine.Engine, url: str, clock: FixedClock, **kw: obje
 
 
 def _publish(engine: sa.engine.Engine, settings: Settings, clock: FixedClock) -> None:
-    outbox.sync(engine, localize_corpus(settings), now=clock(), base_url=settings.base_url)
+    sync.sync(engine, localize_corpus(settings), now=clock(), base_url=settings.base_url)
 
 
 def _deliver(engine: sa.engine.Engine, settings: Settings, clock: FixedClock) -> int:
@@ -79,7 +81,7 @@ def test_500_500_500_then_200_is_four_attempts_one_success_same_id_and_body(
         assert all(_signature_ok(secret, r) for r in got)
         row = _delivery(engine, sid)
         assert (row.state, row.attempts, row.last_status) == ("delivered", 4, 200)
-        _view, logged = outbox.show_delivery(engine, row.id)
+        _view, logged = deliveries.show_delivery(engine, row.id)
         assert [a["status"] for a in logged] == [500, 500, 500, 200]
         assert all(a["duration_ms"] >= 0 for a in logged)
 
@@ -263,7 +265,7 @@ def test_exhausted_delivery_goes_dead_and_retry_revives_it(
         assert (row.state, row.attempts) == ("dead", len(SCHEDULE))
         assert _deliver(engine, settings, clock) == 0
         receiver.program("/hook", Reply(200))
-        assert outbox.requeue(engine, now=clock(), ids=[row.id]) == 1
+        assert deliveries.requeue(engine, now=clock(), ids=[row.id]) == 1
         assert _deliver(engine, settings, clock) == 1
         assert _delivery(engine, sid).state == "delivered"
         assert len({r.webhook_id for r in receiver.requests()}) == 1
@@ -323,7 +325,7 @@ def test_replay_resends_delivered_events_with_the_same_id(
         _publish(engine, settings, clock)
         _deliver(engine, settings, clock)
         first = sorted(r.webhook_id for r in receiver.requests())
-        assert outbox.requeue(engine, now=clock(), since=START,
+        assert deliveries.requeue(engine, now=clock(), since=START,
                               states=("delivered", "dead", "pending")) == 2
         _deliver(engine, settings, clock)
         ids = sorted(r.webhook_id for r in receiver.requests())
@@ -337,7 +339,7 @@ def test_a_transport_without_its_own_timer_is_timed_by_the_worker(
     it hands any transport carries Host, Content-Length, the signature and the body."""
     import httpx
 
-    from syndicate.delivery import Worker
+    from syndicate.webhooks.delivery import Worker
 
     url = f"sqlite:///{tmp_path / 'db.sqlite'}"
     engine = store.open_engine(url)

@@ -7,16 +7,16 @@ import datetime as dt
 import json
 from pathlib import Path
 
-from syndicate import events as ev
+from syndicate.answers.localize import Rendition
+from syndicate.answers.pipeline import localize_corpus
 from syndicate.config import Settings
-from syndicate.localize import Rendition
-from syndicate.pipeline import localize_corpus
+from syndicate.webhooks import events as ev
 from tests.conftest import ANSWER_FILE, hook_settings, set_front_matter
 
 NOW = dt.datetime(2026, 5, 1, tzinfo=dt.UTC)
 
 
-def _stored(plan: ev.Plan, previous: dict[tuple[str, str], ev.StoredRendition] | None = None
+def _stored(plan: ev.ChangeSet, previous: dict[tuple[str, str], ev.StoredRendition] | None = None
             ) -> dict[tuple[str, str], ev.StoredRendition]:
     """What the store would hold after applying ``plan``."""
     state = dict(previous or {})
@@ -32,7 +32,7 @@ def _settings(workspace: Path) -> Settings:
     return hook_settings(workspace, "sqlite://")
 
 
-def _types(plan: ev.Plan) -> list[tuple[str, str]]:
+def _types(plan: ev.ChangeSet) -> list[tuple[str, str]]:
     return sorted((change.type, change.language) for change in plan.changes)
 
 

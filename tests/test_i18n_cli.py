@@ -14,11 +14,11 @@ import pytest
 from babel.messages.pofile import read_po, write_po
 from click.testing import CliRunner, Result
 
-from syndicate.catalogs import catalog_path, read_catalog
+from syndicate.answers.catalogs import catalog_path, read_catalog
+from syndicate.answers.content import load_corpus
+from syndicate.answers.localize import Incomplete, localize
+from syndicate.answers.translators import mo_path
 from syndicate.cli import cli
-from syndicate.content import load_corpus
-from syndicate.i18n import mo_path
-from syndicate.localize import Incomplete, localize
 
 ROOT = Path(__file__).resolve().parent.parent
 LANGUAGES = ["ar", "de", "es", "fr", "zh-Hans"]

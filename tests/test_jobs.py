@@ -14,10 +14,11 @@ import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
 
-from syndicate import leases, schedule, store
+from syndicate import store
 from syndicate.cli import cli
 from syndicate.config import Settings
-from syndicate.jobs import JobRunner, history
+from syndicate.service import leases, schedule
+from syndicate.service.jobs import JobRunner, history
 from tests.conftest import ANSWER_FILE, hook_settings, set_front_matter
 
 

@@ -7,7 +7,7 @@ import time
 
 import sqlalchemy as sa
 
-from syndicate import leases
+from syndicate.service import leases
 
 T0 = dt.datetime(2026, 1, 5, 9, 0, tzinfo=dt.UTC)
 

@@ -11,10 +11,10 @@ import pytest
 from babel.messages.catalog import Catalog
 from babel.messages.pofile import write_po
 
-from syndicate import ui
-from syndicate.catalogs import answer_messages, read_catalog
-from syndicate.content import Answer, parse_answer
-from syndicate.localize import Incomplete, Rendition, localize, localize_source, mark_stale
+from syndicate.answers import ui
+from syndicate.answers.catalogs import answer_messages, read_catalog
+from syndicate.answers.content import Answer, parse_answer
+from syndicate.answers.localize import Incomplete, Rendition, localize, localize_source, mark_stale
 
 ANSWER = """\
 ---

@@ -10,9 +10,9 @@ from collections.abc import Iterator
 import pytest
 import sqlalchemy as sa
 
-from syndicate import logs
 from syndicate.config import Settings
-from syndicate.service import Service
+from syndicate.service import logs
+from syndicate.service.process import RunProcess
 
 
 @pytest.fixture
@@ -57,5 +57,5 @@ def test_text_format_is_one_readable_line(restore_logging: None) -> None:
 def test_readiness_reports_the_database_and_the_role(
     engine: sa.engine.Engine, settings: Settings
 ) -> None:
-    service = Service(settings, engine, announce=lambda line: None)
+    service = RunProcess(settings, engine, announce=lambda line: None)
     assert service.readiness() == {"ready": True, "database": True, "scheduler": "standby"}

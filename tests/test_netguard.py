@@ -10,10 +10,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from syndicate import netguard
 from syndicate.errors import UnsafeURLError
 from syndicate.testing import Receiver
-from syndicate.transport import PinnedTransport
+from syndicate.webhooks import netguard
+from syndicate.webhooks.transport import PinnedTransport
 
 LOOPBACK = netguard.parse_networks(["127.0.0.0/8"])
 

@@ -10,13 +10,14 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from syndicate import outbox, store
-from syndicate import subscribers as subs
+from syndicate import store, sync
+from syndicate.answers.pipeline import localize_corpus
 from syndicate.config import Settings
-from syndicate.delivery import deliver_until_idle
-from syndicate.events import Plan
-from syndicate.pipeline import localize_corpus
 from syndicate.testing import FixedClock, Receiver
+from syndicate.webhooks import outbox, queue
+from syndicate.webhooks import subscribers as subs
+from syndicate.webhooks.delivery import deliver_until_idle
+from syndicate.webhooks.events import ChangeSet
 from tests.conftest import ANSWER_FILE, hook_settings, set_front_matter
 
 NOW = dt.datetime(2026, 5, 1, 12, tzinfo=dt.UTC)
@@ -36,8 +37,8 @@ def _active_subscriber(engine: sa.engine.Engine, url: str, **filters: object) ->
     return found.id
 
 
-def _sync(engine: sa.engine.Engine, settings: Settings, **kwargs: object) -> outbox.SyncResult:
-    return outbox.sync(
+def _sync(engine: sa.engine.Engine, settings: Settings, **kwargs: object) -> sync.SyncResult:
+    return sync.sync(
         engine, localize_corpus(settings), now=NOW, base_url=settings.base_url, **kwargs  # type: ignore[arg-type]
     )
 
@@ -67,15 +68,15 @@ def test_replaying_the_same_changes_is_dropped_by_the_unique_ids(
         stale_view = outbox.load_stored(conn)
     _sync(engine, settings)
     with engine.begin() as conn:
-        from syndicate import events as ev
+        from syndicate.webhooks import events as ev
 
         plan = ev.diff(localization, stale_view)
         rows = [{"id": c.event_id, "type": c.type, "answer_id": c.answer_id,
                  "language": c.language, "condition_slug": c.rendition.condition_slug,
                  "subscriber_id": None, "created_at": NOW, "payload": "{}",
                  "full_payload": None} for c in plan.changes]
-        outbox._insert_ignore(conn, store.events, rows)
-        outbox.enqueue(conn, rows, NOW)
+        conn.execute(store.insert_ignoring_duplicates(conn, store.events), rows)
+        outbox.enqueue(conn, rows, subs.recipients(conn), NOW)
     assert _count(engine, store.events) == 2
     assert _count(engine, store.deliveries) == 2
 
@@ -89,7 +90,7 @@ def test_rolled_back_sync_sends_nothing(
     with Receiver() as receiver:
         _active_subscriber(engine, receiver.url())
 
-        def broken_publisher(plan: Plan) -> None:
+        def broken_publisher(plan: ChangeSet) -> None:
             raise OSError("disk full")
 
         with pytest.raises(OSError):
@@ -100,7 +101,7 @@ def test_rolled_back_sync_sends_nothing(
         assert stats.attempts == 0
         assert receiver.requests() == []
 
-        published: list[Plan] = []
+        published: list[ChangeSet] = []
         result = _sync(engine, settings, publish=published.append)
         assert len(result.events) == 2 and len(published) == 1
         assert set(published[0].renditions) == {"en", "de"}
@@ -142,12 +143,12 @@ def test_expired_lease_is_claimed_again_with_the_same_webhook_id(
     _active_subscriber(engine, "http://127.0.0.1:9/hook")
     _sync(engine, settings)
     lease = NOW + dt.timedelta(seconds=60)
-    first = outbox.claim(engine, now=NOW, limit=10, lease_until=lease, worker="a", room={}, cap=4)
+    first = queue.claim(engine, now=NOW, limit=10, lease_until=lease, worker="a", room={}, cap=4)
     assert len(first) == 2
-    assert outbox.claim(engine, now=NOW, limit=10, lease_until=lease, worker="b", room={},
+    assert queue.claim(engine, now=NOW, limit=10, lease_until=lease, worker="b", room={},
                         cap=4) == []
     later = lease + dt.timedelta(seconds=1)
-    again = outbox.claim(engine, now=later, limit=10, lease_until=later, worker="b", room={},
+    again = queue.claim(engine, now=later, limit=10, lease_until=later, worker="b", room={},
                          cap=4)
     assert sorted(j.event_id for j in again) == sorted(j.event_id for j in first)
     assert [j.body for j in sorted(again, key=lambda j: j.delivery_id)] == [
@@ -162,9 +163,9 @@ def test_claim_respects_the_per_subscriber_cap(
     settings = hook_settings(workspace, database_url)
     busy = _active_subscriber(engine, "http://127.0.0.1:9/busy")
     _sync(engine, settings)
-    jobs = outbox.claim(engine, now=NOW, limit=10, lease_until=NOW, worker="a", room={}, cap=1)
+    jobs = queue.claim(engine, now=NOW, limit=10, lease_until=NOW, worker="a", room={}, cap=1)
     assert [j.subscriber_id for j in jobs] == [busy]
-    none = outbox.claim(engine, now=NOW, limit=10, lease_until=NOW, worker="a",
+    none = queue.claim(engine, now=NOW, limit=10, lease_until=NOW, worker="a",
                         room={busy: 0}, cap=1)
     assert none == []
 
@@ -225,7 +226,7 @@ def test_claim_takes_due_deliveries_in_order_within_each_subscribers_room(
     ]
     for room, cap, limit, only in cases:
         want = expected(room, cap, limit, only)
-        jobs = outbox.claim(engine, now=NOW, limit=limit, lease_until=NOW + dt.timedelta(
+        jobs = queue.claim(engine, now=NOW, limit=limit, lease_until=NOW + dt.timedelta(
             seconds=60), worker="me", room=room, cap=cap, subscriber_id=only)
         assert [job.delivery_id for job in jobs] == want, (room, cap, limit, only)
         assert all(job.url == urls[int(job.subscriber_id[-5:])] for job in jobs)
@@ -239,8 +240,9 @@ def test_record_settles_deliveries_and_subscribers_health(engine: sa.engine.Engi
     """A batch of successes (one statement on PostgreSQL) ends a failing streak; a mixed
     batch starts one for the failing subscriber only; an attempt on a delivery the worker no
     longer holds is logged but does not settle it."""
-    from syndicate.delivery import Answer, decide
     from syndicate.testing import seed_deliveries
+    from syndicate.webhooks.policy import Attempt as Answer
+    from syndicate.webhooks.policy import decide
 
     urls = [f"http://127.0.0.1:{9000 + n}/hook" for n in range(3)]
     seed_deliveries(engine, urls, 4, now=NOW)
@@ -249,12 +251,12 @@ def test_record_settles_deliveries_and_subscribers_health(engine: sa.engine.Engi
     lease = NOW + dt.timedelta(seconds=60)
     week = dt.timedelta(days=7)
 
-    def attempt(status_by_subscriber: dict[str, int]) -> list[outbox.Job]:
-        jobs = outbox.claim(engine, now=NOW, limit=100, lease_until=lease, worker="w",
+    def attempt(status_by_subscriber: dict[str, int]) -> list[queue.Claim]:
+        jobs = queue.claim(engine, now=NOW, limit=100, lease_until=lease, worker="w",
                             room={}, cap=1)
         results = [decide(job, Answer(status_by_subscriber[job.subscriber_id], None, 1.0),
                           NOW, rng) for job in jobs]
-        outbox.record(engine, results, now=NOW, worker="w", disable_after=week)
+        queue.record(engine, results, now=NOW, worker="w", disable_after=week)
         return jobs
 
     def failing() -> dict[str, dt.datetime | None]:
@@ -279,12 +281,12 @@ def test_record_settles_deliveries_and_subscribers_health(engine: sa.engine.Engi
     assert logged == 9
 
     # A claim taken over by another worker (this one's lease ran out): logged, not settled.
-    taken = outbox.claim(engine, now=NOW, limit=1, lease_until=lease, worker="w", room={},
+    taken = queue.claim(engine, now=NOW, limit=1, lease_until=lease, worker="w", room={},
                          cap=1)
     with engine.begin() as conn:
         conn.execute(store.deliveries.update().where(d.id == taken[0].delivery_id)
                      .values(claimed_by="x"))
-    outbox.record(engine, [decide(taken[0], Answer(204, None, 1.0), NOW, rng)], now=NOW,
+    queue.record(engine, [decide(taken[0], Answer(204, None, 1.0), NOW, rng)], now=NOW,
                   worker="w", disable_after=week)
     with engine.connect() as conn:
         row = conn.execute(sa.select(d.state, d.claimed_by)
@@ -315,7 +317,7 @@ def test_postgresql_claim_walks_the_ready_index_whatever_the_statistics(
                 conn.exec_driver_sql("VACUUM ANALYZE deliveries")
             elif analyzed == "everything":
                 conn.exec_driver_sql("VACUUM ANALYZE")
-        compiled = outbox._PG_CLAIM.compile(dialect=engine.dialect)
+        compiled = queue._PG_CLAIM.compile(dialect=engine.dialect)
         params = {"now": NOW.replace(tzinfo=None), "lease_until": NOW.replace(tzinfo=None),
                   "worker": "w", "verify": "endpoint.verify", "full": "[]", "room": "{}",
                   "cap": 4, "limit": 60, "scan": 120}

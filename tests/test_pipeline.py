@@ -5,10 +5,10 @@ from __future__ import annotations
 import pickle
 from pathlib import Path
 
-from syndicate.catalogs import catalog_path, read_catalog
+from syndicate.answers.catalogs import catalog_path, read_catalog
+from syndicate.answers.pipeline import Localization, default_workers, localize_corpus
 from syndicate.config import Settings
 from syndicate.errors import CatalogError
-from syndicate.pipeline import Localization, default_workers, localize_corpus
 from syndicate.testing import generate_corpus
 
 
@@ -78,9 +78,10 @@ def test_pool_starts_from_a_threaded_process_without_forking_it(tmp_path: Path) 
     come from the fork server, never from a fork of this threaded process."""
     import threading
 
-    from syndicate.content import worker_context
+    from syndicate._pool import worker_context
+    from syndicate.answers.content import POOL_PRELOAD
 
-    assert worker_context().get_start_method() in {"forkserver", "spawn"}
+    assert worker_context(POOL_PRELOAD).get_start_method() in {"forkserver", "spawn"}
     settings = _settings(tmp_path)
     held = threading.Lock()
     held.acquire()  # a lock another thread holds, as a busy service has

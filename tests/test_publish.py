@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from syndicate import publish as publish_module
+from syndicate.answers.pipeline import localize_corpus
 from syndicate.config import Settings
 from syndicate.errors import PublishError
-from syndicate.pipeline import localize_corpus
-from syndicate.publish import MANIFEST, BuildResult, publish, read_manifest
+from syndicate.publication import MANIFEST, BuildResult, publish, read_manifest
+from syndicate.publication import tree as publish_module
 from syndicate.testing import answer_text, generate_corpus
 from tests.conftest import GOLDEN
 from tests.feedcheck import check_file, parse_feed
@@ -315,7 +315,8 @@ def test_manifest_bytes_are_json_dumps_of_the_manifest() -> None:
     from hypothesis import given, settings
     from hypothesis import strategies as st
 
-    from syndicate.publish import FileRecord, _manifest_bytes
+    from syndicate.publication.manifest import FileRecord
+    from syndicate.publication.manifest import manifest_bytes as _manifest_bytes
 
     text = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=12)
     size = st.one_of(st.integers(0, 10**12), st.floats(0, 10, allow_nan=False), st.booleans())
@@ -334,7 +335,7 @@ def test_manifest_bytes_are_json_dumps_of_the_manifest() -> None:
 
 def test_fingerprint_is_the_joined_fields_digest() -> None:
     """The rendition fingerprint stays what earlier builds stored in their state."""
-    from syndicate.feeds import _LABEL_FIELDS, _RENDITION_FIELDS, fingerprint
+    from syndicate.publication.feeds import _LABEL_FIELDS, _RENDITION_FIELDS, fingerprint
     from syndicate.testing import make_rendition
 
     for rendition in (make_rendition(), make_rendition(review_due=None, stale_notice="x\ud800")):

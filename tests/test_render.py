@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from syndicate.content import Block
-from syndicate.render import (
+from syndicate.answers.content import Block
+from syndicate.answers.render import (
     BLOCK_TAGS,
     INLINE_TAGS,
     body_html,
@@ -84,7 +84,7 @@ def test_no_script_handler_or_javascript_url_ever_survives(text: str) -> None:
 @given(st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), max_size=80))
 def test_fast_path_renders_exactly_like_markdown_it(text: str) -> None:
     """Literal text skips the parser; the bytes must be the same as the parser's."""
-    from syndicate.render import _MARKDOWN, _render_inline
+    from syndicate.answers.render import _MARKDOWN, _render_inline
 
     folded = " ".join(text.split())
     assert _render_inline(folded) == _MARKDOWN.renderInline(folded)
@@ -105,7 +105,7 @@ def test_memoized_parse_matches_markdown_it_directly(text: str) -> None:
     """One parse serves signature, HTML and plain text: each equals markdown-it on its own."""
     from markdown_it import MarkdownIt
 
-    from syndicate import render
+    from syndicate.answers import render
 
     fresh = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
     if render._MARKUP_CHARS.search(text) is None:

@@ -14,7 +14,8 @@ import pytest
 import sqlalchemy as sa
 from standardwebhooks.webhooks import Webhook
 
-from syndicate import leases, store
+from syndicate import store
+from syndicate.service import leases
 from syndicate.testing import Receiver, Reply, seed_deliveries, webhook_ids
 from tests.procs import Proc, count, delivered, processes, service_env, wait_until
 

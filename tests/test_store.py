@@ -39,7 +39,7 @@ def test_older_schema_is_refused(
     database_url: str, engine: sa.engine.Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A database at an earlier revision must be upgraded first."""
-    monkeypatch.setattr(store, "head_revision", lambda: "0002")
+    monkeypatch.setattr(store.engine, "head_revision", lambda: "0002")
     with pytest.raises(StoreError, match=r"older than this Syndicate.*syndicate db upgrade"):
         store.check_schema(engine)
 
@@ -82,7 +82,7 @@ def test_api_migration_downgrades_and_upgrades_again(engine: sa.engine.Engine) -
             updated_at=dt.datetime(2026, 1, 1, tzinfo=dt.UTC), owner="partner-a",
         ))
     with engine.begin() as conn:
-        command.downgrade(store._alembic_config(conn), "0001")
+        command.downgrade(store.engine._alembic_config(conn), "0001")
     assert store.current_revision(engine) == "0001"
     assert "api_tokens" not in sa.inspect(engine).get_table_names()
     store.upgrade(engine)

@@ -15,11 +15,11 @@ import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
 
-from syndicate import subscribers as subs
 from syndicate.cli import cli
 from syndicate.errors import StoreError
-from syndicate.outbox import Job
 from syndicate.testing import Receiver, Reply
+from syndicate.webhooks import subscribers as subs
+from syndicate.webhooks.queue import Claim
 from tests.conftest import ANSWER_FILE, set_front_matter
 from tests.procs import service_env
 
@@ -141,9 +141,9 @@ def test_reprs_and_dicts_never_carry_secrets() -> None:
         conditions=(), event_types=(), full=False, status="active", created_at=NOW,
         secret=secret, previous_secret=previous,
     )
-    job = Job(delivery_id=1, event_id="msg_1", event_type="answer.published",
-              subscriber_id=subscriber.id, url=subscriber.url, secrets=(secret, previous),
-              body=b"{}", attempt=1)
+    job = Claim(delivery_id=1, event_id="msg_1", event_type="answer.published",
+                subscriber_id=subscriber.id, url=subscriber.url, secrets=(secret, previous),
+                body=b"{}", attempt=1)
     for text in (repr(subscriber), str(subscriber), json.dumps(subscriber.to_dict(), default=str),
                  repr(job), str(job)):
         assert secret not in text and previous not in text

@@ -9,8 +9,9 @@ import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
 
-from syndicate import store, tokens
+from syndicate import store
 from syndicate.cli import cli
+from syndicate.http import tokens
 
 
 def _env(tmp_path: Path, database_url: str) -> dict[str, str]:

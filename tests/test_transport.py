@@ -7,7 +7,7 @@ import asyncio
 import httpx
 import pytest
 
-from syndicate.transport import PinnedTransport
+from syndicate.webhooks.transport import PinnedTransport
 
 
 async def _exchange(answers: list[bytes], requests: int = 1, **kw: object) -> list[httpx.Response]:

@@ -9,11 +9,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+from syndicate.answers.pipeline import localize_corpus
 from syndicate.config import Settings
-from syndicate.pipeline import localize_corpus
-from syndicate.publish import publish
+from syndicate.http.static import PublicationTree, StaticApp, accepts_gzip, resolve_path
+from syndicate.publication import publish
 from syndicate.testing import serve_asgi
-from syndicate.web import PublicationTree, StaticApp, accepts_gzip, resolve_path
 
 
 @pytest.fixture

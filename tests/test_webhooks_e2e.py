@@ -17,9 +17,9 @@ from click.testing import CliRunner
 from standardwebhooks.webhooks import Webhook
 
 from syndicate import store
-from syndicate import subscribers as subs
 from syndicate.cli import cli
 from syndicate.testing import Receiver, Reply
+from syndicate.webhooks import subscribers as subs
 from tests.conftest import ANSWER_FILE, set_front_matter
 from tests.procs import service_env
 

@@ -109,7 +109,7 @@ def test_the_worker_process_waits_out_a_database_restart_instead_of_exiting() ->
     A connection error now pauses delivery and starts it again; other errors still raise."""
     import asyncio
 
-    from syndicate import service
+    from syndicate.service import process as service
 
     class FlakyWorker:
         name = "test:1"

@@ -1,0 +1,525 @@
+"""The translators' workflow: extract the template, update, check and compile catalogs, status.
+
+``extract`` runs Babel's own extraction over the package (interface strings) and the answers
+folder (extractor ``syndicate_answers``) with the same mapping as the project's ``babel.cfg``,
+so ``pybabel extract -F babel.cfg`` and ``syndicate i18n extract`` agree. Files are written
+atomically and only when their bytes change; a catalog that cannot be read is reported with its
+line and left exactly as it was.
+
+Completeness is never taken from Babel's statistics (they count fuzzy entries as translated):
+:func:`status` classifies every entry itself, and ``compile`` refuses to replace a ``.mo``
+while :func:`check_language` reports an error for its language.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import io
+import os
+import tempfile
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path, PurePosixPath
+from typing import Any, Literal
+
+from babel.messages.catalog import Catalog
+from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
+from babel.messages.frontend import parse_mapping_cfg
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import PoFileError, read_po, write_po
+
+from ..errors import CatalogError
+from . import ui
+from .catalogs import (
+    DOMAIN,
+    Entry,
+    Key,
+    LanguageCatalog,
+    babel_locale,
+    catalog_path,
+    expected_plural_count,
+    language_catalog,
+    load_po,
+    message_keys,
+    template_path,
+)
+from .content import Answer
+
+MAPPING_CFG = """\
+[python: syndicate/**.py]
+[syndicate_answers: content/**.md]
+"""
+"""The extraction mapping, as in the project's ``babel.cfg`` (a test keeps them equal).
+
+The first folder of each pattern names a root: ``syndicate`` is the installed package,
+``content`` the answers folder given to :func:`extract_template`.
+"""
+
+PROJECT = "Syndicate"
+VERSION = "0.1"
+COPYRIGHT_HOLDER = "DiseaseMaps"
+BUGS_ADDRESS = "translators@diseasemaps.example"
+PACKAGE_DIR = Path(__file__).resolve().parent.parent
+"""The installed ``syndicate`` package, whose interface strings are extracted."""
+
+Severity = Literal["error", "warning"]
+EntryState = Literal["translated", "fuzzy", "untranslated", "failing"]
+
+
+# -- writing files ---------------------------------------------------------------------------
+
+
+def write_atomic(path: Path, data: bytes) -> bool:
+    """Replace ``path`` with ``data`` (temp file, fsync, rename); ``False`` if already equal.
+
+    A reader sees the old file or the new one, never half of either.
+    """
+    try:
+        if path.read_bytes() == data:
+            return False
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return True
+
+
+def render_po(catalog: Catalog, *, template: bool = False) -> bytes:
+    """A catalog as ``.po``/``.pot`` bytes: no wrapping, previous msgids kept.
+
+    Long lines are never wrapped, so a changed word shows as a one-line diff.
+    """
+    out = io.BytesIO()
+    write_po(
+        out,
+        catalog,
+        width=0,
+        sort_by_file=template,
+        include_previous=not template,
+        ignore_obsolete=template,
+    )
+    return out.getvalue()
+
+
+# -- extract ---------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class MappingRule:
+    """One section of the mapping: files under ``root`` matching ``pattern`` use ``method``."""
+
+    root: str
+    pattern: str
+    method: str
+    options: tuple[tuple[str, str], ...]
+
+
+def mapping_rules(cfg: str = MAPPING_CFG) -> list[MappingRule]:
+    """Parse a ``babel.cfg`` mapping with Babel's own parser, split into root and pattern."""
+    method_map, options_map = parse_mapping_cfg(io.StringIO(cfg))  # type: ignore[no-untyped-call]
+    rules = []
+    for pattern, method in method_map:
+        root, _, rest = pattern.partition("/")
+        options = tuple(sorted(dict(options_map.get(pattern, {})).items()))
+        rules.append(MappingRule(root, rest or "**", method, options))
+    return rules
+
+
+ExtractedMessage = tuple[str, int, Any, list[str], str | None]
+"""``(file, line, message, comments, context)`` as Babel's extraction yields them."""
+
+
+def extract_messages(content_dir: Path, package_dir: Path = PACKAGE_DIR) -> list[ExtractedMessage]:
+    """Run Babel's extraction over the package and ``content_dir`` with :data:`MAPPING_CFG`.
+
+    File names are given as ``syndicate/...`` and ``<content folder name>/...``, as
+    ``pybabel extract`` run at the project's root writes them.
+    """
+    roots = {"syndicate": package_dir, "content": content_dir}
+    found: list[ExtractedMessage] = []
+    for rule in mapping_rules():
+        if rule.root not in roots:
+            raise CatalogError(f"mapping root {rule.root!r} is unknown", path="babel.cfg")
+        root = roots[rule.root]
+        prefix = PurePosixPath(package_dir.name if rule.root == "syndicate" else root.name)
+        results = extract_from_dir(
+            root,
+            method_map=[(rule.pattern, rule.method)],
+            options_map={rule.pattern: dict(rule.options)},
+            keywords=DEFAULT_KEYWORDS,
+        )
+        for filename, lineno, message, comments, context in results:
+            found.append((str(prefix / filename), lineno, message, list(comments), context))
+    return found
+
+
+def build_template(messages: Iterable[ExtractedMessage], creation_date: dt.datetime) -> Catalog:
+    """The template catalog of extracted messages (pure)."""
+    catalog = Catalog(
+        project=PROJECT,
+        version=VERSION,
+        copyright_holder=COPYRIGHT_HOLDER,
+        msgid_bugs_address=BUGS_ADDRESS,
+        creation_date=creation_date,
+        revision_date=None,
+        charset="utf-8",
+        fuzzy=True,
+    )
+    for filename, lineno, message, comments, context in messages:
+        catalog.add(
+            message, None, [(filename, lineno)], auto_comments=comments, context=context
+        )
+    return catalog
+
+
+def extract_template(
+    content_dir: Path,
+    out: Path,
+    *,
+    now: dt.datetime,
+    package_dir: Path = PACKAGE_DIR,
+) -> bool:
+    """Write the template to ``out``; ``False`` when nothing but the date would change.
+
+    ``POT-Creation-Date`` keeps its old value while the messages are the same, so running
+    ``extract`` twice gives identical bytes.
+    """
+    messages = extract_messages(content_dir, package_dir)
+    previous = _creation_date(out)
+    if previous is not None:
+        same = render_po(build_template(messages, previous), template=True)
+        if out.exists() and out.read_bytes() == same:
+            return False
+    return write_atomic(out, render_po(build_template(messages, now), template=True))
+
+
+def _creation_date(path: Path) -> dt.datetime | None:
+    try:
+        with path.open("rb") as handle:
+            created = read_po(handle).creation_date
+    except (OSError, ValueError, SyntaxError):
+        return None
+    return created if isinstance(created, dt.datetime) else None
+
+
+# -- update ----------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Outcome:
+    """What a command did with one language's file."""
+
+    language: str
+    path: str
+    action: Literal["written", "unchanged", "refused", "skipped"]
+    problems: tuple[CheckProblem, ...] = ()
+
+    def as_dict(self) -> dict[str, object]:
+        """JSON-ready data."""
+        return {
+            "language": self.language,
+            "path": self.path,
+            "action": self.action,
+            "problems": [p.as_dict() for p in self.problems],
+        }
+
+
+def read_template(locales_dir: Path) -> Catalog:
+    """The template (``.pot``) of ``locales_dir``; :class:`CatalogError` if unusable."""
+    path = template_path(locales_dir)
+    try:
+        with path.open("rb") as handle:
+            return read_po(handle, domain=DOMAIN, abort_invalid=True)
+    except OSError as exc:
+        raise CatalogError(f"cannot read template: {exc.strerror}", path=str(path)) from exc
+    except (PoFileError, ValueError) as exc:
+        line = int(getattr(exc, "lineno", -1)) + 1
+        raise CatalogError(f"malformed template: {exc}", path=str(path), line=line) from exc
+
+
+def merge(catalog: Catalog, template: Catalog) -> Catalog:
+    """Merge ``template`` into ``catalog`` in place and return it.
+
+    Babel's merge: a changed paragraph becomes fuzzy with its previous msgid kept, a new one
+    is empty, one that left the template becomes obsolete (``#~``).
+    """
+    catalog.update(template, no_fuzzy_matching=False, update_creation_date=True)
+    return catalog
+
+
+def update_catalogs(locales_dir: Path, languages: Sequence[str]) -> list[Outcome]:
+    """Merge the template into every language's catalog; unreadable catalogs are skipped."""
+    template = read_template(locales_dir)
+    outcomes = []
+    for language in languages:
+        try:
+            path = catalog_path(locales_dir, language)
+            catalog, _, _ = load_po(path, language)
+        except CatalogError as exc:
+            outcomes.append(Outcome(language, exc.path, "skipped", (_from_error(exc, language),)))
+            continue
+        written = write_atomic(path, render_po(merge(catalog, template)))
+        outcomes.append(Outcome(language, str(path), "written" if written else "unchanged"))
+    return outcomes
+
+
+# -- check -----------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class CheckProblem:
+    """One thing wrong in a catalog, printed ``file:line: msgctxt: problem``."""
+
+    path: str
+    line: int
+    context: str
+    """The entry's msgctxt, ``-`` when it has none or the problem is about the whole file."""
+    problem: str
+    language: str = ""
+    msgid: str = ""
+    severity: Severity = "error"
+
+    def __str__(self) -> str:
+        tag = "warning: " if self.severity == "warning" else ""
+        return f"{self.path}:{self.line}: {self.context}: {tag}{self.problem}"
+
+    def as_dict(self) -> dict[str, object]:
+        """JSON-ready data."""
+        return dataclasses.asdict(self)
+
+
+def _from_error(exc: CatalogError, language: str) -> CheckProblem:
+    return CheckProblem(exc.path, exc.line, "-", exc.message, language=language)
+
+
+def _header_line(text: str, name: str) -> int:
+    for number, line in enumerate(text.splitlines(), start=1):
+        if line.startswith(f'"{name}:'):
+            return number
+    return 1
+
+
+def catalog_problems(
+    language_cat: LanguageCatalog, header: Catalog, text: str
+) -> list[CheckProblem]:
+    """Problems of a parsed catalog: its header, then every translated entry (pure)."""
+    path, language = language_cat.path, language_cat.language
+    found: list[CheckProblem] = []
+    expected = expected_plural_count(language_cat.locale)
+    if language_cat.plural_count != expected:
+        found.append(
+            CheckProblem(
+                path,
+                _header_line(text, "Plural-Forms"),
+                "-",
+                f"Plural-Forms header has nplurals={language_cat.plural_count}, "
+                f"{language_cat.locale} needs {expected}",
+                language=language,
+            )
+        )
+    if header.fuzzy:
+        found.append(
+            CheckProblem(path, 1, "-", "header is marked fuzzy: tools will skip this catalog",
+                         language=language, severity="warning")
+        )
+    for entry in sorted(language_cat.entries.values(), key=lambda e: e.line):
+        for problem in entry.problems:
+            found.append(
+                CheckProblem(
+                    path,
+                    entry.line,
+                    entry.key[0] or "-",
+                    problem,
+                    language=language,
+                    msgid=entry.source[0],
+                    # A fuzzy entry is never published nor compiled: worth a look, not a block.
+                    severity="warning" if entry.fuzzy else "error",
+                )
+            )
+    return found
+
+
+def check_language(locales_dir: Path, language: str) -> list[CheckProblem]:
+    """Every problem of one language's catalog, the unreadable file included."""
+    try:
+        path = catalog_path(locales_dir, language)
+        locale = babel_locale(language)
+        catalog, text, syntax = load_po(path, language)
+        parsed = language_catalog(
+            catalog, text, syntax, path=path, language=language, locale=locale
+        )
+    except CatalogError as exc:
+        return [_from_error(exc, language)]
+    return catalog_problems(parsed, catalog, text)
+
+
+def check_catalogs(locales_dir: Path, languages: Sequence[str]) -> list[CheckProblem]:
+    """Every problem of every language's catalog, language by language."""
+    return [problem for language in languages for problem in check_language(locales_dir, language)]
+
+
+def errors_only(problems: Iterable[CheckProblem]) -> list[CheckProblem]:
+    """The problems that block publishing and compiling."""
+    return [p for p in problems if p.severity == "error"]
+
+
+# -- compile ---------------------------------------------------------------------------------
+
+
+def mo_path(locales_dir: Path, language: str) -> Path:
+    """Where the compiled catalog of ``language`` goes."""
+    return catalog_path(locales_dir, language).with_suffix(".mo")
+
+
+def compile_catalogs(locales_dir: Path, languages: Sequence[str]) -> list[Outcome]:
+    """Write each language's ``.mo`` unless :func:`check_language` finds an error.
+
+    A refused language keeps its previous ``.mo`` untouched. Fuzzy entries are left out.
+    """
+    outcomes = []
+    for language in languages:
+        try:
+            target = mo_path(locales_dir, language)
+        except CatalogError as exc:
+            outcomes.append(Outcome(language, exc.path, "refused", (_from_error(exc, language),)))
+            continue
+        problems = errors_only(check_language(locales_dir, language))
+        if problems:
+            outcomes.append(Outcome(language, str(target), "refused", tuple(problems)))
+            continue
+        catalog, _, _ = load_po(catalog_path(locales_dir, language), language)
+        out = io.BytesIO()
+        write_mo(out, catalog, use_fuzzy=False)
+        written = write_atomic(target, out.getvalue())
+        outcomes.append(Outcome(language, str(target), "written" if written else "unchanged"))
+    return outcomes
+
+
+# -- status ----------------------------------------------------------------------------------
+
+
+def interface_keys() -> list[Key]:
+    """Keys of every interface string (see :mod:`syndicate.ui`), without repeats."""
+    return list(dict.fromkeys(
+        (None, message if isinstance(message, str) else message[0])
+        for message in ui.interface_messages()
+    ))
+
+
+def entry_state(entry: Entry | None) -> EntryState:
+    """How far one entry is: fuzzy counts as not translated, whatever Babel says."""
+    if entry is None:
+        return "untranslated"
+    if entry.fuzzy:
+        return "fuzzy"
+    if entry.problems:
+        return "failing"
+    if not entry.translated:
+        return "untranslated"
+    return "translated"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Counts:
+    """How many messages of a scope are in each state."""
+
+    translated: int = 0
+    fuzzy: int = 0
+    untranslated: int = 0
+    failing: int = 0
+    """Translated, not fuzzy, but failing a check: not usable either."""
+
+    @property
+    def total(self) -> int:
+        """Every message of the scope."""
+        return self.translated + self.fuzzy + self.untranslated + self.failing
+
+    @property
+    def complete(self) -> bool:
+        """Every message usable."""
+        return self.translated == self.total
+
+
+def count(catalog: LanguageCatalog, keys: Iterable[Key]) -> Counts:
+    """Classify the entries of ``keys`` in ``catalog`` (pure)."""
+    tally = {"translated": 0, "fuzzy": 0, "untranslated": 0, "failing": 0}
+    for key in keys:
+        tally[entry_state(catalog.entries.get(key))] += 1
+    return Counts(**tally)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class StatusRow:
+    """The state of one answer (or of the interface strings) in one language."""
+
+    language: str
+    scope: str
+    """The answer's id, or ``interface``."""
+    label: str
+    """The answer's file, or ``interface strings``."""
+    counts: Counts
+    publishable: bool
+
+    def as_dict(self) -> dict[str, object]:
+        """JSON-ready data."""
+        return {
+            "language": self.language,
+            "scope": self.scope,
+            "label": self.label,
+            **dataclasses.asdict(self.counts),
+            "total": self.counts.total,
+            "publishable": self.publishable,
+        }
+
+
+def _label(answer: Answer, content_dir: Path | None) -> str:
+    if content_dir is not None:
+        try:
+            return Path(answer.path).relative_to(content_dir).as_posix()
+        except ValueError:
+            pass
+    return answer.path
+
+
+def status(
+    catalog: LanguageCatalog, answers: Sequence[Answer], content_dir: Path | None = None
+) -> list[StatusRow]:
+    """Per answer and for the interface strings: counts and whether it may be published.
+
+    An answer is publishable in the language when every one of its messages and every
+    interface string is usable (translated, not fuzzy, passing the checks). Answers are
+    labelled by their file, relative to ``content_dir`` when given.
+    """
+    interface = count(catalog, interface_keys())
+    rows = [
+        StatusRow(catalog.language, "interface", "interface strings", interface,
+                  interface.complete)
+    ]
+    for answer in answers:
+        counts = count(catalog, message_keys(answer))
+        rows.append(
+            StatusRow(catalog.language, answer.id, _label(answer, content_dir), counts,
+                      counts.complete and interface.complete)
+        )
+    return rows
+
+
+def broken_rows(
+    language: str, answers: Sequence[Answer], content_dir: Path | None = None
+) -> Iterator[StatusRow]:
+    """Rows for a language whose catalog cannot be read: nothing is usable."""
+    yield StatusRow(language, "interface", "interface strings",
+                    Counts(untranslated=len(interface_keys())), False)
+    for answer in answers:
+        yield StatusRow(language, answer.id, _label(answer, content_dir),
+                        Counts(untranslated=len(message_keys(answer))), False)
+

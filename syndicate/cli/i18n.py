@@ -1,0 +1,190 @@
+"""Translators' commands: ``syndicate i18n extract|update|compile|status|check``.
+
+Registered on the ``syndicate`` group by :mod:`syndicate.cli.group`; thin like every
+command: parse, call the library, print.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from .._time import utc_now
+from ..answers import translators as i18n
+from ..answers.catalogs import catalog_path, read_catalog, template_path
+from ..answers.content import load_corpus
+from ..answers.pipeline import target_languages
+from ..config import Settings
+from ..errors import CatalogError
+from ._common import emit_json, settings_options, table
+
+
+@click.group(name="i18n")
+def i18n_group() -> None:
+    """Translators' tools: extract, update, check, compile and status of the catalogs.
+
+    \b
+    Example:
+      syndicate i18n extract && syndicate i18n update && syndicate i18n status
+    """
+
+
+language_option = click.option(
+    "-l", "--language", "languages", multiple=True, metavar="LANG",
+    help="Only this language (BCP 47, repeatable) [default: every catalog].",
+)
+
+
+def _languages(settings: Settings, languages: tuple[str, ...]) -> list[str]:
+    return list(languages) or target_languages(settings)
+
+
+@i18n_group.command()
+@settings_options
+def extract(settings: Settings) -> None:
+    """Write the template locales/syndicate.pot from the answers and the interface strings.
+
+    Uses Babel's extraction with the mapping of babel.cfg. Running it again with nothing
+    changed leaves the file byte for byte as it was.
+
+    \b
+    Example:
+      syndicate i18n extract --content content/ --locales locales/
+    """
+    out = template_path(settings.locales_dir)
+    written = i18n.extract_template(settings.content_dir, out, now=utc_now())
+    click.echo(f"{out}: {'written' if written else 'unchanged'}")
+
+
+def _report(outcomes: list[i18n.Outcome], as_json: bool) -> None:
+    if as_json:
+        emit_json([outcome.as_dict() for outcome in outcomes])
+        return
+    for outcome in outcomes:
+        for problem in outcome.problems:
+            click.echo(str(problem), err=True)
+        click.echo(f"{outcome.language}: {outcome.path}: {outcome.action}")
+
+
+@i18n_group.command()
+@settings_options
+@language_option
+@click.option("--json", "as_json", is_flag=True, help="Print what was done as JSON.")
+def update(settings: Settings, languages: tuple[str, ...], as_json: bool) -> None:
+    """Merge the template into every language's catalog.
+
+    Changed messages become fuzzy with their previous msgid kept (#| msgid), new ones are
+    empty, removed ones stay as obsolete (#~). A catalog that cannot be read is reported as
+    file:line and left untouched; the others are still updated (exit 1).
+
+    \b
+    Example:
+      syndicate i18n extract && syndicate i18n update -l es -l ar
+    """
+    outcomes = i18n.update_catalogs(settings.locales_dir, _languages(settings, languages))
+    _report(outcomes, as_json)
+    if any(outcome.action == "skipped" for outcome in outcomes):
+        sys.exit(1)
+
+
+@i18n_group.command(name="compile")
+@settings_options
+@language_option
+@click.option("--json", "as_json", is_flag=True, help="Print what was done as JSON.")
+def compile_(settings: Settings, languages: tuple[str, ...], as_json: bool) -> None:
+    """Write each language's .mo, only if `syndicate i18n check` finds no error in it.
+
+    A refused language keeps its previous .mo untouched (exit 1). Fuzzy entries are left out.
+
+    \b
+    Example:
+      syndicate i18n compile --locales locales/
+    """
+    outcomes = i18n.compile_catalogs(settings.locales_dir, _languages(settings, languages))
+    _report(outcomes, as_json)
+    if any(outcome.action == "refused" for outcome in outcomes):
+        sys.exit(1)
+
+
+@i18n_group.command()
+@settings_options
+@language_option
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def status(settings: Settings, languages: tuple[str, ...], as_json: bool) -> None:
+    """Per language and per answer: translated, fuzzy, untranslated, failing; publishable?
+
+    Fuzzy entries count as not translated, and so do entries failing a check. An answer is
+    publishable in a language when all its messages and all interface strings are usable.
+    Exits 1 only if a catalog cannot be read.
+
+    \b
+    Example:
+      syndicate i18n status --json | jq '.rows[] | select(.publishable | not)'
+    """
+    answers = load_corpus(settings.content_dir).published
+    rows: list[i18n.StatusRow] = []
+    errors: list[CatalogError] = []
+    for language in _languages(settings, languages):
+        try:
+            catalog = read_catalog(catalog_path(settings.locales_dir, language), language)
+        except CatalogError as exc:
+            errors.append(exc)
+            rows.extend(i18n.broken_rows(language, answers, settings.content_dir))
+            continue
+        rows.extend(i18n.status(catalog, answers, settings.content_dir))
+    if as_json:
+        emit_json({
+            "rows": [row.as_dict() for row in rows],
+            "errors": [str(error) for error in errors],
+        })
+    else:
+        for error in errors:
+            click.echo(str(error), err=True)
+        headers = ["language", "answer", "translated", "fuzzy", "untranslated", "failing",
+                   "publishable"]
+        click.echo(table([
+            [row.language, row.label, str(row.counts.translated), str(row.counts.fuzzy),
+             str(row.counts.untranslated), str(row.counts.failing),
+             "yes" if row.publishable else "no"]
+            for row in rows
+        ], headers))
+    if errors:
+        sys.exit(1)
+
+
+@i18n_group.command()
+@settings_options
+@language_option
+@click.option("--json", "as_json", is_flag=True, help="Print the problems as JSON.")
+def check(settings: Settings, languages: tuple[str, ...], as_json: bool) -> None:
+    """Check every catalog: placeholders, URLs, links, markup, HTML, numbers, plural forms.
+
+    Prints file:line: msgctxt: problem (msgctxt "-" for interface strings and whole-file
+    problems). Problems in fuzzy entries are warnings; any error exits 1.
+
+    \b
+    Example:
+      syndicate i18n check -l de || echo "fix the catalog before compiling"
+    """
+    chosen = _languages(settings, languages)
+    problems = i18n.check_catalogs(settings.locales_dir, chosen)
+    errors = i18n.errors_only(problems)
+    if as_json:
+        emit_json({
+            "languages": chosen,
+            "errors": len(errors),
+            "warnings": len(problems) - len(errors),
+            "problems": [problem.as_dict() for problem in problems],
+        })
+    else:
+        for problem in problems:
+            click.echo(str(problem))
+        click.echo(
+            f"{len(chosen)} catalogs checked, {len(errors)} errors, "
+            f"{len(problems) - len(errors)} warnings",
+            err=True,
+        )
+    if errors:
+        sys.exit(1)
+# == Webhooks: state store, sync, subscribers, deliveries ===================================

@@ -1,0 +1,263 @@
+"""HTTP: serve the publication tree with the manifest's cache semantics.
+
+The static side is a bare ASGI application, because it is the hot path partners poll: no
+framework, no per-request file system work beyond one cheap ``stat`` of the manifest at most
+every :data:`RELOAD_INTERVAL`. Files are read once, kept in memory with their gzip variant and
+prebuilt headers, and answered with a strong ``ETag`` (SHA-256 of the bytes actually served,
+so a file replaced between the manifest and the read is never described wrongly),
+``Last-Modified`` (the newest entry, from the manifest), ``304`` on ``If-None-Match`` (which
+wins over ``If-Modified-Since``), ``Link`` headers for the hub and self, and cache headers.
+
+Only paths listed in the manifest are served: never a hidden state file, never a temporary
+file being written, never anything outside the tree.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import email.utils
+import gzip
+import hashlib
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from ..publication import MANIFEST, MEDIA_TYPES, hub_url
+
+RELOAD_INTERVAL = 0.5
+"""Seconds between two checks of the manifest for a new build."""
+CACHE_CONTROL = b"public, max-age=60, stale-while-revalidate=300"
+COMPRESSIBLE = ("text/", "application/atom+xml", "application/rss+xml", "application/feed+json",
+                "application/json", "text/x-opml", "application/xml")
+FEED_TYPES = tuple(MEDIA_TYPES.values())
+_MIN_GZIP = 256
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Variant:
+    """One representation of a file: its bytes and the headers that describe them."""
+
+    body: bytes
+    etag: bytes
+    headers: tuple[tuple[bytes, bytes], ...]
+    not_modified: tuple[tuple[bytes, bytes], ...]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class StaticFile:
+    """A published file ready to serve: identity and (when worth it) gzip variants."""
+
+    path: str
+    last_modified: float
+    """Seconds since the epoch, from the manifest."""
+    identity: Variant
+    gzipped: Variant | None
+
+
+def _etag_matches(header: bytes, etags: tuple[bytes, ...]) -> bytes | None:
+    """The entity tag of ``etags`` that ``If-None-Match`` lists (weak comparison), if any."""
+    value = header.strip()
+    if value == b"*":
+        return etags[0]
+    for candidate in value.split(b","):
+        tag = candidate.strip()
+        if tag.startswith(b"W/"):
+            tag = tag[2:]
+        for etag in etags:
+            if tag == etag:
+                return etag
+    return None
+
+
+def accepts_gzip(header: bytes) -> bool:
+    """Whether an ``Accept-Encoding`` value admits gzip (``q=0`` refuses it)."""
+    for part in header.lower().split(b","):
+        coding, _, params = part.strip().partition(b";")
+        if coding.strip() in {b"gzip", b"*"}:
+            params = params.strip()
+            if params.startswith(b"q="):
+                try:
+                    return float(params[2:]) > 0
+                except ValueError:
+                    return False
+            return True
+    return False
+
+
+class PublicationTree:
+    """The files of ``out_dir`` as its ``manifest.json`` lists them, cached in memory."""
+
+    def __init__(
+        self, out_dir: Path, base_url: str, *, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.out_dir = out_dir
+        self.base_url = base_url.rstrip("/")
+        self.hub_url = hub_url(base_url)
+        self.clock = clock
+        self._records: dict[str, dict[str, Any]] = {}
+        self._files: dict[str, StaticFile] = {}
+        self._manifest_stamp: tuple[int, int, int] | None = None
+        self._checked = float("-inf")
+
+    def _refresh(self) -> None:
+        now = self.clock()
+        if now - self._checked < RELOAD_INTERVAL:
+            return
+        self._checked = now
+        manifest = self.out_dir / MANIFEST
+        try:
+            stat = manifest.stat()
+        except OSError:
+            self._records, self._files, self._manifest_stamp = {}, {}, None
+            return
+        stamp = (stat.st_mtime_ns, stat.st_ino, stat.st_size)
+        if stamp == self._manifest_stamp:
+            return
+        try:
+            data = json.loads(manifest.read_bytes())
+            records = dict(data.get("files", {}))
+        except (OSError, ValueError):
+            return  # keep serving what we had; the next build rewrites the manifest
+        self._manifest_stamp = stamp
+        self._files = {
+            path: cached
+            for path, cached in self._files.items()
+            if path in records and records[path] == self._records.get(path)
+        }
+        self._records = records
+
+    def get(self, path: str) -> StaticFile | None:
+        """The file at ``path`` (relative, no leading slash), if the manifest lists it."""
+        self._refresh()
+        cached = self._files.get(path)
+        if cached is not None:
+            return cached
+        record = self._records.get(path)
+        if record is None:
+            return None
+        try:
+            body = (self.out_dir / path).read_bytes()
+        except OSError:
+            return None
+        cached = self._prepare(path, record, body)
+        self._files[path] = cached
+        return cached
+
+    def _prepare(self, path: str, record: dict[str, Any], body: bytes) -> StaticFile:
+        content_type = str(record.get("content_type", "application/octet-stream"))
+        parsed = email.utils.parsedate_to_datetime(str(record.get("last_modified")))
+        last_modified = parsed.timestamp()
+        digest = hashlib.sha256(body).hexdigest()
+        common: list[tuple[bytes, bytes]] = [
+            (b"last-modified", str(record.get("last_modified")).encode("latin-1")),
+            (b"cache-control", CACHE_CONTROL),
+        ]
+        if content_type.startswith(FEED_TYPES):
+            self_url = f"{self.base_url}/{path}"
+            link = f'<{self.hub_url}>; rel="hub", <{self_url}>; rel="self"'
+            common.append((b"link", link.encode("utf-8")))
+        full_type = content_type
+        if content_type.startswith(("text/", "application/")) and "charset" not in content_type:
+            full_type = f"{content_type}; charset=utf-8"
+        compressible = content_type.startswith(COMPRESSIBLE) and len(body) >= _MIN_GZIP
+        if compressible:
+            common.append((b"vary", b"Accept-Encoding"))
+
+        def variant(data: bytes, etag: str, encoding: bytes | None) -> Variant:
+            tag = etag.encode("ascii")
+            shared = [(b"etag", tag), *common]
+            headers = [(b"content-type", full_type.encode("utf-8")), *shared,
+                       (b"content-length", str(len(data)).encode("ascii"))]
+            if encoding:
+                headers.append((b"content-encoding", encoding))
+            return Variant(data, tag, tuple(headers), tuple(shared))
+
+        identity = variant(body, f'"{digest}"', None)
+        gzipped = None
+        if compressible:
+            packed = gzip.compress(body, compresslevel=6, mtime=0)
+            if len(packed) < len(body):
+                gzipped = variant(packed, f'"{digest}-gzip"', b"gzip")
+        return StaticFile(path, last_modified, identity, gzipped)
+
+
+def _header(scope: Scope, name: bytes) -> bytes | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return bytes(value)
+    return None
+
+
+def resolve_path(raw: str) -> str | None:
+    """The manifest key for a request path, or ``None`` if it tries to leave the tree."""
+    if "\x00" in raw or "\\" in raw or "//" in raw:
+        return None
+    parts = raw.split("/")
+    if any(part in {".", ".."} or part.startswith(".") for part in parts if part):
+        return None
+    path = raw.lstrip("/")
+    if not path or path.endswith("/"):
+        path += "index.html"
+    return path
+
+
+class StaticApp:
+    """ASGI app serving a :class:`PublicationTree`; anything else goes to ``fallback``."""
+
+    def __init__(self, tree: PublicationTree, fallback: ASGIApp | None = None) -> None:
+        self.tree = tree
+        self.fallback = fallback
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            if self.fallback is not None:
+                await self.fallback(scope, receive, send)
+            return
+        method = scope["method"]
+        path = resolve_path(scope["path"])
+        found = self.tree.get(path) if path is not None and method in {"GET", "HEAD"} else None
+        if found is None:
+            if self.fallback is not None:
+                await self.fallback(scope, receive, send)
+                return
+            await _plain(send, 404 if method in {"GET", "HEAD"} else 405, b"not found\n")
+            return
+        encoding = _header(scope, b"accept-encoding")
+        chosen = found.gzipped if found.gzipped and encoding and accepts_gzip(encoding) else None
+        chosen = chosen or found.identity
+        if _not_modified(scope, found, chosen):
+            start = {"type": "http.response.start", "status": 304, "headers": chosen.not_modified}
+            await send(start)
+            await send({"type": "http.response.body", "body": b""})
+            return
+        await send({"type": "http.response.start", "status": 200, "headers": chosen.headers})
+        await send({"type": "http.response.body", "body": b"" if method == "HEAD" else chosen.body})
+
+
+def _not_modified(scope: Scope, found: StaticFile, chosen: Variant) -> bool:
+    if_none_match = _header(scope, b"if-none-match")
+    if if_none_match is not None:
+        # Only the representation that would be sent: a 304 must carry its ETag.
+        return _etag_matches(if_none_match, (chosen.etag,)) is not None
+    since = _header(scope, b"if-modified-since")
+    if since is not None:
+        try:
+            stamp = email.utils.parsedate_to_datetime(since.decode("latin-1")).timestamp()
+        except (TypeError, ValueError, IndexError):
+            return False
+        return found.last_modified <= stamp
+    return False
+
+
+async def _plain(send: Send, status: int, body: bytes) -> None:
+    await send({
+        "type": "http.response.start",
+        "status": status,
+        "headers": [(b"content-type", b"text/plain; charset=utf-8"),
+                    (b"content-length", str(len(body)).encode("ascii"))],
+    })
+    await send({"type": "http.response.body", "body": body})

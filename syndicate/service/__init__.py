@@ -1,0 +1,5 @@
+"""service"""
+
+from __future__ import annotations
+
+__all__: list[str] = []

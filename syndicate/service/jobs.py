@@ -1,0 +1,323 @@
+"""The scheduled jobs and their run history: ``sync``, ``deliver`` and ``report``.
+
+Every run, whoever starts it (the scheduler on a tick, or ``syndicate jobs run NAME`` in an
+operator's shell), goes through :meth:`JobRunner.run`:
+
+1. a ``job_runs`` row is written first; a scheduled run carries its tick (``scheduled_for``)
+   and the table is unique per (job, tick), so a tick is run at most once even if two
+   processes briefly both believed they led;
+2. the job's lease ``job:NAME`` is taken (and renewed while the run lasts): one run of a job
+   at a time across every process, which is ``max_instances=1`` for the whole deployment.
+   A run that finds it taken is recorded as ``skipped``;
+3. the job runs; its outcome (``ok`` or ``error``, with the error), end time and a summary
+   are recorded, older runs beyond ``job_history`` are pruned, the lease is given back and
+   the metrics callback, if any, is told ``(job, outcome, seconds)``.
+
+Jobs are idempotent: ``sync`` derives event ids from content (a re-run enqueues nothing
+new), ``deliver`` sends what is due (claims are leases), ``report`` only reads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import dataclasses
+import datetime as dt
+import json
+import logging
+import math
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import httpx
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from .._time import Clock, process_name, rfc3339, utc_now
+from ..config import Settings
+from ..errors import JobError
+from ..store import job_runs
+from ..sync import sync_and_publish
+from ..webhooks import PinnedTransport, Stats, Worker
+from . import leases
+from .report import collect
+
+if TYPE_CHECKING:
+    from ..metrics import Metrics
+
+JobMetrics = Callable[[str, str, float], None]
+"""Told ``(job, outcome, seconds)`` after every run, e.g. ``syndicate.metrics.record_job_run``."""
+TransportFactory = Callable[[], httpx.AsyncBaseTransport]
+
+JOBS = ("sync", "deliver", "report")
+ANALYZE_AFTER = 1000
+"""Deliveries enqueued by one sync after which PostgreSQL's statistics are refreshed."""
+log = logging.getLogger("syndicate.jobs")
+
+
+def interval(settings: Settings, job: str) -> float:
+    """Seconds between two scheduled runs of ``job``."""
+    intervals = {"sync": settings.sync_interval, "deliver": settings.deliver_interval,
+                 "report": settings.report_interval}
+    if job not in intervals:
+        raise JobError(f"no job named {job!r} (jobs: {', '.join(JOBS)})", job=job)
+    return intervals[job]
+
+
+def misfire_grace(settings: Settings, job: str) -> int:
+    """How late a scheduled run may start: two intervals, at least ten seconds.
+
+    Runs are coalesced, so after downtime the latest missed tick, never more than one
+    interval old, runs once; only a run delayed beyond this is recorded as ``missed``.
+    """
+    return max(math.ceil(2 * interval(settings, job)), 10)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Run:
+    """One run of a job, as the history keeps it."""
+
+    id: str
+    job: str
+    trigger: str
+    """``schedule`` (a tick), ``manual`` (``jobs run``) or ``missed``."""
+    scheduled_for: dt.datetime | None
+    started_at: dt.datetime
+    finished_at: dt.datetime | None
+    outcome: str
+    """``running``, ``ok``, ``error``, ``skipped``, ``missed`` or ``interrupted``."""
+    error: str | None
+    summary: dict[str, Any]
+    host: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready data."""
+        data = dataclasses.asdict(self)
+        for key in ("scheduled_for", "started_at", "finished_at"):
+            if data[key] is not None:
+                data[key] = rfc3339(data[key])
+        return data
+
+
+def _run(row: Any) -> Run:
+    return Run(row.id, row.job, row.trigger, row.scheduled_for, row.started_at, row.finished_at,
+               row.outcome, row.error, json.loads(row.summary) if row.summary else {}, row.host)
+
+
+def history(engine: Engine, job: str | None = None, limit: int = 50) -> list[Run]:
+    """Recent runs, newest first."""
+    query = sa.select(job_runs).order_by(job_runs.c.started_at.desc(), job_runs.c.id).limit(limit)
+    if job is not None:
+        query = query.where(job_runs.c.job == job)
+    with engine.connect() as conn:
+        return [_run(row) for row in conn.execute(query)]
+
+
+class JobRunner:
+    """Runs jobs with the history and locking described in the module doc."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        settings: Settings,
+        *,
+        clock: Clock = utc_now,
+        metrics: JobMetrics | None = None,
+        observed: Metrics | None = None,
+        transport: TransportFactory | None = None,
+        may_schedule: Callable[[], bool] | None = None,
+        host: str | None = None,
+    ) -> None:
+        self.engine = engine
+        self.settings = settings
+        self.clock = clock
+        self.metrics = metrics
+        self.observed = observed
+        """Where the jobs report feed build times and delivery outcomes, if anywhere."""
+        self.transport = transport
+        self.may_schedule = may_schedule
+        self.host = host or process_name()
+        self.stopping = threading.Event()
+        self._stops: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = set()
+        self._lock = threading.Lock()
+
+    def stop(self) -> None:
+        """Ask running jobs to wrap up: ``deliver`` finishes what is in flight and gives
+        back what it claimed but did not send."""
+        self.stopping.set()
+        with self._lock:
+            for loop, event in self._stops:
+                loop.call_soon_threadsafe(event.set)
+
+    # -- the run protocol -------------------------------------------------------------------
+
+    def run(self, job: str, *, trigger: str = "manual",
+            scheduled_for: dt.datetime | None = None) -> Run:
+        """Run ``job`` once (see the module doc); never raises for what the job does."""
+        interval(self.settings, job)  # an unknown name is a JobError
+        if trigger == "schedule" and self.may_schedule is not None and not self.may_schedule():
+            # Recorded, so the tick is neither silent nor run later by another leader.
+            with contextlib.suppress(sa.exc.SQLAlchemyError):
+                self.record(job, trigger, scheduled_for, "skipped", "not the scheduler leader")
+            return self._skipped(job, trigger, scheduled_for, "not the scheduler leader")
+        run_id = "run_" + secrets.token_hex(8)
+        started = self.clock()
+        if not self._begin(run_id, job, trigger, scheduled_for, started):
+            log.info("tick already run", extra={"job": job, "trigger": trigger})
+            return self._skipped(job, trigger, scheduled_for, "tick already run")
+        lock, ttl = f"job:{job}", self.settings.leader_lease
+        if not leases.acquire(self.engine, lock, run_id, now=started, ttl=ttl):
+            busy = f"another run of {job} is in progress"
+            self._finish(run_id, "skipped", busy, {})
+            log.info("run skipped", extra={"job": job, "run_id": run_id, "error": busy})
+            return self._get(run_id)
+        self._interrupt_stale(job, run_id)
+        log.info("run started", extra={"job": job, "run_id": run_id, "trigger": trigger})
+        began = time.monotonic()
+        outcome, error, summary = "ok", None, {}  # type: str, str | None, dict[str, Any]
+        try:
+            with leases.Heartbeat(self.engine, lock, run_id, ttl=ttl, clock=self.clock):
+                summary = getattr(self, f"_job_{job}")(run_id)
+        except Exception as exc:
+            outcome, error = "error", f"{type(exc).__name__}: {exc}"[:2000]
+            log.error("run failed", exc_info=True, extra={"job": job, "run_id": run_id})
+        finally:
+            seconds = time.monotonic() - began
+            self._finish(run_id, outcome, error, summary)
+            leases.release(self.engine, lock, run_id)
+            self._prune(job)
+        log.info("run finished", extra={"job": job, "run_id": run_id, "outcome": outcome,
+                                        "seconds": round(seconds, 3)})
+        if self.metrics is not None:
+            try:
+                self.metrics(job, outcome, seconds)
+            except Exception:  # metrics never break a job
+                log.exception("metrics callback failed", extra={"job": job})
+        return self._get(run_id)
+
+    def record(self, job: str, trigger: str, scheduled_for: dt.datetime | None,
+               outcome: str, error: str) -> None:
+        """Record a run that did not happen (``missed``, or ``skipped`` by the scheduler)."""
+        run_id = "run_" + secrets.token_hex(8)
+        now = self.clock()
+        if self._begin(run_id, job, trigger, scheduled_for, now):
+            self._finish(run_id, outcome, error, {})
+            self._prune(job)
+        log.warning(f"run {outcome}", extra={"job": job, "run_id": run_id, "error": error})
+        if self.metrics is not None:
+            self.metrics(job, outcome, 0.0)
+
+    def _skipped(self, job: str, trigger: str, scheduled_for: dt.datetime | None,
+                 error: str) -> Run:
+        now = self.clock()
+        return Run("", job, trigger, scheduled_for, now, now, "skipped", error, {}, self.host)
+
+    def _begin(self, run_id: str, job: str, trigger: str, scheduled_for: dt.datetime | None,
+               started: dt.datetime) -> bool:
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(job_runs.insert().values(
+                    id=run_id, job=job, trigger=trigger, scheduled_for=scheduled_for,
+                    started_at=started, outcome="running", host=self.host,
+                ))
+        except sa.exc.IntegrityError:
+            return False
+        return True
+
+    def _finish(self, run_id: str, outcome: str, error: str | None,
+                summary: dict[str, Any]) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(job_runs.update().where(job_runs.c.id == run_id).values(
+                finished_at=self.clock(), outcome=outcome, error=error,
+                summary=json.dumps(summary, default=str, sort_keys=True),
+            ))
+
+    def _get(self, run_id: str) -> Run:
+        with self.engine.connect() as conn:
+            return _run(conn.execute(sa.select(job_runs).where(job_runs.c.id == run_id)).one())
+
+    def _interrupt_stale(self, job: str, run_id: str) -> None:
+        """Runs still marked running while we hold the lock died with their process."""
+        j = job_runs.c
+        with self.engine.begin() as conn:
+            conn.execute(job_runs.update().where(j.job == job).where(j.outcome == "running")
+                         .where(j.id != run_id)
+                         .values(outcome="interrupted", error="the process running it stopped"))
+
+    def _prune(self, job: str) -> None:
+        j = job_runs.c
+        keep = (sa.select(j.id).where(j.job == job).order_by(j.started_at.desc(), j.id.desc())
+                .limit(self.settings.job_history))
+        with self.engine.begin() as conn:
+            ids = set(conn.execute(keep).scalars())
+            conn.execute(job_runs.delete().where(j.job == job).where(j.id.not_in(ids)))
+
+    # -- the jobs ---------------------------------------------------------------------------
+
+    def _job_sync(self, run_id: str) -> dict[str, Any]:
+        result = sync_and_publish(self.engine, self.settings, now=self.clock(),
+                                  metrics=self.observed)
+        for change in result.diff.changes:
+            log.info("answer changed", extra={
+                "job": "sync", "run_id": run_id, "change": change.type,
+                "answer": change.answer_id, "language": change.language,
+            })
+        if result.deliveries >= ANALYZE_AFTER and self.engine.dialect.name == "postgresql":
+            # A large fan-out makes the planner's row counts stale until autovacuum gets to
+            # them (up to a minute), and claims would sort every due delivery meanwhile.
+            with self.engine.connect() as conn:
+                conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql(
+                    "ANALYZE deliveries")
+        counts = collections.Counter(change.type for change in result.diff.changes)
+        return {"changes": dict(counts), "events": len(result.events),
+                "deliveries": result.deliveries}
+
+    def _job_deliver(self, run_id: str) -> dict[str, Any]:
+        if self.stopping.is_set():
+            return {"attempts": 0, "delivered": 0, "failed": 0}
+        stats = asyncio.run(self._deliver())
+        return {"attempts": stats.attempts, "delivered": stats.delivered,
+                "failed": stats.failed}
+
+    async def _deliver(self) -> Stats:
+        settings = self.settings
+        transport = self.transport() if self.transport is not None else \
+            PinnedTransport.from_settings(settings)
+        stop = asyncio.Event()
+        key = (asyncio.get_running_loop(), stop)
+        with self._lock:
+            self._stops.add(key)
+        if self.stopping.is_set():
+            stop.set()
+        worker = Worker(self.engine, settings, transport, clock=self.clock,
+                        metrics=self.observed)
+        try:
+            return await worker.run(until_idle=True, stop=stop)
+        finally:
+            with self._lock:
+                self._stops.discard(key)
+            worker.close()
+            await transport.aclose()
+
+    def _job_report(self, run_id: str) -> dict[str, Any]:
+        report = collect(self.engine, now=self.clock(), jobs=JOBS)
+        for item in report.overdue:
+            log.warning("review overdue", extra={
+                "job": "report", "run_id": run_id, "answer": item.answer_id,
+                "language": item.language, "error": f"review was due {item.review_due}"})
+        for item in report.stale:
+            log.warning("stale translation", extra={
+                "job": "report", "run_id": run_id, "answer": item.answer_id,
+                "language": item.language,
+                "error": f"shows the review of {item.reviewed}, source {item.source_reviewed}"})
+        for sub in report.subscribers:
+            log.warning("subscriber in trouble", extra={
+                "job": "report", "run_id": run_id, "subscriber": sub.id, "state": sub.status,
+                "error": sub.reason or f"failing since {sub.failing_since}"})
+        data = report.as_dict()
+        return {"languages": data["languages"], "overdue": data["overdue"],
+                "stale": data["stale"], "subscribers": data["subscribers"]}

@@ -1,0 +1,56 @@
+"""The state store: its schema, its engine and its migrations (SQLAlchemy 2 Core, Alembic).
+
+SQLite is the embedded default; PostgreSQL serves several processes. Times are stored as
+naive UTC and read back as aware UTC datetimes (:class:`UTCDateTime`).
+"""
+
+from __future__ import annotations
+
+from .engine import (
+    MIGRATIONS,
+    check_schema,
+    create_engine,
+    current_revision,
+    head_revision,
+    open_engine,
+    upgrade,
+)
+from .schema import (
+    UTCDateTime,
+    api_tokens,
+    apscheduler_jobs,
+    attempts,
+    deliveries,
+    events,
+    job_runs,
+    leases,
+    metadata,
+    naive_utc,
+    renditions,
+    subscribers,
+)
+from .sql import any_of, insert_ignoring_duplicates
+
+__all__ = [
+    "MIGRATIONS",
+    "UTCDateTime",
+    "any_of",
+    "api_tokens",
+    "apscheduler_jobs",
+    "attempts",
+    "check_schema",
+    "create_engine",
+    "current_revision",
+    "deliveries",
+    "events",
+    "head_revision",
+    "insert_ignoring_duplicates",
+    "job_runs",
+    "leases",
+    "metadata",
+    "naive_utc",
+    "open_engine",
+    "renditions",
+    "subscribers",
+    "upgrade",
+]

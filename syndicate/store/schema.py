@@ -1,0 +1,211 @@
+"""The state store's schema (SQLAlchemy 2 Core): every table, and the UTC datetime type.
+
+Tables:
+
+- ``renditions``: per (answer, language) the last published rendition (JSON), its content
+  hash, review dates, version counter, first-published and updated times, source path;
+- ``events``: the outbox; ``id`` is derived from (type, answer, language, version) and unique,
+  so re-running a sync never enqueues a duplicate;
+- ``subscribers``: webhook endpoints with filters, secrets and status;
+- ``deliveries``: one per (event, subscriber), unique, with state, due time and claim lease;
+- ``delivery_attempts``: every attempt with status, duration and error;
+- ``api_tokens``: partners' API tokens, hashed (:mod:`syndicate.http.tokens`);
+- ``job_runs``: the bounded run history of the scheduled jobs (one row per run, unique per
+  scheduled tick so a tick never runs twice, even across a leader change);
+- ``leases``: named leases with an expiry: the scheduler leadership and per-job run locks;
+- ``apscheduler_jobs``: APScheduler 3's SQLAlchemy job store (its own layout).
+
+Subscribers are of two kinds: ``webhook`` (Standard Webhooks, owned by the partner whose API
+token created them, or by nobody when an operator added them) and ``websub`` (a WebSub
+callback for one ``topic`` feed, with a lease, :mod:`syndicate.webhooks.websub`).
+``events.seq`` is the monotonically increasing position the catch-up API's cursors are made
+of. Times are stored as naive UTC and returned as aware UTC datetimes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import sqlalchemy as sa
+
+
+def naive_utc(value: dt.datetime) -> dt.datetime:
+    """What the store keeps of an aware datetime: naive UTC (naive input is refused)."""
+    if value.tzinfo is None:
+        raise ValueError("naive datetimes are not stored: pass an aware UTC datetime")
+    return value.astimezone(dt.UTC).replace(tzinfo=None)
+
+
+class UTCDateTime(sa.TypeDecorator[dt.datetime]):
+    """A timezone-aware UTC datetime stored as a naive UTC timestamp on every backend."""
+
+    impl = sa.DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        return None if value is None else naive_utc(value)
+
+    def process_result_value(self, value: Any, dialect: Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        if isinstance(value, str):  # pragma: no cover - SQLite returns strings in raw SQL only
+            value = dt.datetime.fromisoformat(value)
+        assert isinstance(value, dt.datetime)
+        return value.replace(tzinfo=dt.UTC)
+
+
+metadata = sa.MetaData()
+
+renditions = sa.Table(
+    "renditions",
+    metadata,
+    sa.Column("answer_id", sa.String(64), primary_key=True),
+    sa.Column("language", sa.String(35), primary_key=True),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("content_hash", sa.String(64), nullable=False),
+    sa.Column("source_hash", sa.String(64), nullable=False),
+    sa.Column("reviewed", sa.Date, nullable=False),
+    sa.Column("source_reviewed", sa.Date, nullable=False),
+    sa.Column("review_due", sa.Date, nullable=True),
+    sa.Column("stale", sa.Boolean, nullable=False),
+    sa.Column("withdrawn", sa.Boolean, nullable=False),
+    sa.Column("condition_slug", sa.String(64), nullable=False),
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("rendition", sa.Text, nullable=False),
+    sa.Column("source_path", sa.Text, nullable=False),
+    sa.Column("first_published", UTCDateTime, nullable=False),
+    sa.Column("updated", UTCDateTime, nullable=False),
+)
+
+events = sa.Table(
+    "events",
+    metadata,
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("id", sa.String(64), nullable=False, unique=True),
+    sa.Column("type", sa.String(64), nullable=False),
+    sa.Column("answer_id", sa.String(64), nullable=True),
+    sa.Column("language", sa.String(35), nullable=True),
+    sa.Column("condition_slug", sa.String(64), nullable=True),
+    sa.Column("subscriber_id", sa.String(40), nullable=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("payload", sa.Text, nullable=False),
+    sa.Column("full_payload", sa.Text, nullable=True),
+)
+
+subscribers = sa.Table(
+    "subscribers",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("url", sa.Text, nullable=False),
+    sa.Column("languages", sa.Text, nullable=False),
+    sa.Column("conditions", sa.Text, nullable=False),
+    sa.Column("event_types", sa.Text, nullable=False),
+    sa.Column("full", sa.Boolean, nullable=False),
+    sa.Column("secret", sa.Text, nullable=False),
+    sa.Column("previous_secret", sa.Text, nullable=True),
+    sa.Column("previous_secret_until", UTCDateTime, nullable=True),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Column("verified_at", UTCDateTime, nullable=True),
+    sa.Column("failing_since", UTCDateTime, nullable=True),
+    sa.Column("status_reason", sa.Text, nullable=True),
+    sa.Column("owner", sa.String(64), nullable=True),
+    sa.Column("kind", sa.String(16), nullable=False, server_default="webhook"),
+    sa.Column("topic", sa.Text, nullable=True),
+    sa.Column("lease_expires_at", UTCDateTime, nullable=True),
+    sa.Index("ix_subscribers_owner", "owner"),
+    sa.Index("ix_subscribers_kind", "kind"),
+)
+
+deliveries = sa.Table(
+    "deliveries",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("event_id", sa.String(64), sa.ForeignKey("events.id"), nullable=False),
+    sa.Column("event_type", sa.String(64), nullable=False),
+    sa.Column("subscriber_id", sa.String(40), sa.ForeignKey("subscribers.id"), nullable=False),
+    sa.Column("full", sa.Boolean, nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("due_at", UTCDateTime, nullable=False),
+    sa.Column("claimed_until", UTCDateTime, nullable=True),
+    sa.Column("claimed_by", sa.String(64), nullable=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("delivered_at", UTCDateTime, nullable=True),
+    sa.Column("last_status", sa.Integer, nullable=True),
+    sa.Column("last_error", sa.Text, nullable=True),
+    sa.UniqueConstraint("event_id", "subscriber_id", name="uq_deliveries_event_subscriber"),
+    sa.Index("ix_deliveries_due", "state", "due_at"),
+    # The claim (see migration 0005): deliveries nobody holds in claim order, and the leases
+    # held, by expiry.
+    sa.Index("ix_deliveries_ready", "due_at", "id",
+             postgresql_where=sa.text("state = 'pending' AND claimed_until IS NULL"),
+             sqlite_where=sa.text("state = 'pending' AND claimed_until IS NULL")),
+    sa.Index("ix_deliveries_leased", "claimed_until",
+             postgresql_where=sa.text("state = 'pending' AND claimed_until IS NOT NULL"),
+             sqlite_where=sa.text("state = 'pending' AND claimed_until IS NOT NULL")),
+    sa.Index("ix_deliveries_subscriber", "subscriber_id", "created_at"),
+)
+
+attempts = sa.Table(
+    "delivery_attempts",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("delivery_id", sa.Integer, sa.ForeignKey("deliveries.id"), nullable=False),
+    sa.Column("number", sa.Integer, nullable=False),
+    sa.Column("attempted_at", UTCDateTime, nullable=False),
+    sa.Column("status_code", sa.Integer, nullable=True),
+    sa.Column("duration_ms", sa.Float, nullable=False),
+    sa.Column("error", sa.Text, nullable=True),
+    sa.Column("worker", sa.String(64), nullable=True),
+    sa.Index("ix_delivery_attempts_delivery", "delivery_id", "number"),
+)
+
+api_tokens = sa.Table(
+    "api_tokens",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("partner", sa.String(64), nullable=False),
+    sa.Column("token_hash", sa.String(64), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("revoked_at", UTCDateTime, nullable=True),
+    sa.Index("ix_api_tokens_partner", "partner"),
+)
+
+
+job_runs = sa.Table(
+    "job_runs",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("job", sa.String(64), nullable=False),
+    sa.Column("trigger", sa.String(16), nullable=False),
+    sa.Column("scheduled_for", UTCDateTime, nullable=True),
+    sa.Column("started_at", UTCDateTime, nullable=False),
+    sa.Column("finished_at", UTCDateTime, nullable=True),
+    sa.Column("outcome", sa.String(16), nullable=False),
+    sa.Column("error", sa.Text, nullable=True),
+    sa.Column("summary", sa.Text, nullable=True),
+    sa.Column("host", sa.String(200), nullable=True),
+    sa.UniqueConstraint("job", "scheduled_for", name="uq_job_runs_tick"),
+    sa.Index("ix_job_runs_job_started", "job", "started_at"),
+)
+
+leases = sa.Table(
+    "leases",
+    metadata,
+    sa.Column("name", sa.String(100), primary_key=True),
+    sa.Column("holder", sa.String(200), nullable=False),
+    sa.Column("acquired_at", UTCDateTime, nullable=False),
+    sa.Column("expires_at", UTCDateTime, nullable=False),
+)
+
+apscheduler_jobs = sa.Table(
+    "apscheduler_jobs",
+    metadata,
+    # APScheduler 3's SQLAlchemyJobStore layout, created by the migrations like every table.
+    sa.Column("id", sa.Unicode(191), primary_key=True),
+    sa.Column("next_run_time", sa.Float(25), index=True),
+    sa.Column("job_state", sa.LargeBinary, nullable=False),
+)

@@ -1,0 +1,92 @@
+"""The sync use case: localize, detect changes, store them, queue their webhooks and publish
+the tree, all or nothing.
+
+One transaction holds the whole change (:func:`sync`): the rendition state, the events and
+their deliveries (:mod:`syndicate.webhooks.outbox`), and the publication tree itself, written
+inside it, so the feeds show exactly what the store records (stale renditions included) and
+a failed write rolls the whole sync back. Rewritten feeds are queued for their WebSub
+subscribers in the same transaction. Re-running a sync, after a crash or twice in a row,
+computes the same event ids: nothing is queued twice.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from sqlalchemy.engine import Connection, Engine
+
+from .answers import Localization, Progress, localize_corpus
+from .config import Settings
+from .publication import BuildResult, publish
+from .webhooks import ChangeSet, events, outbox, subscribers, websub
+
+if TYPE_CHECKING:
+    from .metrics import Metrics
+
+Publisher = Callable[[ChangeSet], object]
+"""Called inside the sync transaction with what to publish; raising rolls the sync back."""
+Distributor = Callable[[Connection, object], int]
+"""Called in the same transaction with what the publisher returned; the deliveries made."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class SyncResult:
+    """What a sync stored and enqueued."""
+
+    diff: ChangeSet
+    events: tuple[str, ...]
+    """Ids of the events enqueued by this run."""
+    deliveries: int
+
+
+def sync(
+    engine: Engine,
+    localization: Localization,
+    *,
+    now: dt.datetime,
+    base_url: str,
+    publish: Publisher | None = None,
+    distribute: Distributor | None = None,
+) -> SyncResult:
+    """Diff, store the state, enqueue events and deliveries, publish: all or nothing.
+
+    ``distribute`` is called in the same transaction with what ``publish`` returned, to queue
+    deliveries of the published files themselves (WebSub content distribution).
+    """
+    with engine.begin() as conn:
+        changes = events.diff(localization, outbox.load_stored(conn), now)
+        fresh = outbox.record_changes(conn, changes, base_url=base_url, now=now)
+        count = outbox.enqueue(conn, fresh, subscribers.recipients(conn), now) if fresh else 0
+        if publish is not None:
+            published = publish(changes)
+            if distribute is not None:
+                count += distribute(conn, published)
+    return SyncResult(changes, tuple(row["id"] for row in fresh), count)
+
+
+def sync_and_publish(
+    engine: Engine, settings: Settings, *, now: dt.datetime, progress: Progress | None = None,
+    metrics: Metrics | None = None,
+) -> SyncResult:
+    """Localize ``settings``' content, then :func:`sync` with the publication tree written
+    inside the transaction and rewritten feeds queued for their WebSub subscribers;
+    ``metrics`` gets the build time."""
+    started = time.perf_counter()
+    localization = localize_corpus(settings, progress=progress)
+
+    def publish_changes(changes: ChangeSet) -> object:
+        return publish(settings, dataclasses.replace(localization, renditions=changes.renditions))
+
+    def distribute(conn: Connection, published: object) -> int:
+        written = published.written if isinstance(published, BuildResult) else ()
+        return websub.enqueue_feed_updates(conn, settings, written, now)
+
+    result = sync(engine, localization, now=now, base_url=settings.base_url,
+                  publish=publish_changes, distribute=distribute)
+    if metrics is not None:
+        metrics.observe_feed_build(time.perf_counter() - started)
+    return result
