@@ -55,7 +55,7 @@ sys.path.insert(0, str(ROOT))
 
 from syndicate import store  # noqa: E402
 from syndicate.testing import generate_corpus, postgres_schema  # noqa: E402
-from syndicate.webhooks.events import ANSWER_EVENTS  # noqa: E402
+from syndicate.webhooks import ANSWER_EVENTS  # noqa: E402
 
 PG_RESTART = ["pg_ctlcluster", "--skip-systemctl-redirect"]
 BEHAVIOURS = [("ok", 35), ("500", 15), ("429", 10), ("hang", 10), ("reset", 10), ("slow", 20)]

@@ -33,12 +33,11 @@ import httpx
 import sqlalchemy as sa
 
 from syndicate import store
+from syndicate._time import rfc3339
 from syndicate.config import load_settings
-from syndicate.webhooks import outbox
+from syndicate.webhooks import PinnedTransport, Worker, outbox, signed_headers
 from syndicate.webhooks import subscribers as subs
-from syndicate.webhooks.delivery import Worker, signed_headers
-from syndicate.webhooks.events import encode, timestamp
-from syndicate.webhooks.transport import PinnedTransport
+from syndicate.webhooks.events import encode
 
 
 async def _serve(count: int) -> None:
@@ -68,7 +67,7 @@ def _payload(index: int, now: dt.datetime) -> str:
     language = ("en", "de", "fr", "es", "ar")[index % 5]
     return encode({
         "type": "answer.reviewed",
-        "timestamp": timestamp(now),
+        "timestamp": rfc3339(now, "seconds"),
         "data": {
             "answer_id": f"{index:016x}",
             "language": language,
@@ -92,12 +91,8 @@ def _prepare(url: str, ports: list[int], events: int, now: dt.datetime) -> list[
     """Subscribers, events and one delivery per (event, subscriber); the (url, body) pairs."""
     engine = store.open_engine(url)
     with engine.begin() as conn:
-        for port in ports:
-            conn.execute(store.subscribers.insert().values(
-                id=f"sub_{port}", url=f"http://127.0.0.1:{port}/hook", languages="[]",
-                conditions="[]", event_types="[]", full=False, secret=subs.new_secret(),
-                status="active", created_at=now, updated_at=now, verified_at=now,
-            ))
+        subs.add_verified(conn, [(f"sub_{port}", f"http://127.0.0.1:{port}/hook",
+                                  subs.new_secret()) for port in ports], now)
         rows = [
             {"id": f"msg_bench{index:08d}", "type": "answer.reviewed", "answer_id": f"{index}",
              "language": "en", "condition_slug": "lupus", "subscriber_id": None,
@@ -105,7 +100,7 @@ def _prepare(url: str, ports: list[int], events: int, now: dt.datetime) -> list[
             for index in range(events)
         ]
         conn.execute(store.events.insert(), rows)
-        outbox.enqueue(conn, rows, now)
+        outbox.enqueue(conn, rows, subs.recipients(conn), now)
     engine.dispose()
     return [(f"http://127.0.0.1:{port}/hook", row["payload"].encode())
             for row in rows for port in ports]

@@ -11,15 +11,15 @@ and times, in interleaved rounds (medians reported):
   links and translation alternates, summary, full content, review metadata, paging links),
   serialized directly with lxml (pretty-printed) and ``json`` (indented), each file written
   plainly (no temporary file, no fsync);
-* *feeds*: the same documents rendered by Syndicate (:func:`syndicate.feeds.render`: feedgen
+* *feeds*: the same documents rendered by Syndicate (:func:`syndicate.publication.render`: feedgen
   for Atom and RSS, with its pitfalls worked around, checks on every entry) and written the
   same plain way: the comparison the goal is about (3x the floor at most);
-* *whole build*: :func:`syndicate.publish.publish` into an empty folder: the feeds plus one
+* *whole build*: :func:`syndicate.publication.publish` into an empty folder: the feeds plus one
   HTML page per rendition, index, OPML, manifest and state, every file written atomically
   and made durable (temporary file, ``syncfs``/fsync, rename);
 * *no-change rebuild*: ``publish`` again with nothing changed (goal under 1 s).
 
-Memos in :mod:`syndicate.feeds` are cleared before each timed run, so none profits from
+Memos in :mod:`syndicate.publication` are cleared before each timed run, so none profits from
 another. Wall time is what the goals are about; CPU time (``time.process_time``, this
 process only: publishing does not start workers) is reported beside it because other work
 on the machine inflates wall time. The last line of output is one JSON object.
@@ -40,10 +40,10 @@ from typing import Any
 
 from lxml import etree
 
-from syndicate.answers.pipeline import localize_corpus
+from syndicate.answers import localize_corpus
 from syndicate.config import Settings
-from syndicate.publication import feeds
-from syndicate.publication.tree import feed_documents, publish
+from syndicate.publication import atom, feed_documents, feeds, jsonfeed, publish, render
+from syndicate.publication.layout import EXTENSIONS, FORMATS, Format
 from syndicate.testing import generate_corpus
 
 GOAL_RATIO = 3.0
@@ -146,33 +146,33 @@ def floor_json(doc: feeds.Document) -> bytes:
                 {"language": t.language, "url": t.url, "title": t.title}
                 for t in item.translations]},
         })
-    data = {"version": feeds.JSON_FEED_VERSION, "title": doc.title,
+    data = {"version": jsonfeed.JSON_FEED_VERSION, "title": doc.title,
             "feed_url": doc.url("json"), "home_page_url": doc.home_page_url,
             "hubs": [{"type": "WebSub", "url": doc.hub_url}],
             "next_url": doc.prev_archive, "items": items}
     return (json.dumps(data, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
 
 
-FLOOR: dict[feeds.Format, Callable[[feeds.Document], bytes]] = {
+FLOOR: dict[Format, Callable[[feeds.Document], bytes]] = {
     "atom": floor_atom, "rss": floor_rss, "json": floor_json}
 
 
 def write_documents(docs: list[feeds.Document], base: str, out: Path,
-                    render: Callable[[feeds.Document, feeds.Format], bytes]) -> int:
+                    render: Callable[[feeds.Document, Format], bytes]) -> int:
     """Render every document in every format and write it plainly; returns files written."""
     written = 0
     for doc in docs:
         target = out / doc.base.removeprefix(base).lstrip("/")
         target.parent.mkdir(parents=True, exist_ok=True)
-        for fmt in feeds.FORMATS:
-            Path(f"{target}{feeds.EXTENSIONS[fmt]}").write_bytes(render(doc, fmt))
+        for fmt in FORMATS:
+            Path(f"{target}{EXTENSIONS[fmt]}").write_bytes(render(doc, fmt))
             written += 1
     return written
 
 
 def clear_memos() -> None:
     _CONTENT.clear()
-    for memo in (feeds.content_html, feeds._entry_element, feeds._json_item_text,
+    for memo in (feeds.content_html, atom._entry_element, jsonfeed._json_item_text,
                  feeds._check_item):
         memo.cache_clear()
 
@@ -213,7 +213,7 @@ def main() -> None:
             for name, run in (
                 ("floor", lambda: write_documents(
                     docs, base, root / "floor", lambda d, f: FLOOR[f](d))),
-                ("feeds", lambda: write_documents(docs, base, root / "feeds", feeds.render)),
+                ("feeds", lambda: write_documents(docs, base, root / "feeds", render)),
                 ("build", lambda: len(publish(settings, loc).written)),
             ):
                 if name == "build":

@@ -12,7 +12,7 @@ strictly checked and indexed, every answer parsed and rendered.
 Measured (wall clock): *parse* (read and validate every answer file), *extract* (every
 message of every answer into a template catalog, as ``syndicate i18n extract`` builds it) and
 *localize* (read and check every catalog, localize and render every answer in every language,
-:func:`syndicate.pipeline.localize_corpus`). ``cpu_s`` is the CPU time of the measuring
+:func:`syndicate.answers.localize_corpus`). ``cpu_s`` is the CPU time of the measuring
 process and its workers (less sensitive than the wall clock to other load on the machine),
 ``main_cpu_s`` and ``workers_cpu_s`` split it between the measuring process (answer
 parsing is pooled too, so part of it is in the workers) and its worker processes;

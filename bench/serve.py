@@ -29,9 +29,9 @@ from pathlib import Path
 
 import httpx
 
-from syndicate.answers.pipeline import localize_corpus
+from syndicate.answers import localize_corpus
 from syndicate.config import load_settings
-from syndicate.publication.tree import publish
+from syndicate.publication import publish
 from syndicate.testing import generate_corpus
 
 FEED = "/en/feed.atom"
@@ -42,7 +42,7 @@ SERVER = textwrap.dedent(
 
     import uvicorn
 
-    from syndicate.http.static import PublicationTree, StaticApp
+    from syndicate.http import PublicationTree, StaticApp
 
     app = StaticApp(PublicationTree(Path(sys.argv[1]), "http://127.0.0.1"))
     uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[2]), loop="uvloop", http="httptools",

@@ -21,6 +21,8 @@ from syndicate.service import leases, schedule
 from syndicate.service.jobs import JobRunner, history
 from tests.conftest import ANSWER_FILE, hook_settings, set_front_matter
 
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
 
 @pytest.fixture
 def job_settings(workspace: Path, database_url: str) -> Settings:
@@ -162,6 +164,41 @@ def test_scheduler_runs_jobs_and_pause_resume_persist(
         _wait(lambda: len(_runs(engine, "deliver")) > paused_count)
     finally:
         second.stop()
+
+
+def test_a_job_store_written_before_the_stage_packages_keeps_working(
+    engine: sa.engine.Engine, job_settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    """APScheduler pickled ``syndicate.schedule:scheduled_job`` into job stores written by
+    Syndicate 0.1 (tests/fixtures/jobstore-0.1.json). Such a store still loads: its jobs
+    run, and a job paused in it stays paused (a job that failed to load would be dropped
+    and added again, unpaused)."""
+    import base64
+    import pickle
+
+    data = json.loads((FIXTURES / "jobstore-0.1.json").read_text())
+    rows = []
+    for job in data["jobs"]:
+        state = pickle.loads(base64.b64decode(job["job_state"]))
+        assert state["func"] == "syndicate.schedule:scheduled_job"
+        due = None if job["id"] == "report" else dt.datetime.now(dt.UTC)
+        state["next_run_time"] = due
+        rows.append({"id": job["id"], "next_run_time": due.timestamp() if due else None,
+                     "job_state": pickle.dumps(state, pickle.HIGHEST_PROTOCOL)})
+    with engine.begin() as conn:
+        conn.execute(store.apscheduler_jobs.insert(), rows)
+    scheduler = schedule.Scheduler(engine, JobRunner(engine, job_settings))
+    scheduler.start()
+    try:
+        _wait(lambda: [r.outcome for r in _runs(engine, "sync")] == ["ok"])
+        _wait(lambda: len(_runs(engine, "deliver")) >= 1)
+        time.sleep(0.3)
+    finally:
+        scheduler.stop()
+    jobs = {j.name: j for j in schedule.list_jobs(engine, job_settings)}
+    assert jobs["report"].paused and not _runs(engine, "report")
+    assert jobs["deliver"].interval == job_settings.deliver_interval  # the setting applied
+    assert "Unable to restore job" not in caplog.text
 
 
 def test_runs_missed_while_down_run_once_on_restart(

@@ -193,20 +193,18 @@ def _body(schema: dict[str, Any], *, required: bool = True) -> dict[str, Any]:
 
 def paths() -> dict[str, Any]:
     """Every path of the service, with its operations."""
-    one = {"type": "object", "required": ["subscription"], "additionalProperties": False,
-           "properties": {"subscription": _ref("Subscription")}}
-    auth = _errors(401, 429)
-    sub = [_path_parameter()]
-    hub_form = {
-        "type": "object", "required": ["hub.mode", "hub.topic", "hub.callback"],
-        "properties": {
-            "hub.mode": {"enum": ["subscribe", "unsubscribe"]},
-            "hub.topic": {"type": "string", "description": "a feed URL published here"},
-            "hub.callback": {"type": "string", "format": "uri"},
-            "hub.lease_seconds": {"type": "string", "pattern": "^[0-9]+$"},
-            "hub.secret": {"type": "string", "maxLength": 199},
-        },
-    }
+    return {**_subscription_paths(), **_subscription_action_paths(), **_catch_up_paths(),
+            **_hub_paths(), **_operations_paths()}
+
+
+_AUTH = _errors(401, 429)
+_ONE = {"type": "object", "required": ["subscription"], "additionalProperties": False,
+        "properties": {"subscription": _ref("Subscription")}}
+
+
+def _subscription_paths() -> dict[str, Any]:
+    """Partners' webhook subscriptions: create, list, read, change, delete."""
+    one, auth, sub = _ONE, _AUTH, [_path_parameter()]
     return {
         "/api/v1/subscriptions": {
             "get": _operation("listSubscriptions", "Your webhook subscriptions", {
@@ -236,6 +234,13 @@ def paths() -> dict[str, Any]:
             "delete": _operation("deleteSubscription", "Delete it and its deliveries",
                                  {"204": {"description": "Deleted"}, **_errors(404), **auth}),
         },
+    }
+
+
+def _subscription_action_paths() -> dict[str, Any]:
+    """What a partner does with one subscription: rotate, look at deliveries, replay."""
+    auth, sub = _AUTH, [_path_parameter()]
+    return {
         "/api/v1/subscriptions/{subscription_id}/rotate-secret": {
             "parameters": sub,
             "post": _operation(
@@ -276,6 +281,13 @@ def paths() -> dict[str, Any]:
                                                             "maxItems": 500,
                                                             "items": {"type": "integer"}}}})),
         },
+    }
+
+
+def _catch_up_paths() -> dict[str, Any]:
+    """The event log and the published answers, for catching up."""
+    auth = _AUTH
+    return {
         "/api/v1/changes": {
             "get": _operation(
                 "listChanges", "Answer events in order, after a cursor",
@@ -303,6 +315,22 @@ def paths() -> dict[str, Any]:
                               "The answers"), **_errors(400), **auth},
                 parameters=[_query("language", _LANGUAGE, "Only this language")]),
         },
+    }
+
+
+def _hub_paths() -> dict[str, Any]:
+    """The WebSub hub (public)."""
+    hub_form = {
+        "type": "object", "required": ["hub.mode", "hub.topic", "hub.callback"],
+        "properties": {
+            "hub.mode": {"enum": ["subscribe", "unsubscribe"]},
+            "hub.topic": {"type": "string", "description": "a feed URL published here"},
+            "hub.callback": {"type": "string", "format": "uri"},
+            "hub.lease_seconds": {"type": "string", "pattern": "^[0-9]+$"},
+            "hub.secret": {"type": "string", "maxLength": 199},
+        },
+    }
+    return {
         "/websub": {
             "post": _operation(
                 "websubHub", "WebSub hub: subscribe or unsubscribe a callback to a feed",
@@ -312,6 +340,12 @@ def paths() -> dict[str, Any]:
                     "application/x-www-form-urlencoded": {"schema": hub_form}}},
                 public=True),
         },
+    }
+
+
+def _operations_paths() -> dict[str, Any]:
+    """Health, readiness, metrics and this document (public)."""
+    return {
         "/healthz": {"get": _operation(
             "healthz", "The process is alive", {"200": {"description": "Alive"}},
             public=True)},

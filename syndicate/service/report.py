@@ -31,7 +31,7 @@ class LanguageRow:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
-class Item:
+class ReviewItem:
     """One answer in one language that needs attention."""
 
     answer_id: str
@@ -71,8 +71,8 @@ class Report:
 
     generated_at: dt.datetime
     languages: tuple[LanguageRow, ...]
-    stale: tuple[Item, ...]
-    overdue: tuple[Item, ...]
+    stale: tuple[ReviewItem, ...]
+    overdue: tuple[ReviewItem, ...]
     subscribers: tuple[SubscriberRow, ...]
     jobs: tuple[LastRun, ...]
 
@@ -113,11 +113,11 @@ def collect(engine: Engine, *, now: dt.datetime, jobs: tuple[str, ...] = ()) -> 
         ).all()
         last = _last_runs(conn, jobs)
     per_language: dict[str, list[int]] = {}
-    stale: list[Item] = []
-    overdue: list[Item] = []
+    stale: list[ReviewItem] = []
+    overdue: list[ReviewItem] = []
     for row in rows:
         counts = per_language.setdefault(row.language, [0, 0, 0])
-        item = Item(row.answer_id, row.language, row.title, row.reviewed, row.source_reviewed,
+        item = ReviewItem(row.answer_id, row.language, row.title, row.reviewed, row.source_reviewed,
                     row.review_due)
         counts[0] += 1
         if row.stale:

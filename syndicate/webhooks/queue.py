@@ -207,31 +207,7 @@ def _claim_rows(
     """The claim in a select, an update and a lookup (SQLite: one writer at a time)."""
     d, s = deliveries.c, subscribers.c
     dialect = conn.dialect.name
-    full_subscribers = [sid for sid, free in room.items() if free <= 0]
-    query = (
-        sa.select(d.id, d.subscriber_id)
-        .join(subscribers, s.id == d.subscriber_id)
-        .where(d.state == "pending", d.due_at <= now,
-               sa.or_(d.claimed_until.is_(None), d.claimed_until <= now))
-        .where(sa.or_(s.status == "active",
-                      sa.and_(s.status == "pending", d.event_type == VERIFY_EVENT)))
-        .where(sa.or_(s.lease_expires_at.is_(None), s.lease_expires_at > now))
-        .order_by(d.due_at, d.id)
-        .limit(limit * 2)
-    )
-    if full_subscribers:
-        query = query.where(sa.not_(any_of(d.subscriber_id, full_subscribers, dialect)))
-    if subscriber_id is not None:
-        query = query.where(d.subscriber_id == subscriber_id)
-    taken: dict[str, int] = {}
-    chosen: list[int] = []
-    for row in conn.execute(query):
-        if taken.get(row.subscriber_id, 0) >= room.get(row.subscriber_id, cap):
-            continue
-        taken[row.subscriber_id] = taken.get(row.subscriber_id, 0) + 1
-        chosen.append(row.id)
-        if len(chosen) >= limit:
-            break
+    chosen = _choose(conn, now, limit, room, cap, subscriber_id)
     if not chosen:
         return []
     # Re-check the lease by primary key only: with the due-time condition too, SQLite would
@@ -253,15 +229,45 @@ def _claim_rows(
             .where(any_of(s.id, {row.subscriber_id for row in claimed}, dialect))
         )
     }
-    found = []
-    for row in claimed:
-        endpoint = endpoints[row.subscriber_id]
-        found.append(_Claimed(
-            row.id, row.event_id, row.event_type, row.subscriber_id, row.attempts, row.full,
-            row.due_at, endpoint.url, endpoint.secret, endpoint.previous_secret,
-            endpoint.previous_secret_until, endpoint.topic,
-        ))
-    return found
+    return [_Claimed(row.id, row.event_id, row.event_type, row.subscriber_id, row.attempts,
+                     row.full, row.due_at, *endpoints[row.subscriber_id][1:])
+            for row in claimed]
+
+
+def _choose(
+    conn: Connection, now: dt.datetime, limit: int, room: Mapping[str, int], cap: int,
+    subscriber_id: str | None,
+) -> list[int]:
+    """Up to ``limit`` due deliveries in claim order, skipping a subscriber's once it has no
+    room left: the same walk as :data:`_PG_CLAIM`, in Python."""
+    d, s = deliveries.c, subscribers.c
+    full_subscribers = [sid for sid, free in room.items() if free <= 0]
+    query = (
+        sa.select(d.id, d.subscriber_id)
+        .join(subscribers, s.id == d.subscriber_id)
+        .where(d.state == "pending", d.due_at <= now,
+               sa.or_(d.claimed_until.is_(None), d.claimed_until <= now))
+        .where(sa.or_(s.status == "active",
+                      sa.and_(s.status == "pending", d.event_type == VERIFY_EVENT)))
+        .where(sa.or_(s.lease_expires_at.is_(None), s.lease_expires_at > now))
+        .order_by(d.due_at, d.id)
+        .limit(limit * 2)
+    )
+    if full_subscribers:
+        query = query.where(
+            sa.not_(any_of(d.subscriber_id, full_subscribers, conn.dialect.name)))
+    if subscriber_id is not None:
+        query = query.where(d.subscriber_id == subscriber_id)
+    taken: dict[str, int] = {}
+    chosen: list[int] = []
+    for row in conn.execute(query):
+        if taken.get(row.subscriber_id, 0) >= room.get(row.subscriber_id, cap):
+            continue
+        taken[row.subscriber_id] = taken.get(row.subscriber_id, 0) + 1
+        chosen.append(row.id)
+        if len(chosen) >= limit:
+            break
+    return chosen
 
 
 class _Claimed(NamedTuple):
