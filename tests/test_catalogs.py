@@ -270,7 +270,7 @@ def test_quoted_string_pattern_is_the_strict_one() -> None:
     """The unrolled pattern accepts exactly the strings the plain one did."""
     import re
 
-    from syndicate.answers.catalogs import _QUOTED
+    from syndicate.answers._po import _QUOTED
 
     plain = re.compile(r'^"(?:[^"\\]|\\.)*"$')
 
@@ -434,7 +434,7 @@ def test_a_broken_plural_forms_header_is_located(tmp_path: Path, plural_forms: s
 
 def _both_readings(text: str, language: str = "de") -> tuple[object, object]:
     """What the strict pass + :func:`read_messages` and Babel's reader make of ``text``."""
-    from syndicate.answers.catalogs import _babel_read, po_syntax, read_messages
+    from syndicate.answers._po import babel_read, po_syntax, read_messages
 
     path = Path("x.po")
 
@@ -451,8 +451,8 @@ def _both_readings(text: str, language: str = "de") -> tuple[object, object]:
     syntax = po_syntax(text)
     assert not syntax.errors
     ours = outcome(lambda: read_messages(text, syntax, language, path)
-                   or _babel_read(text, language, path))
-    theirs = outcome(lambda: _babel_read(text, language, path))
+                   or babel_read(text, language, path))
+    theirs = outcome(lambda: babel_read(text, language, path))
     return ours, theirs
 
 
@@ -461,7 +461,7 @@ def test_strict_pass_reads_messages_as_babel_does() -> None:
     from hypothesis import HealthCheck, given, settings
     from hypothesis import strategies as st
 
-    from syndicate.answers.catalogs import po_syntax
+    from syndicate.answers._po import po_syntax
 
     piece = st.sampled_from([*"ab {}é\u0645\t", "\\n", '\\"', "\\\\"])
     quoted = st.lists(piece, max_size=8).map(lambda parts: '"' + "".join(parts) + '"')

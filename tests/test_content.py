@@ -249,7 +249,7 @@ def test_libyaml_and_pure_front_matter_agree(source: str) -> None:
     """Front matter composes to the same nodes and lines, or fails the same way."""
     import yaml
 
-    from syndicate.answers import content
+    from syndicate.answers import _markup
 
     def shape(compose: object) -> object:
         try:
@@ -263,7 +263,7 @@ def test_libyaml_and_pure_front_matter_agree(source: str) -> None:
                  k.start_mark.line, type(v).__name__,
                  v.value if isinstance(v, yaml.ScalarNode) else None) for k, v in node.value]
 
-    assert shape(content._compose) == shape(lambda s: yaml.compose(s, Loader=yaml.SafeLoader))
+    assert shape(_markup._compose) == shape(lambda s: yaml.compose(s, Loader=yaml.SafeLoader))
 
 
 # -- hostile input: any bytes, any front matter values, any names ---------------------------

@@ -5,7 +5,7 @@ catalogs translators keep (:mod:`.catalogs`, checked by :mod:`.checks`; their co
 :mod:`.translators`), and localized into complete renditions, or refused with reasons
 (:mod:`.localize`, rendered to safe HTML by :mod:`.render`, with the interface strings of
 :mod:`.ui`), for the whole corpus at once (:mod:`.pipeline`). Pure but for reading
-``content/`` and ``locales/``.
+``content/`` and ``locales/``, and the translators' commands, which write catalogs.
 """
 
 from __future__ import annotations

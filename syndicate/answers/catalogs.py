@@ -7,7 +7,7 @@ answers can be translated differently; condition names carry ``msgctxt`` = ``con
 
 Completeness is computed here, not with Babel's statistics (they count fuzzy entries as
 translated): a message is *usable* only if it is translated, not fuzzy, and passes
-:mod:`syndicate.checks`.
+:mod:`syndicate.answers.checks`. The files themselves are read by the strict reader of :mod:`._po`.
 """
 
 from __future__ import annotations
@@ -15,24 +15,30 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import gettext
-import io
-import re
 import sys
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import IO, Any, NamedTuple
+from typing import IO, Any
 
 from babel import Locale, UnknownLocaleError
 from babel.messages.catalog import Catalog
 from babel.messages.plurals import get_plural
-from babel.messages.pofile import PoFileError, read_po, unescape
 
 from ..errors import CatalogError
 from ..tags import bcp47, check_language_tag, gettext_name, is_language_tag
 from . import checks
+from ._po import DOMAIN as DOMAIN
+from ._po import (
+    PoMessages,
+    PoSyntax,
+    babel_read,
+    header_line,
+    read_messages,
+    read_strict,
+    revision_date,
+)
 from .content import Answer, parse_answer
 
-DOMAIN = "syndicate"
 CONDITION_CONTEXT = "condition"
 
 Key = tuple[str | None, str]
@@ -147,7 +153,7 @@ class Entry:
     line: int
     fuzzy: bool
     problems: tuple[str, ...]
-    """What :mod:`syndicate.checks` found wrong (empty when fine)."""
+    """What :mod:`syndicate.answers.checks` found wrong (empty when fine)."""
 
     @property
     def translated(self) -> bool:
@@ -257,318 +263,6 @@ def _rebuild_catalog(
     )
 
 
-_REVISION = re.compile(r'^"PO-Revision-Date: *([^\\"]*)', re.M)
-
-
-def _revision_date(text: str) -> dt.datetime | None:
-    """Parse ``PO-Revision-Date`` ourselves: Babel substitutes *now* when it is a placeholder."""
-    match = _REVISION.search(text[:8192])
-    if not match:
-        return None
-    value = match.group(1).strip()
-    for fmt in ("%Y-%m-%d %H:%M%z", "%Y-%m-%d %H:%M:%S%z"):
-        try:
-            return dt.datetime.strptime(value, fmt).astimezone(dt.UTC)
-        except ValueError:
-            continue
-    return None
-
-
-_KEYWORD_LINE = re.compile(r"^(msgctxt|msgid_plural|msgid|msgstr(?:\[(\d+)\])?)\s*(.*)$")
-_QUOTED = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
-"""A whole quoted string (use ``fullmatch``): no bare ``"`` inside, every backslash escaping a
-character. Written unrolled; ``^"(?:[^"\\]|\\.)*"$`` says the same four times slower."""
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class PoSyntax:
-    """What a strict pass over a ``.po`` file's lines found."""
-
-    errors: tuple[tuple[int, str], ...]
-    """``(line, problem)`` for every syntax error, in file order."""
-    plural_forms: Mapping[int, int]
-    """For each plural entry, keyed by its ``msgid`` line: how many ``msgstr[N]`` it has."""
-    messages: tuple[RawMessage, ...] = ()
-    """Every message as written (quoted strings), in file order, when the file has no
-    syntax errors; see :func:`read_messages`."""
-    header_end: int = 0
-    """Number of lines before the line that ended the first message (0: at end of file)."""
-    babel_only: bool = False
-    """The file has something only Babel's reader interprets (obsolete ``#~`` entries,
-    conflict markers, isolates in locations, line breaks other than ``\\n``)."""
-
-
-class RawMessage(NamedTuple):
-    """A message as the strict pass saw it: quoted strings not yet unescaped."""
-
-    line: int
-    """Line of ``msgid`` (Babel's ``lineno``)."""
-    context: tuple[str, ...] | None
-    msgid: tuple[str, ...]
-    plural: tuple[str, ...] | None
-    strings: tuple[tuple[int, tuple[str, ...]], ...]
-    """``(form index, quoted strings)``; index 0 for a plain ``msgstr``."""
-    fuzzy: bool
-
-
-_BABEL_ONLY_BREAKS = re.compile("[\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
-"""Line breaks :meth:`str.splitlines` honours and Babel's reader (which splits on ``\\n``)
-does not: with any of them the two would number lines differently."""
-
-
-def po_syntax(text: str) -> PoSyntax:
-    """Check the structure of a ``.po`` file line by line.
-
-    Babel's reader is lenient: an unterminated string, a ``msgid`` without ``msgstr`` or a
-    duplicate message pass silently. gettext's ``msgfmt`` rejects them, and so do we, with
-    the line. Obsolete entries (``#~``) are comments here.
-    """
-    errors: list[tuple[int, str]] = []
-    plural_forms: dict[int, int] = {}
-    seen: dict[tuple[str, str], int] = {}
-    state = "start"  # start, msgctxt, msgid, msgid_plural, msgstr, msgstr[N]
-    entry_line = 0
-    next_form = 0
-    context: list[str] = []
-    msgid: list[str] = []
-    current: list[str] = []
-    # What Babel's reader would make of each message (see RawMessage), kept alongside.
-    messages: list[RawMessage] = []
-    has_context = False
-    plural: list[str] | None = None
-    strings: list[tuple[int, list[str]]] = []
-    fuzzy = False
-    header_end = 0
-    babel_only = _BABEL_ONLY_BREAKS.search(text) is not None
-
-    def finish(line: int) -> None:
-        nonlocal state, fuzzy, header_end
-        if state in {"msgctxt", "msgid", "msgid_plural"}:
-            errors.append((entry_line, "message has no msgstr"))
-        elif state in {"msgstr", "msgstr[N]"}:
-            key = ("".join(context), "".join(msgid))
-            if key in seen and key[1]:
-                errors.append((entry_line, f"duplicate of the message at line {seen[key]}"))
-            else:
-                seen.setdefault(key, entry_line)
-            if not messages:
-                header_end = line - 1 if line else 0
-            messages.append(RawMessage(
-                entry_line, tuple(context) if has_context else None, tuple(msgid),
-                tuple(plural) if plural is not None else None,
-                tuple((index, tuple(parts)) for index, parts in strings), fuzzy,
-            ))
-            fuzzy = False
-        state = "start"
-
-    for number, raw in enumerate(text.splitlines(), start=1):
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            if state != "start":
-                finish(number)
-            if line.startswith("#,"):
-                # Babel's reading of flags; they apply to the next message.
-                fuzzy = fuzzy or "fuzzy" in {
-                    flag.strip() for flag in line[2:].lstrip().split(",")}
-            elif line.startswith(("#~", "#-")) or (
-                    line.startswith("#:") and ("\u2068" in line or "\u2069" in line)):
-                babel_only = True
-            continue
-        if line.startswith('"'):
-            if state == "start":
-                errors.append((number, "string outside of a message"))
-            elif not _QUOTED.fullmatch(line):
-                errors.append((number, "unterminated or badly quoted string"))
-            else:
-                current.append(line)
-            continue
-        match = _KEYWORD_LINE.match(line)
-        if not match:
-            errors.append((number, f"unknown keyword {line.split()[0]!r}"))
-            continue
-        keyword, index, rest = match.group(1), match.group(2), match.group(3).strip()
-        if line[len(keyword):len(keyword) + 1] != " ":
-            babel_only = True  # Babel splits the keyword off at the first space only
-        if not _QUOTED.fullmatch(rest):
-            errors.append((number, f"{keyword}: unterminated or badly quoted string"))
-        kind = "msgstr[N]" if index is not None else keyword
-        if kind in {"msgctxt", "msgid"} and state in {"msgstr", "msgstr[N]"}:
-            finish(number)
-        if kind == "msgctxt":
-            ok = state == "start"
-            entry_line, context, msgid = number, [], []
-            current = context
-            has_context, plural, strings = True, None, []
-        elif kind == "msgid":
-            ok = state in {"start", "msgctxt"}
-            if state == "start":
-                entry_line, context = number, []
-                has_context, plural, strings = False, None, []
-            msgid = []
-            current = msgid
-            if ok:
-                entry_line = number
-        elif kind == "msgid_plural":
-            ok = state == "msgid"
-            next_form = 0
-            current = plural = []
-        elif kind == "msgstr":
-            ok = state == "msgid"
-            current = []
-            strings.append((0, current))
-        else:
-            ok = state in {"msgid_plural", "msgstr[N]"} and int(index or 0) == next_form
-            if ok:
-                next_form += 1
-                plural_forms[entry_line] = next_form
-            current = []
-            strings.append((int(index or 0), current))
-        if not ok:
-            errors.append((number, f"{keyword} not expected here"))
-        current.append(rest)
-        state = kind
-    finish(0)
-    if errors:
-        return PoSyntax(tuple(errors), plural_forms)
-    return PoSyntax(tuple(errors), plural_forms, tuple(messages), header_end, babel_only)
-
-
-def _read_strict(path: Path) -> tuple[str, PoSyntax]:
-    """The text of a ``.po`` file and its strict pass; :class:`CatalogError` if malformed."""
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise CatalogError(f"cannot read: {exc.strerror}", path=str(path)) from exc
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise CatalogError(
-            f"not UTF-8: byte 0x{data[exc.start]:02x} at offset {exc.start}",
-            path=str(path),
-            line=line,
-        ) from exc
-    syntax = po_syntax(text)
-    if syntax.errors:
-        line, problem = syntax.errors[0]
-        more = f" (and {len(syntax.errors) - 1} more)" if len(syntax.errors) > 1 else ""
-        raise CatalogError(f"malformed catalog: {problem}{more}", path=str(path), line=line)
-    return text, syntax
-
-
-def _babel_read(text: str, language: str, path: Path) -> Catalog:
-    try:
-        catalog = read_po(
-            io.StringIO(text), locale=gettext_name(language), domain=DOMAIN, abort_invalid=True
-        )
-    except PoFileError as exc:
-        # Babel counts lines from 0.
-        line = int(getattr(exc, "lineno", -1)) + 1
-        problem = str(exc).split(" on ")[0]
-        if "more translations than num_plurals" in problem:
-            problem = "plural has more forms than the Plural-Forms header allows"
-        raise CatalogError(f"malformed catalog: {problem}", path=str(path), line=line) from exc
-    except (ValueError, UnknownLocaleError) as exc:
-        # Babel fails this way on header values (nplurals=x, Language: ...): point at them.
-        line = _header_line(text, "Plural-Forms" if "int()" in str(exc) else "")
-        raise CatalogError(f"malformed catalog: {exc}", path=str(path), line=line) from exc
-    return catalog
-
-
-def load_po(path: Path, language: str) -> tuple[Catalog, str, PoSyntax]:
-    """Read a ``.po`` file strictly: :class:`CatalogError` with the line if it is unusable."""
-    text, syntax = _read_strict(path)
-    return _babel_read(text, language, path), text, syntax
-
-
-class PoMessage(NamedTuple):
-    """The parts of a Babel message that :func:`language_catalog` reads."""
-
-    id: str | tuple[str, ...]
-    string: str | tuple[str, ...]
-    context: str | None
-    lineno: int
-    fuzzy: bool
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class PoMessages:
-    """A catalog's messages as Babel's reader gives them, without the header."""
-
-    num_plurals: int
-    plural_expr: str
-    messages: tuple[PoMessage, ...]
-
-    def __iter__(self) -> Iterator[PoMessage]:
-        return iter(self.messages)
-
-
-def _join(parts: tuple[str, ...]) -> str:
-    return "".join(map(unescape, parts))
-
-
-def read_messages(text: str, syntax: PoSyntax, language: str, path: Path) -> PoMessages | None:
-    """The messages of a file that passed the strict pass, as Babel's reader would give them.
-
-    The strict pass has already split every message into its quoted strings; this only
-    unescapes them (with Babel's own ``unescape``), so a catalog is not parsed twice. The
-    header still goes through Babel's reader (it owns the ``Plural-Forms`` and ``Language``
-    semantics). Returns ``None`` for a file whose reading only Babel defines (see
-    :attr:`PoSyntax.babel_only`, a header that is not the first message, a second header,
-    two messages Babel would merge): the caller then reads it with Babel.
-    """
-    if syntax.babel_only or not syntax.messages:
-        return None
-    first = syntax.messages[0]
-    if first.plural is not None or _join(first.msgid):
-        return None
-    if syntax.header_end:
-        # Babel adds the header (and reads Plural-Forms, which may fail) at the next
-        # non-blank line; a comment there reports the failure at its own line.
-        lines = text.split("\n")
-        end = after = syntax.header_end
-        while after < len(lines) and not lines[after].strip():
-            after += 1
-        if after < len(lines) and lines[after].strip().startswith("#"):
-            end = after + 1
-        text = "\n".join(lines[:end])
-    header = _babel_read(text, language, path)
-    num_plurals = int(header.num_plurals)
-    messages: list[PoMessage] = []
-    keys: set[tuple[str | None, str]] = set()
-    for raw in syntax.messages[1:]:
-        msgid = _join(raw.msgid)
-        if not msgid:
-            return None  # another header: Babel would re-read the headers
-        context = _join(raw.context) if raw.context is not None else None
-        if (context, msgid) in keys:
-            return None  # Babel merges the two
-        keys.add((context, msgid))
-        string: str | tuple[str, ...]
-        if raw.plural is None:
-            ident: str | tuple[str, ...] = msgid
-            string = _join(raw.strings[0][1])
-        else:
-            ident = (msgid, _join(raw.plural))
-            forms = [""] * num_plurals
-            for index, parts in raw.strings:
-                if index >= num_plurals:
-                    raise CatalogError(
-                        "malformed catalog: plural has more forms than the Plural-Forms "
-                        "header allows", path=str(path), line=raw.line)
-                forms[index] = _join(parts)
-            string = tuple(forms)
-        messages.append(PoMessage(ident, string, context, raw.line, raw.fuzzy))
-    return PoMessages(num_plurals, str(header.plural_expr), tuple(messages))
-
-
-def _header_line(text: str, field: str) -> int:
-    """Line of the header ``field`` (``"Plural-Forms: ...``), else of the header entry."""
-    match = re.search(rf'^[ \t]*"{re.escape(field)}:', text, re.M) if field else None
-    match = match or re.search(r'^[ \t]*msgid[ \t]+""[ \t]*$', text, re.M)
-    return text.count("\n", 0, match.start()) + 1 if match else 1
-
-
 def expected_plural_count(locale: Locale) -> int:
     """How many plural forms CLDR (through Babel) gives ``locale``."""
     return int(get_plural(locale).num_plurals)
@@ -603,7 +297,7 @@ def _plural_rule(
     except (ValueError, SyntaxError) as exc:
         raise CatalogError(
             f"invalid Plural-Forms header: {exc}", path=str(path),
-            line=_header_line(text, "Plural-Forms"),
+            line=header_line(text, "Plural-Forms"),
         ) from exc
     return count, rule
 
@@ -611,10 +305,10 @@ def _plural_rule(
 def read_catalog(path: Path, language: str) -> LanguageCatalog:
     """Read and check the catalog at ``path``; :class:`CatalogError` if it cannot be used."""
     locale = babel_locale(language)
-    text, syntax = _read_strict(path)
+    text, syntax = read_strict(path)
     catalog: Catalog | PoMessages | None = read_messages(text, syntax, language, path)
     if catalog is None:
-        catalog = _babel_read(text, language, path)
+        catalog = babel_read(text, language, path)
     return language_catalog(catalog, text, syntax, path=path, language=language, locale=locale)
 
 
@@ -627,7 +321,7 @@ def language_catalog(
     language: str,
     locale: Locale,
 ) -> LanguageCatalog:
-    """Check every entry of a parsed catalog (see :func:`load_po`) and index it by key."""
+    """Check every entry of a parsed catalog (see :func:`._po.load_po`) and index it by key."""
     plural_count, plural = _plural_rule(catalog, path, text)
     expected = expected_plural_count(locale)
     entries: dict[Key, Entry] = {}
@@ -666,5 +360,5 @@ def language_catalog(
         entries=entries,
         plural_count=plural_count,
         plural=plural,
-        revised=_revision_date(text),
+        revised=revision_date(text),
     )

@@ -6,7 +6,8 @@ them, so German ``2,5`` matches English ``2.5`` while ``7,5 mg`` for ``75 mg`` f
 bring HTML, script URLs or placeholders the source lacks, nor characters a feed cannot carry.
 A plural entry has exactly the language's number of forms. Pure functions.
 
-These checks are the first line; :mod:`syndicate.render` sanitizes whatever is published anyway.
+These checks are the first line; :mod:`syndicate.answers.render` sanitizes whatever is
+published anyway.
 """
 
 from __future__ import annotations
@@ -199,7 +200,7 @@ def check_message(
         problems.append(f"plural has {len(strings)} forms, {locale} needs exactly {plural_count}")
     source_text = source[-1] if plural else source[0]
     source_names = set(PLACEHOLDER.findall(" ".join(source)))
-    # Only strings holding placeholders are formatted with str.format (see syndicate.ui).
+    # Only strings holding placeholders are formatted with str.format (see syndicate.answers.ui).
     formatted = bool(source_names) and all(_format_fields(s) is not None for s in source)
     required = source_names - {COUNT_PLACEHOLDER} if plural else source_names
     seen_names: set[str] = set()

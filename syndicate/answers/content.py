@@ -6,7 +6,8 @@ cut into blocks (headings, paragraphs, list items): one block is one translatabl
 
 This module is pure: it turns bytes into values. :func:`load_corpus` is the only function that
 reads files, and it never stops at the first bad file: every problem is collected as a
-:class:`Problem` printed ``file:line: field: reason``.
+:class:`Problem` printed ``file:line: field: reason``. The two markups themselves (YAML front
+matter, Markdown body) are read by :mod:`._markup`; what an answer must say is decided here.
 """
 
 from __future__ import annotations
@@ -20,23 +21,26 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Literal
 
-import yaml
-from markdown_it import MarkdownIt
-from markdown_it.token import Token
-
 from .._pool import usable_cpus, worker_context
 from ..tags import is_safe_name, slugify
+from ._markup import Block as Block
+from ._markup import BlockKind as BlockKind
+from ._markup import (
+    Fields,
+    check_lists,
+    front_matter_fields,
+    parse_date,
+    parse_datetime,
+    split_front_matter,
+    walk_body,
+)
 
 Severity = Literal["error", "warning"]
-BlockKind = Literal["heading", "paragraph", "item"]
 Status = Literal["published", "withdrawn"]
 
 REQUIRED = ("id", "condition", "question", "reviewed", "url")
 OPTIONAL = ("review_due", "reviewed_by", "experiences", "status", "updated")
 KNOWN = frozenset(REQUIRED + OPTIONAL)
-
-_FRONT_MATTER = "---"
-_LIST_INTRO = re.compile(r"(?:include|includes|including|are|following|these)\s*:\s*$", re.I)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -56,25 +60,6 @@ class Problem:
     def as_dict(self) -> dict[str, object]:
         """The problem as JSON-ready data."""
         return dataclasses.asdict(self)
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class Block:
-    """One translatable unit of an answer body: a heading, a paragraph or a list item."""
-
-    kind: BlockKind
-    text: str
-    """Inline Markdown, soft line breaks folded into spaces."""
-    line: int
-    """1-based line of the block in the answer file."""
-    section: str
-    """Text of the heading of the section holding the block; empty for the short answer."""
-    level: int = 0
-    """Heading level (2-6) for headings, 0 otherwise."""
-    group: int = 0
-    """For list items: the number of the list in the body (items of one list share it)."""
-    ordered: bool = False
-    """For list items: whether the list is numbered."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -156,9 +141,6 @@ class Corpus:
         return tuple(a for a in self.answers if a.status == "published")
 
 
-_MARKDOWN = MarkdownIt("commonmark")
-
-
 class _Collector:
     """Problems of one file, with the file's path filled in."""
 
@@ -177,217 +159,74 @@ class _Collector:
         return any(p.severity == "error" for p in self.problems)
 
 
-def _fold(text: str) -> str:
-    return " ".join(line.strip() for line in text.splitlines() if line.strip())
-
-
-def _split_front_matter(text: str, out: _Collector) -> tuple[str, str, int] | None:
-    """Return (front matter, body, line of the body's first line)."""
-    lines = text.split("\n")
-    if not lines or lines[0].rstrip() != _FRONT_MATTER:
-        out.error(1, "front matter", "missing: the file must start with a '---' line")
-        return None
-    for index in range(1, len(lines)):
-        if lines[index].rstrip() == _FRONT_MATTER:
-            return "\n".join(lines[1:index]), "\n".join(lines[index + 1 :]), index + 2
-    out.error(1, "front matter", "not closed: no second '---' line")
-    return None
-
-
-def _parse_date(value: str, line: int, field: str, out: _Collector) -> dt.date | None:
-    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
-        out.error(line, field, f"unparseable date {value!r} (expected YYYY-MM-DD)")
-        return None
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        out.error(line, field, f"impossible date {value!r}")
-        return None
-
-
-def _parse_datetime(value: str, line: int, field: str, out: _Collector) -> dt.datetime | None:
-    try:
-        parsed = dt.datetime.fromisoformat(value)
-    except ValueError:
-        out.error(line, field, f"unparseable date-time {value!r} (expected ISO 8601)")
-        return None
-    if parsed.tzinfo is None:
-        out.error(line, field, f"date-time {value!r} has no time zone (add Z or +hh:mm)")
-        return None
-    return parsed.astimezone(dt.UTC)
-
-
-_CLOADER: type[yaml.SafeLoader] | None = getattr(yaml, "CSafeLoader", None)
-"""libyaml's loader, when PyYAML was built with it: ten times faster than the pure one."""
-_SIMPLE_FRONT = re.compile(
-    r"(?:[A-Za-z_][A-Za-z0-9_]*:(?: +[A-Za-z0-9(\u00a0-\u2027\u202a-\ud7ff]"
-    r"(?:[^\t\n#:\x7f-\x9f\u2028\u2029\ud800-\udfff\ufeff\ufffe\uffff]|:(?=[^\s:]))*)?"
-    r" *\n?)*"
-)
-"""Front matter the two loaders read alike: ``key: value`` lines whose value starts with a
-letter, digit or parenthesis and holds no ``#``, tab or ``:`` but inside a word
-(``https://...``). Anything else (block scalars,
-quotes, flow collections, comments, unusual characters) goes to the pure loader."""
-
-
-def _compose(source: str) -> yaml.Node | None:
-    """``yaml.compose`` with libyaml when it gives the same answer as the pure loader.
-
-    Anything libyaml refuses is composed again by the pure loader, so errors (and their
-    wording and lines) are exactly the pure loader's.
-    """
-    if _CLOADER is not None and _SIMPLE_FRONT.fullmatch(source) is not None:
-        try:
-            return yaml.compose(source, Loader=_CLOADER)
-        except yaml.YAMLError:
-            pass
-    return yaml.compose(source, Loader=yaml.SafeLoader)
-
-
-def _front_matter_fields(
-    source: str, first_line: int, out: _Collector
-) -> dict[str, tuple[str, int]] | None:
-    """Parse the YAML front matter into ``{key: (raw scalar text, line)}``."""
-    try:
-        node = _compose(source)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = first_line + (mark.line if mark is not None else 0)
-        problem = getattr(exc, "problem", None) or str(exc)
-        out.error(line, "front matter", f"invalid YAML: {problem}")
-        return None
-    if node is None:
-        out.error(first_line, "front matter", "empty")
-        return None
-    if not isinstance(node, yaml.MappingNode):
-        out.error(first_line, "front matter", "must be a mapping of 'key: value' lines")
-        return None
-    fields: dict[str, tuple[str, int]] = {}
-    for key_node, value_node in node.value:
-        line = first_line + key_node.start_mark.line
-        key = str(key_node.value)
-        if not isinstance(value_node, yaml.ScalarNode):
-            out.error(line, key, "must be a single value, not a list or mapping")
-            continue
-        if key in fields:
-            out.error(line, key, f"given twice (first on line {fields[key][1]})")
-            continue
-        fields[key] = (str(value_node.value).strip(), line)
-    return fields
-
-
-def _walk_body(body: str, first_line: int, out: _Collector) -> list[Block]:
-    """Cut a Markdown body into blocks, reporting what Syndicate cannot translate."""
-    tokens = _MARKDOWN.parse(body)
-    blocks: list[Block] = []
-    section = ""
-    list_depth = 0
-    group = 0
-    ordered = False
-    item_paragraphs = 0
-    pending_heading: tuple[int, int] | None = None
-
-    def line_of(token: Token) -> int:
-        return first_line + (token.map[0] if token.map else 0)
-
-    for index, token in enumerate(tokens):
-        kind = token.type
-        if kind == "heading_open":
-            level = int(token.tag[1])
-            if level == 1:
-                out.error(line_of(token), "body", "use '##' headings: the question is the title")
-            pending_heading = (level, line_of(token))
-        elif kind in {"bullet_list_open", "ordered_list_open"}:
-            list_depth += 1
-            if list_depth > 1:
-                out.error(line_of(token), "body", "nested lists are not supported")
-            group += 1
-            ordered = kind == "ordered_list_open"
-        elif kind in {"bullet_list_close", "ordered_list_close"}:
-            list_depth -= 1
-        elif kind == "list_item_open":
-            item_paragraphs = 0
-        elif kind == "inline":
-            text = _fold(token.content)
-            line = line_of(token)
-            if pending_heading is not None:
-                level, line = pending_heading
-                pending_heading = None
-                if not text:
-                    out.error(line, "body", "empty heading")
-                    continue
-                section = text
-                blocks.append(Block("heading", text, line, section, level=level))
-            elif list_depth:
-                item_paragraphs += 1
-                if item_paragraphs > 1:
-                    out.error(line, "body", "a list item may hold one paragraph only")
-                    continue
-                blocks.append(Block("item", text, line, section, group=group, ordered=ordered))
-            else:
-                blocks.append(Block("paragraph", text, line, section))
-        elif kind in {"fence", "code_block"}:
-            out.error(line_of(token), "body", "code blocks are not supported in answers")
-        elif kind == "html_block":
-            out.error(line_of(token), "body", "raw HTML is not allowed in answers")
-        elif kind == "blockquote_open":
-            out.error(line_of(token), "body", "block quotes are not supported in answers")
-        elif kind == "hr":
-            out.error(line_of(token), "body", "horizontal rules are not supported in answers")
-        elif kind == "table_open":  # pragma: no cover - commonmark preset has no tables
-            out.error(line_of(token), "body", "tables are not supported in answers")
-        del index
-    return blocks
-
-
-def _check_lists(blocks: list[Block], out: _Collector) -> None:
-    """Warn when a paragraph announces a list that is not there."""
-    for position, block in enumerate(blocks):
-        if block.kind != "paragraph" or not _LIST_INTRO.search(block.text):
-            continue
-        following = blocks[position + 1] if position + 1 < len(blocks) else None
-        if following is None or following.kind != "item":
-            out.warning(
-                block.line,
-                "body",
-                f"list introduced but missing: {_last_sentence(block.text)!r} "
-                "is not followed by a list",
-            )
-
-
-def _last_sentence(text: str, limit: int = 90) -> str:
-    """The last sentence of ``text``, shortened at a word boundary to about ``limit``."""
-    sentence = re.split(r"(?<=[.!?][\"”’)]) |(?<=[.!?]) ", text)[-1]
-    if len(sentence) <= limit:
-        return sentence
-    tail = sentence[-limit:]
-    return "…" + tail[tail.find(" ") + 1 :]
-
-
 def parse_answer(data: bytes, path: str) -> tuple[Answer | None, list[Problem]]:
     """Parse one answer file. Returns the answer (``None`` if unusable) and its problems."""
     out = _Collector(path)
+    text = _decode(data, out)
+    if text is None:
+        return None, out.problems
+    split = split_front_matter(text, out)
+    if split is None:
+        return None, out.problems
+    front, body, body_line = split
+    fields = front_matter_fields(front, 2, out)
+    if fields is None:
+        return None, out.problems
+    _check_keys(fields, out)
+    condition_slug, slug = _check_names(fields, path, out)
+    reviewed, review_due, updated = _dates(fields, out)
+    experiences = _experiences(fields, out)
+    status = _status(fields, out)
+    _check_url(fields, out)
+    blocks = _body_blocks(body, body_line, status, out)
+    if out.failed or reviewed is None:
+        return None, out.problems
+    answer = Answer(
+        id=_value(fields, "id")[0],
+        condition=_value(fields, "condition")[0],
+        condition_slug=condition_slug,
+        slug=slug,
+        question=_value(fields, "question")[0],
+        reviewed=reviewed,
+        url=_value(fields, "url")[0],
+        blocks=tuple(blocks),
+        path=path,
+        review_due=review_due,
+        reviewed_by=_value(fields, "reviewed_by")[0] or None,
+        experiences=experiences,
+        status=status,
+        updated=updated,
+        question_line=_value(fields, "question")[1],
+        condition_line=_value(fields, "condition")[1],
+    )
+    return answer, out.problems
+
+
+def _decode(data: bytes, out: _Collector) -> str | None:
+    """The text of an answer file (BOM dropped, CRLF made LF); ``None`` if not clean UTF-8."""
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
         byte = data[exc.start]
         out.error(line, "encoding", f"not UTF-8: byte 0x{byte:02x} at offset {exc.start}")
-        return None, out.problems
+        return None
     text = text.removeprefix("\ufeff").replace("\r\n", "\n")
     bad = re.search(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", text)
     if bad:
         line = text[: bad.start()].count("\n") + 1
         out.error(line, "encoding", f"control character U+{ord(bad.group()):04X} is not allowed")
-        return None, out.problems
-    split = _split_front_matter(text, out)
-    if split is None:
-        return None, out.problems
-    front, body, body_line = split
-    fields = _front_matter_fields(front, 2, out)
-    if fields is None:
-        return None, out.problems
+        return None
+    return text
 
+
+def _value(fields: Fields, key: str) -> tuple[str, int]:
+    """A field's text and line; ``("", 1)`` when the field is absent."""
+    return fields.get(key, ("", 1))
+
+
+def _check_keys(fields: Fields, out: _Collector) -> None:
+    """Report unknown keys, then missing (or empty) required ones."""
     for key, (_, line) in fields.items():
         if key not in KNOWN:
             out.error(line, key, f"unknown key (known: {', '.join(sorted(KNOWN))})")
@@ -396,13 +235,16 @@ def parse_answer(data: bytes, path: str) -> tuple[Answer | None, list[Problem]]:
             line = fields[key][1] if key in fields else 1
             out.error(line, key, "missing required field")
 
-    def raw(key: str) -> tuple[str, int]:
-        return fields.get(key, ("", 1))
 
-    answer_id, id_line = raw("id")
+def _check_names(fields: Fields, path: str, out: _Collector) -> tuple[str, str]:
+    """Check the id and the names the path gives; the condition's folder and the slug.
+
+    An answer lives in ``content/<condition>/<slug>.md``: both names end up in URLs, and the
+    folder must be the slug of the ``condition`` field.
+    """
+    answer_id, id_line = _value(fields, "id")
     if answer_id and not is_safe_name(answer_id):
         out.error(id_line, "id", f"{answer_id!r} must be lower-case letters, digits and hyphens")
-
     parts = Path(path).parts
     condition_slug = parts[-2] if len(parts) >= 2 else ""
     slug = Path(path).stem
@@ -410,77 +252,74 @@ def parse_answer(data: bytes, path: str) -> tuple[Answer | None, list[Problem]]:
         out.error(1, "condition", f"folder {condition_slug!r} is not a safe condition name")
     if not is_safe_name(slug):
         out.error(1, "slug", f"file name {slug!r} must be lower-case letters, digits and hyphens")
-    condition, condition_line = raw("condition")
+    condition, condition_line = _value(fields, "condition")
     if condition and condition_slug and slugify(condition) != condition_slug:
         out.error(
             condition_line,
             "condition",
             f"{condition!r} belongs in folder {slugify(condition)!r}, not {condition_slug!r}",
         )
+    return condition_slug, slug
 
+
+def _dates(
+    fields: Fields, out: _Collector
+) -> tuple[dt.date | None, dt.date | None, dt.datetime | None]:
+    """``reviewed``, ``review_due`` (not before the review) and ``updated``, when valid."""
     reviewed = review_due = None
-    if raw("reviewed")[0]:
-        reviewed = _parse_date(*raw("reviewed"), "reviewed", out)
-    if raw("review_due")[0]:
-        review_due = _parse_date(*raw("review_due"), "review_due", out)
+    if _value(fields, "reviewed")[0]:
+        reviewed = parse_date(*_value(fields, "reviewed"), "reviewed", out)
+    if _value(fields, "review_due")[0]:
+        review_due = parse_date(*_value(fields, "review_due"), "review_due", out)
     if reviewed and review_due and review_due < reviewed:
         out.error(
-            raw("review_due")[1],
+            _value(fields, "review_due")[1],
             "review_due",
             f"{review_due.isoformat()} is before reviewed {reviewed.isoformat()}",
         )
     updated = None
-    if raw("updated")[0]:
-        updated = _parse_datetime(*raw("updated"), "updated", out)
+    if _value(fields, "updated")[0]:
+        updated = parse_datetime(*_value(fields, "updated"), "updated", out)
+    return reviewed, review_due, updated
 
-    experiences = 0
-    value, line = raw("experiences")
-    if value:
-        if re.fullmatch(r"\d{1,9}", value):
-            experiences = int(value)
-        else:
-            out.error(line, "experiences", f"{value!r} is not a whole number of people")
 
-    status_text, status_line = raw("status")
-    status: Status = "published"
+def _experiences(fields: Fields, out: _Collector) -> int:
+    """How many people's experiences the answer draws on (0 when not given or invalid)."""
+    value, line = _value(fields, "experiences")
+    if not value:
+        return 0
+    if re.fullmatch(r"\d{1,9}", value):
+        return int(value)
+    out.error(line, "experiences", f"{value!r} is not a whole number of people")
+    return 0
+
+
+def _status(fields: Fields, out: _Collector) -> Status:
+    """``published`` unless the field says ``withdrawn`` (anything else is an error)."""
+    status_text, status_line = _value(fields, "status")
     if status_text == "withdrawn":
-        status = "withdrawn"
-    elif status_text not in {"", "published"}:
+        return "withdrawn"
+    if status_text not in {"", "published"}:
         out.error(status_line, "status", f"{status_text!r} must be 'published' or 'withdrawn'")
+    return "published"
 
-    url, url_line = raw("url")
+
+def _check_url(fields: Fields, out: _Collector) -> None:
+    url, url_line = _value(fields, "url")
     if url and not re.fullmatch(r"https?://[^\s/?#]+[^\s]*", url):
         out.error(url_line, "url", f"{url!r} is not an absolute http(s) URL")
 
-    blocks = _walk_body(body, body_line, out)
+
+def _body_blocks(body: str, body_line: int, status: Status, out: _Collector) -> list[Block]:
+    """The blocks of the body; a published answer needs some, and a short answer first."""
+    blocks = walk_body(body, body_line, out)
     if not blocks:
         if status == "published":
             out.error(body_line, "body", "empty: a published answer needs a text")
     elif not any(not block.section for block in blocks):
         out.error(blocks[0].line, "body", "no short answer: text must come before the first '##'")
-    _check_lists(blocks, out)
-
-    if out.failed or reviewed is None:
-        return None, out.problems
-    answer = Answer(
-        id=answer_id,
-        condition=condition,
-        condition_slug=condition_slug,
-        slug=slug,
-        question=raw("question")[0],
-        reviewed=reviewed,
-        url=url,
-        blocks=tuple(blocks),
-        path=path,
-        review_due=review_due,
-        reviewed_by=raw("reviewed_by")[0] or None,
-        experiences=experiences,
-        status=status,
-        updated=updated,
-        question_line=raw("question")[1],
-        condition_line=condition_line,
-    )
-    return answer, out.problems
+    check_lists(blocks, out)
+    return blocks
 
 
 def iter_answer_files(content_dir: Path) -> Iterator[Path]:

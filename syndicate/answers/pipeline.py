@@ -139,6 +139,20 @@ def localize_corpus(
     if corpus is None:
         corpus = load_corpus(settings.content_dir)
     answers = corpus.published
+    paths, missing = _catalog_paths(settings)
+    total = len(answers) * (len(paths) + 1)
+    if workers is None:
+        workers = default_workers(len(paths), total)
+    advance = _Advance(progress, total)
+    if workers > 1 and len(paths) > 1:
+        source, outcomes = _localize_pooled(settings, answers, paths, workers, advance)
+    else:
+        source, outcomes = _localize_serial(settings, answers, paths, advance)
+    return _localization(settings, corpus, paths, source, outcomes, missing)
+
+
+def _catalog_paths(settings: Settings) -> tuple[dict[str, Path], list[str]]:
+    """The catalog of each target language that has one; the languages that have none."""
     paths: dict[str, Path] = {}
     missing: list[str] = []
     for language in target_languages(settings):
@@ -147,42 +161,79 @@ def localize_corpus(
             paths[language] = path
         else:
             missing.append(language)
-    total = len(answers) * (len(paths) + 1)
-    if workers is None:
-        workers = default_workers(len(paths), total)
-    done = 0
+    return paths, missing
 
-    def advance(count: int) -> None:
-        nonlocal done
-        done += count
-        if progress:
-            progress("localize", done, total)
 
-    outcomes: dict[str, LanguageOutcome] = {}
+class _Advance:
+    """Renditions done so far, told to ``progress`` (if any) at every step."""
+
+    __slots__ = ("done", "progress", "total")
+
+    def __init__(self, progress: Progress | None, total: int) -> None:
+        self.progress = progress
+        self.total = total
+        self.done = 0
+
+    def __call__(self, count: int) -> None:
+        self.done += count
+        if self.progress:
+            self.progress("localize", self.done, self.total)
+
+
+_Results = tuple[tuple[Rendition, ...], dict[str, LanguageOutcome]]
+"""The source language's renditions, and each other language's outcome."""
+
+
+def _localize_pooled(
+    settings: Settings,
+    answers: Sequence[Answer],
+    paths: dict[str, Path],
+    workers: int,
+    advance: _Advance,
+) -> _Results:
+    """Each language in a worker process; the source language meanwhile, in this one."""
     publisher = settings.publisher
-    if workers > 1 and len(paths) > 1:
-        payload = pickle.dumps(answers, protocol=pickle.HIGHEST_PROTOCOL)
-        token = f"{os.getpid()}-{id(payload)}-{time.monotonic_ns()}"
-        with ProcessPoolExecutor(
-            max_workers=min(workers, len(paths)), mp_context=worker_context(POOL_PRELOAD)
-        ) as pool:
-            futures = {
-                pool.submit(_localize_pickled, path, language, token, payload, publisher):
-                    language
-                for language, path in paths.items()
-            }
-            source = _localize_source(answers, settings)
-            advance(len(answers))
-            for future in as_completed(futures):
-                outcomes[futures[future]] = future.result()
-                advance(len(answers))
-    else:
+    outcomes: dict[str, LanguageOutcome] = {}
+    payload = pickle.dumps(answers, protocol=pickle.HIGHEST_PROTOCOL)
+    token = f"{os.getpid()}-{id(payload)}-{time.monotonic_ns()}"
+    with ProcessPoolExecutor(
+        max_workers=min(workers, len(paths)), mp_context=worker_context(POOL_PRELOAD)
+    ) as pool:
+        futures = {
+            pool.submit(_localize_pickled, path, language, token, payload, publisher):
+                language
+            for language, path in paths.items()
+        }
         source = _localize_source(answers, settings)
         advance(len(answers))
-        for language, path in paths.items():
-            outcomes[language] = localize_language(path, language, answers, publisher)
+        for future in as_completed(futures):
+            outcomes[futures[future]] = future.result()
             advance(len(answers))
+    return source, outcomes
 
+
+def _localize_serial(
+    settings: Settings, answers: Sequence[Answer], paths: dict[str, Path], advance: _Advance
+) -> _Results:
+    """The source language, then each language in turn, in this process."""
+    source = _localize_source(answers, settings)
+    advance(len(answers))
+    outcomes: dict[str, LanguageOutcome] = {}
+    for language, path in paths.items():
+        outcomes[language] = localize_language(path, language, answers, settings.publisher)
+        advance(len(answers))
+    return source, outcomes
+
+
+def _localization(
+    settings: Settings,
+    corpus: Corpus,
+    paths: dict[str, Path],
+    source: tuple[Rendition, ...],
+    outcomes: dict[str, LanguageOutcome],
+    missing: list[str],
+) -> Localization:
+    """Gather the outcomes in the order of ``paths``: catalogs read, and those that were not."""
     catalogs: dict[str, LanguageCatalog] = {}
     errors: list[CatalogError] = []
     renditions: dict[str, tuple[Rendition, ...]] = {settings.source_language: source}

@@ -16,8 +16,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import io
-import os
-import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal
@@ -28,8 +26,10 @@ from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import PoFileError, read_po, write_po
 
+from .._files import write_atomic
 from ..errors import CatalogError
 from . import ui
+from ._po import load_po
 from .catalogs import (
     DOMAIN,
     Entry,
@@ -39,7 +39,6 @@ from .catalogs import (
     catalog_path,
     expected_plural_count,
     language_catalog,
-    load_po,
     message_keys,
     template_path,
 )
@@ -69,28 +68,16 @@ EntryState = Literal["translated", "fuzzy", "untranslated", "failing"]
 # -- writing files ---------------------------------------------------------------------------
 
 
-def write_atomic(path: Path, data: bytes) -> bool:
-    """Replace ``path`` with ``data`` (temp file, fsync, rename); ``False`` if already equal.
+def _write(path: Path, data: bytes) -> bool:
+    """Replace ``path`` with ``data`` atomically; ``False`` if it already held these bytes.
 
-    A reader sees the old file or the new one, never half of either.
+    A failure to write is a :class:`CatalogError` naming the file: the command line reports
+    those as one error line, not a traceback.
     """
     try:
-        if path.read_bytes() == data:
-            return False
-    except FileNotFoundError:
-        pass
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return True
+        return write_atomic(path, data, skip_unchanged=True)
+    except OSError as exc:
+        raise CatalogError(f"cannot write: {exc.strerror}", path=str(path)) from exc
 
 
 def render_po(catalog: Catalog, *, template: bool = False) -> bytes:
@@ -99,14 +86,8 @@ def render_po(catalog: Catalog, *, template: bool = False) -> bytes:
     Long lines are never wrapped, so a changed word shows as a one-line diff.
     """
     out = io.BytesIO()
-    write_po(
-        out,
-        catalog,
-        width=0,
-        sort_by_file=template,
-        include_previous=not template,
-        ignore_obsolete=template,
-    )
+    write_po(out, catalog, width=0, sort_by_file=template, include_previous=not template,
+             ignore_obsolete=template)
     return out.getvalue()
 
 
@@ -139,7 +120,8 @@ ExtractedMessage = tuple[str, int, Any, list[str], str | None]
 
 
 def extract_messages(content_dir: Path, package_dir: Path = PACKAGE_DIR) -> list[ExtractedMessage]:
-    """Run Babel's extraction over the package and ``content_dir`` with :data:`MAPPING_CFG`.
+    """Run Babel's extraction over the package and ``content_dir`` with :data:`MAPPING_CFG`;
+    a file that cannot be read is a :class:`CatalogError` naming it.
 
     File names are given as ``syndicate/...`` and ``<content folder name>/...``, as
     ``pybabel extract`` run at the project's root writes them.
@@ -157,22 +139,21 @@ def extract_messages(content_dir: Path, package_dir: Path = PACKAGE_DIR) -> list
             options_map={rule.pattern: dict(rule.options)},
             keywords=DEFAULT_KEYWORDS,
         )
-        for filename, lineno, message, comments, context in results:
-            found.append((str(prefix / filename), lineno, message, list(comments), context))
+        try:
+            for filename, lineno, message, comments, context in results:
+                found.append((str(prefix / filename), lineno, message, list(comments), context))
+        except OSError as exc:
+            raise CatalogError(f"cannot read: {exc.strerror}",
+                               path=str(exc.filename or root)) from exc
     return found
 
 
 def build_template(messages: Iterable[ExtractedMessage], creation_date: dt.datetime) -> Catalog:
     """The template catalog of extracted messages (pure)."""
     catalog = Catalog(
-        project=PROJECT,
-        version=VERSION,
-        copyright_holder=COPYRIGHT_HOLDER,
-        msgid_bugs_address=BUGS_ADDRESS,
-        creation_date=creation_date,
-        revision_date=None,
-        charset="utf-8",
-        fuzzy=True,
+        project=PROJECT, version=VERSION, copyright_holder=COPYRIGHT_HOLDER,
+        msgid_bugs_address=BUGS_ADDRESS, creation_date=creation_date, revision_date=None,
+        charset="utf-8", fuzzy=True,
     )
     for filename, lineno, message, comments, context in messages:
         catalog.add(
@@ -199,7 +180,7 @@ def extract_template(
         same = render_po(build_template(messages, previous), template=True)
         if out.exists() and out.read_bytes() == same:
             return False
-    return write_atomic(out, render_po(build_template(messages, now), template=True))
+    return _write(out, render_po(build_template(messages, now), template=True))
 
 
 def _creation_date(path: Path) -> dt.datetime | None:
@@ -267,7 +248,7 @@ def update_catalogs(locales_dir: Path, languages: Sequence[str]) -> list[Outcome
         except CatalogError as exc:
             outcomes.append(Outcome(language, exc.path, "skipped", (_from_error(exc, language),)))
             continue
-        written = write_atomic(path, render_po(merge(catalog, template)))
+        written = _write(path, render_po(merge(catalog, template)))
         outcomes.append(Outcome(language, str(path), "written" if written else "unchanged"))
     return outcomes
 
@@ -302,6 +283,7 @@ def _from_error(exc: CatalogError, language: str) -> CheckProblem:
 
 
 def _header_line(text: str, name: str) -> int:
+    """Line of the header field ``name`` written at the start of a line; 1 if there is none."""
     for number, line in enumerate(text.splitlines(), start=1):
         if line.startswith(f'"{name}:'):
             return number
@@ -316,16 +298,12 @@ def catalog_problems(
     found: list[CheckProblem] = []
     expected = expected_plural_count(language_cat.locale)
     if language_cat.plural_count != expected:
-        found.append(
-            CheckProblem(
-                path,
-                _header_line(text, "Plural-Forms"),
-                "-",
-                f"Plural-Forms header has nplurals={language_cat.plural_count}, "
-                f"{language_cat.locale} needs {expected}",
-                language=language,
-            )
-        )
+        found.append(CheckProblem(
+            path, _header_line(text, "Plural-Forms"), "-",
+            f"Plural-Forms header has nplurals={language_cat.plural_count}, "
+            f"{language_cat.locale} needs {expected}",
+            language=language,
+        ))
     if header.fuzzy:
         found.append(
             CheckProblem(path, 1, "-", "header is marked fuzzy: tools will skip this catalog",
@@ -333,18 +311,12 @@ def catalog_problems(
         )
     for entry in sorted(language_cat.entries.values(), key=lambda e: e.line):
         for problem in entry.problems:
-            found.append(
-                CheckProblem(
-                    path,
-                    entry.line,
-                    entry.key[0] or "-",
-                    problem,
-                    language=language,
-                    msgid=entry.source[0],
-                    # A fuzzy entry is never published nor compiled: worth a look, not a block.
-                    severity="warning" if entry.fuzzy else "error",
-                )
-            )
+            found.append(CheckProblem(
+                path, entry.line, entry.key[0] or "-", problem, language=language,
+                msgid=entry.source[0],
+                # A fuzzy entry is never published nor compiled: worth a look, not a block.
+                severity="warning" if entry.fuzzy else "error",
+            ))
     return found
 
 
@@ -399,7 +371,7 @@ def compile_catalogs(locales_dir: Path, languages: Sequence[str]) -> list[Outcom
         catalog, _, _ = load_po(catalog_path(locales_dir, language), language)
         out = io.BytesIO()
         write_mo(out, catalog, use_fuzzy=False)
-        written = write_atomic(target, out.getvalue())
+        written = _write(target, out.getvalue())
         outcomes.append(Outcome(language, str(target), "written" if written else "unchanged"))
     return outcomes
 
@@ -408,7 +380,7 @@ def compile_catalogs(locales_dir: Path, languages: Sequence[str]) -> list[Outcom
 
 
 def interface_keys() -> list[Key]:
-    """Keys of every interface string (see :mod:`syndicate.ui`), without repeats."""
+    """Keys of every interface string (see :mod:`syndicate.answers.ui`), without repeats."""
     return list(dict.fromkeys(
         (None, message if isinstance(message, str) else message[0])
         for message in ui.interface_messages()

@@ -1,16 +1,16 @@
 """The HTTP service: the publication tree, the partner API, the WebSub hub, health and metrics.
 
-:func:`create_app` returns the bare static app (:mod:`syndicate.web`, the hot path) with a
-Starlette app behind it for everything that is not a published file:
+:func:`create_app` returns the bare static app (:mod:`syndicate.http.static`, the hot path)
+with a Starlette app behind it for everything that is not a published file:
 
 - ``/api/v1/subscriptions...``: partners manage their webhook subscriptions (create, list,
   get, update filters, rotate the secret, delete, recent deliveries, replay);
-- ``/api/v1/changes`` and ``/api/v1/answers``: catching up (:mod:`syndicate.catchup`);
-- ``/websub``: the hub the feeds advertise (:mod:`syndicate.websub`);
-- ``/healthz``, ``/readyz``, ``/metrics``, ``/openapi.json`` (:mod:`syndicate.openapi`).
+- ``/api/v1/changes`` and ``/api/v1/answers``: catching up (:mod:`syndicate.http.catchup`);
+- ``/websub``: the hub the feeds advertise (:mod:`syndicate.webhooks.websub`);
+- ``/healthz``, ``/readyz``, ``/metrics``, ``/openapi.json`` (:mod:`syndicate.http.openapi`).
 
-The API authenticates ``Authorization: Bearer <token>`` (:mod:`syndicate.tokens`), limits
-each token's rate (429 with ``Retry-After``), answers errors as
+The API authenticates ``Authorization: Bearer <token>`` (:mod:`syndicate.http.tokens`),
+limits each token's rate (429 with ``Retry-After``), answers errors as
 ``{"error": {"code": ..., "message": ...}}``, and refuses malformed JSON, unknown fields and
 oversized bodies before storing anything. A partner sees only its own subscriptions: another
 partner's are answered 404, exactly like ones that do not exist. Database work runs in the

@@ -1,6 +1,6 @@
 """The OpenAPI 3.1 document of the HTTP service, served at ``/openapi.json``.
 
-Written by hand, next to the handlers in :mod:`syndicate.api`; tests check that it is a valid
+Written by hand, next to the handlers in :mod:`syndicate.http.api`; tests check that it is a valid
 OpenAPI 3.1 document, that it lists exactly the routes the app serves, and that responses
 match its schemas.
 """

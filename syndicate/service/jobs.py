@@ -50,7 +50,8 @@ if TYPE_CHECKING:
     from ..metrics import Metrics
 
 JobMetrics = Callable[[str, str, float], None]
-"""Told ``(job, outcome, seconds)`` after every run, e.g. ``syndicate.metrics.record_job_run``."""
+"""Told ``(job, outcome, seconds)`` after every run, e.g.
+:meth:`syndicate.metrics.Metrics.record_job_run`."""
 TransportFactory = Callable[[], httpx.AsyncBaseTransport]
 
 JOBS = ("sync", "deliver", "report")

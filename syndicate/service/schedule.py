@@ -1,15 +1,15 @@
 """APScheduler 3 wiring: the persistent job store, the executor, pause and resume.
 
-Only the scheduler leader (see :mod:`syndicate.leases`) runs a :class:`Scheduler`; a job
+Only the scheduler leader (see :mod:`syndicate.service.leases`) runs a :class:`Scheduler`; a job
 store is never shared by two running schedulers. Jobs live in ``apscheduler_jobs`` in the
 state database, each an interval trigger anchored at :data:`ANCHOR` (so every process and
 every restart agrees on the ticks), with ``coalesce=True``, ``max_instances=1`` and an
-explicit ``misfire_grace_time`` (:func:`syndicate.jobs.misfire_grace`). Ticks missed while
+explicit ``misfire_grace_time`` (:func:`syndicate.service.jobs.misfire_grace`). Ticks missed while
 no leader ran are coalesced into one run at start; a run that still starts too late is
 recorded as ``missed`` in the run history, never dropped silently.
 
 The executor does not call the stored function: it hands each tick to
-:meth:`syndicate.jobs.JobRunner.run` with its scheduled time, which the run history uses to
+:meth:`syndicate.service.jobs.JobRunner.run` with its scheduled time, which the run history uses to
 run a tick at most once. ``pause``/``resume`` write the job store directly (from any
 process); the running scheduler re-reads the store at least every renewal of its lease, and
 its own bookkeeping never overwrites a pause made meanwhile (:class:`GuardedJobStore`).

@@ -14,11 +14,11 @@ A subscriber is a URL with filters (languages, conditions, event types; empty me
 - ``paused``: events are queued for it and sent when it is resumed;
 - ``disabled``: answered 410 Gone or failed for ``disable_after_days``; nothing is queued.
 
-URLs are checked by :mod:`syndicate.netguard` when registered (and again at every send).
+URLs are checked by :mod:`syndicate.webhooks.netguard` when registered (and again at every send).
 
 A subscriber created through the API has an ``owner`` (the partner whose token created it);
-WebSub subscriptions (:mod:`syndicate.websub`) are subscribers of kind ``websub`` that never
-match answer events: they receive feed bodies for their ``topic``.
+WebSub subscriptions (:mod:`syndicate.webhooks.websub`) are subscribers of kind ``websub``
+that never match answer events: they receive feed bodies for their ``topic``.
 """
 
 from __future__ import annotations

@@ -6,9 +6,9 @@ the receivers (see ``docs/benchmarks-delivery.md``). Why not aiohttp under httpx
 costs twice the CPU per request of this transport. A webhook request is the simplest HTTP there
 is (one POST with a small body, HTTP/1.1, keep-alive), so this module does exactly that:
 
-- every request is guarded: the host is resolved and checked by :mod:`syndicate.netguard` and
-  the connection goes to the address that was checked (no DNS rebinding), while the ``Host``
-  header and TLS SNI keep the host name;
+- every request is guarded: the host is resolved and checked by
+  :mod:`syndicate.webhooks.netguard` and the connection goes to the address that was checked
+  (no DNS rebinding), while the ``Host`` header and TLS SNI keep the host name;
 - redirects are never followed (the caller sees the 3xx);
 - the response body is read up to ``max_response_bytes``; beyond that the connection is closed;
 - the whole exchange is bounded by a timeout;

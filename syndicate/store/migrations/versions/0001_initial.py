@@ -16,8 +16,7 @@ branch_labels = None
 depends_on = None
 
 
-# Longer than 60 lines: the first schema as it was, one create_table per table; a migration
-# is a record, never rearranged.
+# Longer than 60 lines: the first schema as it was, a create_table per table, kept as written.
 def upgrade() -> None:
     """Create every table of the first schema."""
     op.create_table(
