@@ -1,29 +1,27 @@
-"""Shared fixtures: settings over temporary folders, and the project's own folders."""
+"""Shared fixtures: settings over temporary folders, databases (SQLite and PostgreSQL), a
+running service. Helpers that are not fixtures are in ``tests/support.py``."""
 
 from __future__ import annotations
 
-import dataclasses
-import datetime as dt
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
-import httpx
 import pytest
 import sqlalchemy as sa
-from babel.messages.pofile import read_po, write_po
 
 from syndicate import store
 from syndicate.config import Settings, load_settings
-from syndicate.http import tokens
-from syndicate.http.api import create_app
-from syndicate.metrics import Metrics
-from syndicate.sync import sync_and_publish
-from syndicate.testing import FixedClock, serve_asgi
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.support import (
+    FIXTURE,
+    ROOT,
+    Service,
+    hook_settings,
+    start_service,
+    write_complete_catalog,
+)
 
 
 @pytest.fixture
@@ -45,15 +43,6 @@ def settings(tmp_path: Path) -> Settings:
     )
 
 
-FIXTURE = ROOT / "tests" / "fixtures" / "feeds"
-GOLDEN = ROOT / "tests" / "golden" / "feeds"
-
-
-ATOM_RNG = ROOT / "tests" / "fixtures" / "atom.rng"
-"""RFC 4287's RELAX NG schema (compact syntax converted to XML), kept with the tests so a
-fresh clone can validate feeds on its own."""
-
-
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
         "--regen-golden",
@@ -72,8 +61,6 @@ def regen_golden(request: pytest.FixtureRequest) -> bool:
 @pytest.fixture
 def feed_fixture(tmp_path: Path) -> Path:
     """A writable copy of the feeds fixture corpus (English answers, Arabic catalog)."""
-    import shutil
-
     target = tmp_path / "corpus"
     shutil.copytree(FIXTURE / "content", target / "content")
     shutil.copytree(FIXTURE / "locales", target / "locales")
@@ -93,7 +80,6 @@ def feed_settings(feed_fixture: Path, tmp_path: Path) -> Settings:
             "feed_size": 2,
         }
     )
-# == Webhooks: state databases (SQLite and PostgreSQL), fixture catalogs ====================
 
 
 def _postgres_or_skip() -> str:
@@ -150,120 +136,14 @@ def engine(database_url: str) -> Iterator[sa.engine.Engine]:
     found.dispose()
 
 
-def write_complete_catalog(locales_dir: Path, language: str, root: Path = ROOT) -> Path:
-    """A catalog for ``language`` translating every message of the template as itself.
-
-    Complete, not fuzzy and passing the checks: every answer gets a rendition in
-    ``language`` (text identical to English, which is all these tests need).
-    """
-    with (root / "locales" / "syndicate.pot").open("rb") as handle:
-        catalog = read_po(handle)
-    catalog.locale = language.replace("-", "_")
-    for message in catalog:
-        if message.id:
-            plural = isinstance(message.id, list | tuple)
-            message.string = tuple(message.id) if plural else message.id
-            message.flags.discard("fuzzy")
-    path = locales_dir / language.replace("-", "_") / "LC_MESSAGES" / "syndicate.po"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("wb") as handle:
-        write_po(handle, catalog)
-    return path
-
-
-ANSWER_FILE = Path("lupus") / "what-causes-lupus.md"
-
-
 @pytest.fixture
 def workspace(tmp_path: Path) -> Path:
     """A copy of the bundled content with complete English and German (fixture) catalogs."""
-    import shutil
-
     shutil.copytree(ROOT / "content", tmp_path / "content")
     (tmp_path / "locales").mkdir()
     shutil.copy(ROOT / "locales" / "syndicate.pot", tmp_path / "locales" / "syndicate.pot")
     write_complete_catalog(tmp_path / "locales", "de")
     return tmp_path
-
-
-def set_front_matter(path: Path, key: str, value: str) -> None:
-    """Change (or add) one front-matter field of an answer file."""
-    lines = path.read_text(encoding="utf-8").split("\n")
-    for index, line in enumerate(lines[1:], start=1):
-        if line.startswith(f"{key}:"):
-            lines[index] = f"{key}: {value}"
-            break
-        if line == "---":
-            lines.insert(index, f"{key}: {value}")
-            break
-    path.write_text("\n".join(lines), encoding="utf-8")
-
-
-def hook_settings(workspace: Path, database_url: str, **overrides: object) -> Settings:
-    """Settings over ``workspace`` with the given database, loopback webhooks allowed."""
-    values: dict[str, object] = {
-        "content_dir": workspace / "content",
-        "locales_dir": workspace / "locales",
-        "out_dir": workspace / "public",
-        "state_dir": workspace / "state",
-        "database_url": database_url,
-        "webhook_allow_networks": ["127.0.0.0/8"],
-        "base_url": "https://answers.example",
-    }
-    values.update(overrides)
-    return load_settings(overrides=values)
-# == API: a running service over a synced workspace ==========================================
-
-
-@dataclasses.dataclass
-class Service:
-    """A running HTTP service (``create_app`` on 127.0.0.1) and what it runs over."""
-
-    url: str
-    settings: Settings
-    engine: sa.engine.Engine
-    clock: FixedClock
-    metrics: Metrics
-    ready: list[bool]
-
-    def token(self, partner: str) -> str:
-        """A fresh API token for ``partner``."""
-        return tokens.issue(self.engine, partner, now=self.clock())[1]
-
-    def client(self, token: str | None = None) -> httpx.Client:
-        """An HTTP client for the service, authenticated with ``token``."""
-        headers = {"authorization": f"Bearer {token}"} if token else {}
-        return httpx.Client(base_url=self.url, headers=headers, timeout=10)
-
-    def sync(self) -> None:
-        """One sync run (localize, store, publish, queue)."""
-        sync_and_publish(self.engine, self.settings, now=self.clock(), metrics=self.metrics)
-
-    def counts(self) -> dict[str, int]:
-        """Rows per table that requests could write."""
-        with self.engine.connect() as conn:
-            return {
-                table.name: conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
-                for table in (store.subscribers, store.events, store.deliveries, store.api_tokens)
-            }
-
-
-def start_service(settings: Settings, **app_options: Any) -> Iterator[Service]:
-    """Sync ``settings``' content once, then serve ``create_app`` until the caller is done."""
-    engine = store.open_engine(settings.database)
-    clock = FixedClock(dt.datetime.now(dt.UTC).replace(microsecond=0))
-    metrics = Metrics()
-    ready = [True]
-    service_ = Service("", settings, engine, clock, metrics, ready)
-    service_.sync()
-    app = create_app(settings, engine, clock=clock, ready=lambda: ready[0], metrics=metrics,
-                     **app_options)
-    try:
-        with serve_asgi(app) as url:
-            service_.url = url
-            yield service_
-    finally:
-        engine.dispose()
 
 
 @pytest.fixture

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterator
-from pathlib import Path
 
 import click
 import pytest
 
 from syndicate.cli import cli
 from syndicate.config import Settings
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.support import ROOT
 
 
 def documentation() -> str:

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 import pytest
 from click.testing import CliRunner
 
 from syndicate.cli import cli
+from tests.support import ROOT
 
-DOCS = Path(__file__).resolve().parent.parent / "docs" / "webhooks.md"
+DOCS = ROOT / "docs" / "webhooks.md"
 GROUPS = ("db", "subscribers", "deliveries")
 COMMANDS = [("sync",), ("deliver",)] + [
     (group, name)

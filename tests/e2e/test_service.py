@@ -17,7 +17,7 @@ from standardwebhooks.webhooks import Webhook
 from syndicate import store
 from syndicate.service import leases
 from syndicate.testing import Receiver, Reply, seed_deliveries, webhook_ids
-from tests.procs import Proc, count, delivered, processes, service_env, wait_until
+from tests.support import Proc, count, delivered, processes, service_env, wait_until
 
 pytestmark = pytest.mark.slow
 

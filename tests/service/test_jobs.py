@@ -19,9 +19,7 @@ from syndicate.cli import cli
 from syndicate.config import Settings
 from syndicate.service import leases, schedule
 from syndicate.service.jobs import JobRunner, history
-from tests.conftest import ANSWER_FILE, hook_settings, set_front_matter
-
-FIXTURES = Path(__file__).resolve().parent / "fixtures"
+from tests.support import ANSWER_FILE, FIXTURES, hook_settings, set_front_matter
 
 
 @pytest.fixture

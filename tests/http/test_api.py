@@ -19,7 +19,7 @@ from syndicate.http.inputs import RateLimiter
 from syndicate.http.openapi import document
 from syndicate.testing import Receiver
 from syndicate.webhooks.delivery import deliver_until_idle
-from tests.conftest import Service, hook_settings, start_service
+from tests.support import Service, hook_settings, start_service
 
 SUBSCRIPTIONS = "/api/v1/subscriptions"
 

@@ -12,8 +12,9 @@ from hypothesis import strategies as st
 
 from syndicate.answers.content import load_corpus, parse_answer
 from syndicate.cli import cli
+from tests.support import FIXTURES
 
-SEED = Path(__file__).resolve().parent / "fixtures" / "seed-what-causes-lupus.txt"
+SEED = FIXTURES / "seed-what-causes-lupus.txt"
 """The seed page the bundled answer reproduces, as the publisher gave it."""
 
 GOOD = """\

@@ -19,8 +19,8 @@ from syndicate.answers.content import load_corpus
 from syndicate.answers.localize import Incomplete, localize
 from syndicate.answers.translators import mo_path
 from syndicate.cli import cli
+from tests.support import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 LANGUAGES = ["ar", "de", "es", "fr", "zh-Hans"]
 ANSWER = "content/lupus/what-causes-lupus.md"
 OLD_HEADING = "The Genetic and Biological Foundation"

@@ -22,8 +22,7 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from syndicate.config import load_settings
 from syndicate.http import openapi
-
-from .conftest import Service, hook_settings, start_service
+from tests.support import Service, hook_settings, start_service
 
 EXAMPLES = 30
 """Examples per operation and mode (positive and negative); about 30 s for the whole API."""
@@ -60,7 +59,7 @@ def fuzz_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
     """One service for the whole module (SQLite), with a rate limit fuzzing cannot reach."""
     import shutil
 
-    from .conftest import ROOT, write_complete_catalog
+    from tests.support import ROOT, write_complete_catalog
 
     workspace: Path = tmp_path_factory.mktemp("fuzz")
     shutil.copytree(ROOT / "content", workspace / "content")

@@ -29,8 +29,8 @@ from syndicate.answers.catalogs import (
 from syndicate.answers.content import Answer, load_corpus
 from syndicate.answers.localize import Incomplete, Rendition, localize
 from syndicate.errors import CatalogError
+from tests.support import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 LANGUAGES = ["ar", "de", "es", "fr", "zh-Hans"]
 ANSWER_ID = "75da64d16c9fcccc"
 SECOND_PARAGRAPH = "While Lupus is not caused by a single gene mutation"

@@ -18,7 +18,7 @@ from syndicate.webhooks import outbox, queue
 from syndicate.webhooks import subscribers as subs
 from syndicate.webhooks.delivery import deliver_until_idle
 from syndicate.webhooks.events import ChangeSet
-from tests.conftest import ANSWER_FILE, hook_settings, set_front_matter
+from tests.support import ANSWER_FILE, hook_settings, set_front_matter
 
 NOW = dt.datetime(2026, 5, 1, 12, tzinfo=dt.UTC)
 

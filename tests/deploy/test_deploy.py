@@ -23,9 +23,8 @@ from click.testing import CliRunner
 
 from syndicate.cli import cli
 from syndicate.config import Settings, load_settings
-from tests.procs import Proc, service_env
+from tests.support import ROOT, Proc, service_env
 
-ROOT = Path(__file__).resolve().parent.parent
 DEPLOY = ROOT / "deploy"
 NGINX = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin:/usr/local/sbin")
 

@@ -20,8 +20,7 @@ from syndicate.errors import StoreError
 from syndicate.testing import Receiver, Reply
 from syndicate.webhooks import subscribers as subs
 from syndicate.webhooks.queue import Claim
-from tests.conftest import ANSWER_FILE, set_front_matter
-from tests.procs import service_env
+from tests.support import ANSWER_FILE, service_env, set_front_matter
 
 NOW = dt.datetime(2026, 5, 1, 12, 0, tzinfo=dt.UTC)
 HOSTILE_IDS = [

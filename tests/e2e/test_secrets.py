@@ -20,8 +20,15 @@ import sqlalchemy as sa
 
 from syndicate import store
 from syndicate.testing import Receiver, Reply
-from tests.conftest import ANSWER_FILE, set_front_matter
-from tests.procs import Proc, count, processes, service_env, wait_until
+from tests.support import (
+    ANSWER_FILE,
+    Proc,
+    count,
+    processes,
+    service_env,
+    set_front_matter,
+    wait_until,
+)
 
 pytestmark = pytest.mark.slow
 

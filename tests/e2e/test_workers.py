@@ -15,7 +15,7 @@ from standardwebhooks.webhooks import Webhook
 
 from syndicate import store
 from syndicate.testing import Received, Receiver, Reply, seed_deliveries
-from tests.procs import Proc, count, delivered, processes, service_env, wait_until
+from tests.support import Proc, count, delivered, processes, service_env, wait_until
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 

@@ -17,7 +17,7 @@ from syndicate.store import deliveries, subscribers
 from syndicate.testing import Receiver, Reply
 from syndicate.webhooks import websub
 from syndicate.webhooks.delivery import deliver_until_idle
-from tests.conftest import ANSWER_FILE, Service, set_front_matter
+from tests.support import ANSWER_FILE, Service, set_front_matter
 
 TOPIC = "https://answers.example/de/feed.atom"
 

@@ -20,8 +20,7 @@ from syndicate import store
 from syndicate.cli import cli
 from syndicate.testing import Receiver, Reply
 from syndicate.webhooks import subscribers as subs
-from tests.conftest import ANSWER_FILE, set_front_matter
-from tests.procs import service_env
+from tests.support import ANSWER_FILE, service_env, set_front_matter
 
 
 def _run(env: dict[str, str], *args: str) -> str:

@@ -12,7 +12,7 @@ from standardwebhooks.webhooks import Webhook
 from syndicate.http import catchup
 from syndicate.testing import Receiver
 from syndicate.webhooks.delivery import deliver_until_idle
-from tests.conftest import ANSWER_FILE, Service, set_front_matter
+from tests.support import ANSWER_FILE, Service, set_front_matter
 
 CHANGES = "/api/v1/changes"
 

@@ -18,8 +18,7 @@ from syndicate.errors import PublishError
 from syndicate.publication import MANIFEST, BuildResult, publish, read_manifest
 from syndicate.publication import tree as publish_module
 from syndicate.testing import answer_text, generate_corpus
-from tests.conftest import GOLDEN
-from tests.feedcheck import check_file, parse_feed
+from tests.support import GOLDEN, check_file, parse_feed
 
 FEED_SUFFIXES = (".atom", ".rss", ".json")
 
@@ -44,7 +43,7 @@ def feed_files(out: Path) -> list[Path]:
 
 
 def test_fixture_tree_matches_golden_files(feed_settings: Settings, regen_golden: bool) -> None:
-    """Regenerate deliberately with ``pytest tests/test_publish.py --regen-golden``."""
+    """Regenerate deliberately with ``pytest tests/publication/test_publish.py --regen-golden``."""
     build(feed_settings)
     produced = public_files(feed_settings.out_dir)
     if regen_golden:

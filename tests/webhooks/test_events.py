@@ -11,7 +11,7 @@ from syndicate.answers.localize import Rendition
 from syndicate.answers.pipeline import localize_corpus
 from syndicate.config import Settings
 from syndicate.webhooks import events as ev
-from tests.conftest import ANSWER_FILE, hook_settings, set_front_matter
+from tests.support import ANSWER_FILE, hook_settings, set_front_matter
 
 NOW = dt.datetime(2026, 5, 1, tzinfo=dt.UTC)
 

@@ -17,7 +17,7 @@ from syndicate.publication import atom as atom_rss
 from syndicate.publication import feeds, formats, jsonfeed, layout
 from syndicate.publication.paging import paginate
 from syndicate.testing import make_rendition
-from tests.feedcheck import assert_valid_atom, assert_valid_json_feed, parse_feed
+from tests.support import assert_valid_atom, assert_valid_json_feed, parse_feed
 
 BASE = "https://feeds.example.org"
 ATOM = "{http://www.w3.org/2005/Atom}"

@@ -20,7 +20,7 @@ from syndicate.webhooks import deliveries
 from syndicate.webhooks import subscribers as subs
 from syndicate.webhooks.delivery import deliver_until_idle
 from syndicate.webhooks.policy import SCHEDULE
-from tests.conftest import hook_settings
+from tests.support import hook_settings
 
 START = dt.datetime(2026, 5, 1, 12, tzinfo=dt.UTC)
 

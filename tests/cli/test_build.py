@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from syndicate.cli import cli
 from syndicate.config import Settings
-from tests.feedcheck import check_file
+from tests.support import check_file
 
 
 def run_build(settings: Settings, *extra: str) -> tuple[int, str, str]:
