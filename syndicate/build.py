@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
+from ._files import read_json, write_atomic
 from .answers import DOMAIN, Progress, localize_corpus
 from .config import Settings
 from .publication import (
@@ -99,46 +100,85 @@ def inputs_fingerprint(settings: Settings) -> str:
     return hashlib.sha256(data.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def _tree(out: Path) -> dict[str, Any] | None:
-    """What must still be true of the tree for a recorded build to stand."""
-    try:
-        files = {name: _digest(out / name) for name in (MANIFEST, STATE)}
-        store = out / STORE
-        stored = {p.name: p.stat().st_size for p in sorted(store.glob("*.json"))} \
-            if store.is_dir() else {}
-    except OSError:
-        return None
-    return {"files": files, "store": stored}
+@dataclasses.dataclass(frozen=True, slots=True)
+class TreeStamp:
+    """What must still be true of the tree for a recorded build to stand: the digests of the
+    manifest and state files, and the size of every kept rendition file."""
 
+    files: dict[str, str]
+    store: dict[str, int]
 
-def _intact(out: Path, record: dict[str, Any]) -> bool:
-    if _tree(out) != record.get("tree"):
-        return False
-    for path, entry in read_manifest(out).items():
+    @classmethod
+    def of(cls, out: Path) -> TreeStamp | None:
+        """The tree at ``out`` as it is now (``None`` when it cannot be read)."""
         try:
-            if (out / path).stat().st_size != entry.size:
-                return False
+            files = {name: _digest(out / name) for name in (MANIFEST, STATE)}
+            store = out / STORE
+            stored = {p.name: p.stat().st_size for p in sorted(store.glob("*.json"))} \
+                if store.is_dir() else {}
         except OSError:
+            return None
+        return cls(files, stored)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class BuildRecord:
+    """A finished build: the fingerprint of its inputs, the tree it left, what it reported."""
+
+    fingerprint: str
+    tree: TreeStamp
+    languages: tuple[LanguageReport, ...]
+    problems: tuple[str, ...]
+    errors: tuple[str, ...]
+    warnings: tuple[str, ...]
+
+    @classmethod
+    def read(cls, out: Path) -> BuildRecord | None:
+        """The record the last build left in ``out``; ``None`` if there is none to trust."""
+        data = read_json(out / RECORD)
+        if data.get("version") != RECORD_VERSION:
+            return None
+        try:
+            summary, tree = data["summary"], data["tree"]
+            return cls(
+                str(data["fingerprint"]), TreeStamp(dict(tree["files"]), dict(tree["store"])),
+                tuple(LanguageReport(**report) for report in summary["languages"]),
+                tuple(summary["problems"]), tuple(data["errors"]), tuple(data["warnings"]),
+            )
+        except (KeyError, TypeError, ValueError):
+            return None
+
+    def write(self, out: Path) -> None:
+        """Keep the record beside the tree (replaced atomically, like every file)."""
+        data = {
+            "version": RECORD_VERSION,
+            "fingerprint": self.fingerprint,
+            "tree": dataclasses.asdict(self.tree),
+            "summary": {
+                "languages": [dataclasses.asdict(report) for report in self.languages],
+                "problems": list(self.problems),
+            },
+            "errors": list(self.errors),
+            "warnings": list(self.warnings),
+        }
+        write_atomic(out / RECORD, json.dumps(data, ensure_ascii=False).encode("utf-8"))
+
+    def intact(self, out: Path) -> bool:
+        """Whether the tree is still as this build left it, every published file there."""
+        if TreeStamp.of(out) != self.tree:
             return False
-    return True
+        for path, entry in read_manifest(out).items():
+            try:
+                if (out / path).stat().st_size != entry.size:
+                    return False
+            except OSError:
+                return False
+        return True
 
-
-def _read_record(out: Path) -> dict[str, Any]:
-    try:
-        data = json.loads((out / RECORD).read_bytes())
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) and data.get("version") == RECORD_VERSION else {}
-
-
-def _replayed(record: dict[str, Any], files: int) -> BuildOutcome | None:
-    summary = record.get("summary", {})
-    try:
-        reports = tuple(LanguageReport(**report) for report in summary["languages"])
-        result = BuildResult(reports, (), files, (), tuple(summary["problems"]))
-        return BuildOutcome(result, tuple(record["errors"]), tuple(record["warnings"]), True)
-    except (KeyError, TypeError):
-        return None
+    def outcome(self, files: int) -> BuildOutcome:
+        """What the recorded build reported, for a build that changes nothing."""
+        result = BuildResult(self.languages, (), files, (), self.problems)
+        return BuildOutcome(result, self.errors, self.warnings, True)
 
 
 def build(
@@ -147,11 +187,9 @@ def build(
     """Localize and publish, unless nothing changed since the last build (then nothing)."""
     out = settings.out_dir
     fingerprint = inputs_fingerprint(settings)
-    record = _read_record(out)
-    if record.get("fingerprint") == fingerprint and _intact(out, record):
-        outcome = _replayed(record, len(read_manifest(out)))
-        if outcome is not None:
-            return outcome
+    record = BuildRecord.read(out)
+    if record is not None and record.fingerprint == fingerprint and record.intact(out):
+        return record.outcome(len(read_manifest(out)))
     with contextlib.suppress(FileNotFoundError):
         (out / RECORD).unlink()
     localization = localize_corpus(settings, progress=progress, workers=workers)
@@ -160,19 +198,9 @@ def build(
     errors = [str(problem) for problem in corpus.errors]
     errors += [str(error) for error in localization.catalog_errors]
     outcome = BuildOutcome(result, tuple(errors), tuple(str(p) for p in corpus.warnings))
-    tree = _tree(out)
+    tree = TreeStamp.of(out)
     if tree is not None:
-        data = {
-            "version": RECORD_VERSION,
-            "fingerprint": fingerprint,
-            "tree": tree,
-            "summary": {
-                "languages": [dataclasses.asdict(report) for report in result.languages],
-                "problems": list(result.problems),
-            },
-            "errors": list(outcome.errors),
-            "warnings": list(outcome.warnings),
-        }
         with contextlib.suppress(OSError):
-            (out / RECORD).write_bytes(json.dumps(data, ensure_ascii=False).encode("utf-8"))
+            BuildRecord(fingerprint, tree, result.languages, result.problems, outcome.errors,
+                        outcome.warnings).write(out)
     return outcome
