@@ -6,10 +6,10 @@ import sys
 
 import click
 
-from ..answers.content import load_corpus
+from ..answers import load_corpus
 from ..build import build as run_build
 from ..config import Settings
-from ..publication.tree import BuildResult
+from ..publication import BuildResult
 from ._common import emit_json, progress_printer, settings_options, table
 
 

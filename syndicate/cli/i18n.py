@@ -11,10 +11,8 @@ import sys
 import click
 
 from .._time import utc_now
+from ..answers import catalog_path, load_corpus, read_catalog, target_languages, template_path
 from ..answers import translators as i18n
-from ..answers.catalogs import catalog_path, read_catalog, template_path
-from ..answers.content import load_corpus
-from ..answers.pipeline import target_languages
 from ..config import Settings
 from ..errors import CatalogError
 from ._common import emit_json, settings_options, table

@@ -31,12 +31,11 @@ def run(settings: Settings, host: str | None, port: int | None) -> None:
     Example:
       syndicate run --host 0.0.0.0 --port 8080
     """
-    from ..service import logs
-    from ..service.process import RunProcess
+    from ..service import RunProcess, configure_logs
 
     settings = dataclasses.replace(settings, host=host or settings.host,
                                    port=settings.port if port is None else port)
-    logs.configure(settings.log_format)
+    configure_logs(settings.log_format)
     RunProcess(settings, open_store(settings), announce=lambda line: click.echo(line)).run()
 
 
@@ -53,10 +52,9 @@ def worker(settings: Settings) -> None:
     Example:
       SYNDICATE_DATABASE_URL=postgresql+psycopg://syndicate@db/syndicate syndicate worker
     """
-    from ..service import logs
-    from ..service.process import WorkerProcess
+    from ..service import WorkerProcess, configure_logs
 
-    logs.configure(settings.log_format)
+    configure_logs(settings.log_format)
     WorkerProcess(settings, open_store(settings), announce=lambda line: click.echo(line)).run()
 
 
@@ -80,7 +78,7 @@ def jobs_list(settings: Settings, as_json: bool) -> None:
     Example:
       syndicate jobs list --json
     """
-    from ..service.schedule import list_jobs
+    from ..service import list_jobs
 
     found = list_jobs(open_store(settings), settings)
     if as_json:
@@ -107,10 +105,9 @@ def jobs_run(settings: Settings, name: str, as_json: bool) -> None:
     Example:
       syndicate jobs run sync
     """
-    from ..service import logs
-    from ..service.jobs import JobRunner
+    from ..service import JobRunner, configure_logs
 
-    logs.configure(settings.log_format)
+    configure_logs(settings.log_format)
     found = JobRunner(open_store(settings), settings).run(name, trigger="manual")
     if as_json:
         emit_json(found.to_dict())
@@ -131,7 +128,7 @@ def jobs_pause(settings: Settings, name: str) -> None:
     Example:
       syndicate jobs pause report
     """
-    from ..service.schedule import pause
+    from ..service import pause
 
     pause(open_store(settings), name)
     click.echo(f"{name}: paused")
@@ -148,7 +145,7 @@ def jobs_resume(settings: Settings, name: str) -> None:
       syndicate jobs resume report
     """
     from .._time import utc_now
-    from ..service.schedule import resume
+    from ..service import resume
 
     nxt = resume(open_store(settings), name, now=utc_now())
     click.echo(f"{name}: scheduled, next run {stamp(nxt)} UTC")
@@ -166,7 +163,7 @@ def jobs_history(settings: Settings, job: str | None, limit: int, as_json: bool)
     Example:
       syndicate jobs history --job sync --limit 10
     """
-    from ..service.jobs import history
+    from ..service import history
 
     found = history(open_store(settings), job, limit)
     if as_json:
@@ -190,8 +187,7 @@ def status(settings: Settings, as_json: bool) -> None:
       syndicate status --json | jq '.overdue[] | .answer_id'
     """
     from .._time import utc_now
-    from ..service.jobs import JOBS
-    from ..service.report import collect
+    from ..service import JOBS, collect
 
     found = collect(open_store(settings), now=utc_now(), jobs=JOBS)
     if as_json:

@@ -62,8 +62,8 @@ def db_upgrade(settings: Settings) -> None:
 def sync(settings: Settings, as_json: bool) -> None:
     """Localize, detect changes, store them and queue their webhooks, in one transaction.
 
-    Publishes too when the publisher is installed. Safe to re-run: events are never queued
-    twice.
+    The publication tree is written inside the same transaction. Safe to re-run: events
+    are never queued twice.
 
     \b
     Example:
@@ -151,8 +151,8 @@ def subscribers_add(
       syndicate subscribers add https://partner.example/hooks --language de --language fr
     """
     from .._time import utc_now
+    from ..webhooks import deliver_until_idle
     from ..webhooks import subscribers as subs
-    from ..webhooks.delivery import deliver_until_idle
 
     engine = open_store(settings)
     found = subs.add(

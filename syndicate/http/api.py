@@ -90,6 +90,21 @@ def _event_types(body: dict[str, Any]) -> tuple[str, ...]:
     return found
 
 
+def _filters(body: dict[str, Any]) -> dict[str, Any]:
+    """The filters a subscription request gives (checked), by the names
+    :func:`~syndicate.webhooks.subscribers.add` and ``update_filters`` take."""
+    found: dict[str, Any] = {}
+    if "languages" in body:
+        found["languages"] = string_list(body, "languages", LANGUAGE_TAG)
+    if "conditions" in body:
+        found["conditions"] = string_list(body, "conditions", SAFE_NAME)
+    if "event_types" in body:
+        found["event_types"] = _event_types(body)
+    if "full" in body:
+        found["full"] = boolean(body, "full")
+    return found
+
+
 class ApiHandlers:
     """The API's handlers over one store, settings and clock."""
 
@@ -145,19 +160,11 @@ class ApiHandlers:
         body = await read_json(request, self.settings.api_max_body)
         only(body, ("url", *FILTERS), required=("url",))
         url = string(body, "url")
-        options: dict[str, Any] = {}
-        if "languages" in body:
-            options["languages"] = string_list(body, "languages", LANGUAGE_TAG)
-        if "conditions" in body:
-            options["conditions"] = string_list(body, "conditions", SAFE_NAME)
-        if "event_types" in body:
-            options["event_types"] = _event_types(body)
-        if "full" in body:
-            options["full"] = boolean(body, "full")
         try:
             found = await self.db(
                 subs.add, self.engine, url, now=self.clock(),
-                allow_networks=self.settings.webhook_allow_networks, owner=partner, **options,
+                allow_networks=self.settings.webhook_allow_networks, owner=partner,
+                **_filters(body),
             )
         except UnsafeURLError as exc:
             raise ApiError(422, "unsafe_url", str(exc)) from exc
@@ -185,17 +192,8 @@ class ApiHandlers:
         found = await self.owned(request, partner)
         body = await read_json(request, self.settings.api_max_body)
         only(body, FILTERS)
-        changes: dict[str, Any] = {}
-        if "languages" in body:
-            changes["languages"] = string_list(body, "languages", LANGUAGE_TAG)
-        if "conditions" in body:
-            changes["conditions"] = string_list(body, "conditions", SAFE_NAME)
-        if "event_types" in body:
-            changes["event_types"] = _event_types(body)
-        if "full" in body:
-            changes["full"] = boolean(body, "full")
         updated = await self.db(subs.update_filters, self.engine, found.id, now=self.clock(),
-                                **changes)
+                                **_filters(body))
         log.info("subscription updated", extra={"partner": partner, "subscriber": found.id})
         return JSONResponse({"subscription": subscription_json(updated)})
 

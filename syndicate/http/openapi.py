@@ -11,7 +11,7 @@ from typing import Any
 
 from ..config import Settings
 from ..tags import LANGUAGE_TAG, SAFE_NAME
-from ..webhooks.events import ANSWER_EVENTS
+from ..webhooks import ANSWER_EVENTS
 
 JSON = "application/json"
 

@@ -12,8 +12,7 @@ import dataclasses
 from collections.abc import Sequence
 from xml.sax.saxutils import quoteattr
 
-from ..answers.localize import Rendition
-from ..answers.render import escape
+from ..answers import Rendition, escape
 from .feeds import Translation, content_html
 from .layout import EXTENSIONS, FORMATS, MEDIA_TYPES
 

@@ -36,6 +36,7 @@ from .layout import (
     HTML,
     MEDIA_TYPES,
     OPML,
+    Format,
     archive_name,
     feed_name,
     hub_url,
@@ -294,7 +295,7 @@ class BuildPlan:
         return links
 
 
-def _rendered(doc: feeds.Document, fmt: Any) -> Callable[[], bytes]:
+def _rendered(doc: feeds.Document, fmt: Format) -> Callable[[], bytes]:
     return lambda: render(doc, fmt)
 
 

@@ -38,6 +38,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.engine import Engine
 
 from .._time import rfc3339
+from ..config import Settings
 from ..errors import JobError
 from ..store import apscheduler_jobs, job_runs
 from .jobs import JOBS, JobRunner, interval, misfire_grace
@@ -212,7 +213,7 @@ def _states(engine: Engine) -> dict[str, dict[str, Any]]:
         return {row.id: pickle.loads(row.job_state) for row in rows}
 
 
-def list_jobs(engine: Engine, settings: Any) -> list[JobInfo]:
+def list_jobs(engine: Engine, settings: Settings) -> list[JobInfo]:
     """Every job: schedule, next run, paused or not, last run."""
     states = _states(engine)
     j = job_runs.c

@@ -208,17 +208,20 @@ def queue_verification(conn: Connection, subscriber_id: str, now: dt.datetime) -
     return event_id
 
 
+def _select(engine: Engine | Connection, query: sa.Select[Any]) -> list[Subscriber]:
+    """The subscribers ``query`` selects, on a connection or a connection of its own."""
+    if isinstance(engine, Connection):
+        return [_row(row) for row in engine.execute(query)]
+    with engine.connect() as conn:
+        return [_row(row) for row in conn.execute(query)]
+
+
 def get(engine: Engine | Connection, subscriber_id: str) -> Subscriber | None:
     """One subscriber, or ``None`` (also for a string that is not a subscriber id)."""
     if not SUBSCRIBER_ID.fullmatch(subscriber_id):
         return None
-    query = sa.select(subscribers).where(subscribers.c.id == subscriber_id)
-    if isinstance(engine, Connection):
-        row = engine.execute(query).first()
-    else:
-        with engine.connect() as conn:
-            row = conn.execute(query).first()
-    return _row(row) if row is not None else None
+    found = _select(engine, sa.select(subscribers).where(subscribers.c.id == subscriber_id))
+    return found[0] if found else None
 
 
 def require(engine: Engine, subscriber_id: str) -> Subscriber:
@@ -233,11 +236,8 @@ def require(engine: Engine, subscriber_id: str) -> Subscriber:
 
 def list_all(engine: Engine | Connection) -> list[Subscriber]:
     """Every subscriber, oldest first."""
-    query = sa.select(subscribers).order_by(subscribers.c.created_at, subscribers.c.id)
-    if isinstance(engine, Connection):
-        return [_row(row) for row in engine.execute(query)]
-    with engine.connect() as conn:
-        return [_row(row) for row in conn.execute(query)]
+    return _select(engine, sa.select(subscribers)
+                   .order_by(subscribers.c.created_at, subscribers.c.id))
 
 
 def set_status(
@@ -280,12 +280,8 @@ def rotate_secret(
 def list_owned(engine: Engine, owner: str) -> list[Subscriber]:
     """The webhook subscribers a partner created, oldest first."""
     s = subscribers.c
-    query = (
-        sa.select(subscribers).where(s.owner == owner).where(s.kind == "webhook")
-        .order_by(s.created_at, s.id)
-    )
-    with engine.connect() as conn:
-        return [_row(row) for row in conn.execute(query)]
+    return _select(engine, sa.select(subscribers).where(s.owner == owner)
+                   .where(s.kind == "webhook").order_by(s.created_at, s.id))
 
 
 def update_filters(
