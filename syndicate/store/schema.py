@@ -29,11 +29,14 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from ..errors import StoreError
+
 
 def naive_utc(value: dt.datetime) -> dt.datetime:
-    """What the store keeps of an aware datetime: naive UTC (naive input is refused)."""
+    """What the store keeps of an aware datetime: naive UTC (a naive one is a
+    :class:`StoreError`: it has no meaning in the store)."""
     if value.tzinfo is None:
-        raise ValueError("naive datetimes are not stored: pass an aware UTC datetime")
+        raise StoreError("naive datetimes are not stored: pass an aware UTC datetime")
     return value.astimezone(dt.UTC).replace(tzinfo=None)
 
 

@@ -14,6 +14,8 @@ import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from ..errors import SyndicateError
+
 if TYPE_CHECKING:
     from aiohttp import web
 
@@ -132,7 +134,7 @@ class Receiver:
         self._thread = threading.Thread(target=self._serve, name="receiver", daemon=True)
         self._thread.start()
         if not self._ready.wait(10):  # pragma: no cover - a broken machine
-            raise RuntimeError("receiver did not start")
+            raise SyndicateError("receiver did not start")
 
     def stop(self) -> None:
         """Stop listening and join the thread."""

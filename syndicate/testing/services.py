@@ -10,6 +10,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from .._time import rfc3339
+from ..errors import SyndicateError
 
 
 @contextlib.contextmanager
@@ -31,7 +32,7 @@ def serve_asgi(app: Any, host: str = "127.0.0.1") -> Iterator[str]:
     deadline = time.monotonic() + 10
     while not server.started:
         if time.monotonic() > deadline:
-            raise RuntimeError("test server did not start")
+            raise SyndicateError("test server did not start")
         time.sleep(0.01)
     try:
         yield f"http://{host}:{port}"

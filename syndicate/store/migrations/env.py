@@ -5,11 +5,12 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy.engine import Connection
 
+from syndicate.errors import StoreError
 from syndicate.store.schema import metadata
 
 connection = context.config.attributes.get("connection")
 if not isinstance(connection, Connection):  # pragma: no cover - only run through store.upgrade
-    raise RuntimeError("run migrations with `syndicate db upgrade`")
+    raise StoreError("run migrations with `syndicate db upgrade`")
 context.configure(
     connection=connection,
     target_metadata=metadata,
