@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..config import Settings
+from ..publication import site_url
 from ..tags import LANGUAGE_TAG, SAFE_NAME
 from ..webhooks import ANSWER_EVENTS
 
@@ -383,7 +384,7 @@ def document(settings: Settings) -> dict[str, Any]:
                            "answers. Partners authenticate with `Authorization: Bearer <token>`; "
                            "see docs/api.md.",
         },
-        "servers": [{"url": settings.base_url.rstrip("/")}],
+        "servers": [{"url": site_url(settings.base_url)}],
         "security": [{"bearer": []}],
         "paths": paths(),
         "components": {

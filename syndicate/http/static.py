@@ -26,7 +26,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from ..publication import MANIFEST, MEDIA_TYPES, hub_url
+from ..publication import MANIFEST, MEDIA_TYPES, hub_url, site_url
 
 RELOAD_INTERVAL = 0.5
 """Seconds between two checks of the manifest for a new build."""
@@ -95,7 +95,7 @@ class PublicationTree:
         self, out_dir: Path, base_url: str, *, clock: Callable[[], float] = time.monotonic
     ) -> None:
         self.out_dir = out_dir
-        self.base_url = base_url.rstrip("/")
+        self.base_url = site_url(base_url)
         self.hub_url = hub_url(base_url)
         self.clock = clock
         self._records: dict[str, dict[str, Any]] = {}

@@ -22,6 +22,7 @@ from .layout import (
     feed_media_type,
     feed_urls,
     hub_url,
+    site_url,
 )
 from .manifest import FileRecord, read_manifest
 from .plan import LanguageReport, feed_documents
@@ -48,4 +49,5 @@ __all__ = [
     "publish",
     "read_manifest",
     "render",
+    "site_url",
 ]

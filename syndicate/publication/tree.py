@@ -92,10 +92,11 @@ def _stage_changed(plan: BuildPlan, records: dict[str, FileRecord], keys: dict[s
     staged: list[Staged] = []
     unchanged = 0
     total = len(plan.files)
+    out_name = os.fspath(plan.out)  # once: the check below runs for every file of the tree
     try:
         for number, planned in enumerate(plan.files, start=1):
             keys[planned.path] = planned.key
-            record = _unchanged(plan, planned)
+            record = _unchanged(plan, planned, out_name)
             if record is None:
                 data = planned.produce()
                 record = _record(planned, data)
@@ -120,13 +121,13 @@ def _stage_changed(plan: BuildPlan, records: dict[str, FileRecord], keys: dict[s
     return staged, unchanged
 
 
-def _unchanged(plan: BuildPlan, planned: PlannedFile) -> FileRecord | None:
+def _unchanged(plan: BuildPlan, planned: PlannedFile, out_name: str) -> FileRecord | None:
     """The file's record when its inputs did not change since the last build and it is
     still there: then it is neither rendered nor written."""
     old = plan.manifest.get(planned.path)
     if old is None or plan.previous.keys.get(planned.path) != planned.key:
         return None
-    return old if os.path.exists(os.path.join(plan.out, planned.path)) else None
+    return old if os.path.exists(os.path.join(out_name, planned.path)) else None
 
 
 def _record(planned: PlannedFile, data: bytes) -> FileRecord:

@@ -32,7 +32,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from ..config import Settings
 from ..errors import HubRequestError, UnsafeURLError
-from ..publication import MEDIA_TYPES, feed_media_type, read_manifest
+from ..publication import MEDIA_TYPES, feed_media_type, read_manifest, site_url
 from . import netguard, outbox
 from . import subscribers as subs
 
@@ -56,7 +56,7 @@ class HubRequest:
 
 def topics(settings: Settings) -> set[str]:
     """Every feed URL of the publication tree: the topics one may subscribe to."""
-    base = settings.base_url.rstrip("/")
+    base = site_url(settings.base_url)
     return {
         f"{base}/{path}" for path, record in read_manifest(settings.out_dir).items()
         if record.content_type.startswith(tuple(MEDIA_TYPES.values()))
@@ -143,7 +143,7 @@ def enqueue_feed_updates(
     deliveries were made. Runs inside the sync's transaction; expired subscriptions are
     removed first."""
     subs.expire_websub(conn, now)
-    base = settings.base_url.rstrip("/")
+    base = site_url(settings.base_url)
     changed = {f"{base}/{path}": path for path in written if feed_media_type(path)}
     if not changed:
         return 0
