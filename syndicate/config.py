@@ -36,8 +36,9 @@ class Settings:
     """Local state (the default SQLite database lives here)."""
     database_url: str = ""
     """SQLAlchemy URL of the state store; empty means ``sqlite:///<state_dir>/syndicate.db``."""
-    base_url: str = "http://127.0.0.1:8080"
-    """Public URL under which the publication tree and the API are reachable."""
+    base_url: str = ""
+    """Public URL under which the publication tree and the API are reachable; empty means
+    ``http://<host>:<port>`` (loopback for a wildcard host), following those settings."""
     publisher: str = "DiseaseMaps"
     """Name of the publisher, used for attribution in every item."""
     source_language: str = "en"
@@ -75,6 +76,9 @@ class Settings:
     """Port the HTTP server listens on."""
     log_format: str = "json"
     """``json`` (one object per line) or ``text``."""
+    log_level: str = "info"
+    """Lowest level logged: ``debug``, ``info``, ``warning`` or ``error`` (idle job runs
+    log at ``debug``)."""
     api_rate_limit: float = 10.0
     """API requests per second each partner token may make on average (token bucket)."""
     api_rate_burst: int = 60
@@ -93,6 +97,10 @@ class Settings:
     shutdown_timeout: float = 30.0
     """Seconds a stopping process waits for in-flight deliveries and jobs before giving up."""
 
+    def __post_init__(self) -> None:
+        if not self.base_url:
+            object.__setattr__(self, "base_url", local_base_url(self.host, self.port))
+
     @property
     def retry_delays(self) -> tuple[float, ...] | None:
         """``retry_schedule`` parsed; ``None`` when it is empty (the built-in schedule)."""
@@ -106,6 +114,26 @@ class Settings:
         if self.database_url:
             return self.database_url
         return f"sqlite:///{self.state_dir / 'syndicate.db'}"
+
+
+def local_base_url(host: str, port: int) -> str:
+    """The URL of a server listening on ``host:port`` as seen from this machine."""
+    if host in {"", "0.0.0.0", "::"}:
+        host = "127.0.0.1"
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
+
+
+def listen_on(settings: Settings, host: str | None, port: int | None) -> Settings:
+    """``settings`` with another listening address; a ``base_url`` that followed the old
+    address follows the new one (a ``base_url`` set explicitly stays)."""
+    host = settings.host if host is None else host
+    port = settings.port if port is None else port
+    follows = settings.base_url == local_base_url(settings.host, settings.port)
+    return dataclasses.replace(
+        settings, host=host, port=port,
+        base_url=local_base_url(host, port) if follows else settings.base_url)
 
 
 FIELDS: dict[str, dataclasses.Field[Any]] = {f.name: f for f in dataclasses.fields(Settings)}
@@ -192,6 +220,9 @@ def _validate(settings: Settings) -> Settings:
             raise ConfigError(f"setting {name}: must be positive", name=name)
     if settings.log_format not in {"json", "text"}:
         raise ConfigError("setting log_format: must be json or text", name="log_format")
+    if settings.log_level not in {"debug", "info", "warning", "error"}:
+        raise ConfigError("setting log_level: must be debug, info, warning or error",
+                          name="log_level")
     if settings.api_rate_limit <= 0 or settings.api_rate_burst < 1:
         raise ConfigError(
             "setting api_rate_limit/api_rate_burst: must be positive", name="api_rate_limit"

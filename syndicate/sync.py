@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import Connection, Engine
 
-from .answers import Localization, Progress, localize_corpus
+from .answers import Incomplete, Localization, Progress, localize_corpus
 from .config import Settings
 from .publication import BuildResult, publish
 from .webhooks import ChangeSet, events, outbox, subscribers, websub
@@ -41,6 +41,13 @@ class SyncResult:
     events: tuple[str, ...]
     """Ids of the events enqueued by this run."""
     deliveries: int
+    errors: tuple[str, ...] = ()
+    """Content and catalog errors (``file:line: field: reason``) the localization met; what
+    they concern was not (re)published, and its last published version stays."""
+    warnings: tuple[str, ...] = ()
+    """Content warnings (``file:line: field: warning: reason``)."""
+    refused: tuple[Incomplete, ...] = ()
+    """Answers that could not be published as current in a language, with the reasons."""
 
 
 def sync(
@@ -89,4 +96,11 @@ def sync_and_publish(
                   publish=publish_changes, distribute=distribute)
     if metrics is not None:
         metrics.observe_feed_build(time.perf_counter() - started)
-    return result
+    corpus = localization.corpus
+    return dataclasses.replace(
+        result,
+        errors=tuple(str(p) for p in corpus.errors)
+        + tuple(str(e) for e in localization.catalog_errors),
+        warnings=tuple(str(p) for p in corpus.warnings),
+        refused=localization.incomplete,
+    )

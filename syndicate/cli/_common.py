@@ -3,7 +3,8 @@ one place where library errors become command-line errors.
 
 Commands are thin: parse, call the library, print. Library errors are
 :class:`~syndicate.errors.SyndicateError`; :class:`SyndicateGroup` turns any of them, raised
-by any command, into a one-line ``Error: ...`` and exit status 1 (never a traceback). This
+by any command, into a one-line ``Error: ...`` and an exit status telling what kind of
+problem it is (:data:`EXIT_CODES`), never a traceback. This
 package is the only one that reads the process environment (to build
 :class:`~syndicate.config.Settings`).
 """
@@ -21,7 +22,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from ..config import Settings, load_settings
-from ..errors import SyndicateError
+from ..errors import ConfigError, PublishError, StoreError, SyndicateError
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -29,16 +30,90 @@ if TYPE_CHECKING:
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+EXIT_CODES = {
+    "error": 1, "usage": 2, "settings": 3, "database": 4, "output": 5, "port": 6,
+    "content": 7,
+}
+"""Exit status of a command by what went wrong: ``error`` (content errors, a failed job,
+anything else), ``usage`` (click's), ``settings`` (a bad setting or settings file),
+``database`` (unreachable, corrupt or at another schema), ``output`` (the publication tree
+cannot be written), ``port`` (the address is in use), ``content`` (no content folder)."""
+
+
+def exit_code(exc: SyndicateError) -> int:
+    """The :data:`EXIT_CODES` status for a library error."""
+    if isinstance(exc, ConfigError):
+        special = {"port": "port", "host": "port", "content_dir": "content"}
+        return EXIT_CODES[special.get(exc.name or "", "settings")]
+    if isinstance(exc, StoreError):
+        return EXIT_CODES["database"]
+    if isinstance(exc, PublishError):
+        return EXIT_CODES["output"]
+    return EXIT_CODES["error"]
+
+
+class CommandError(click.ClickException):
+    """``Error: <message>`` on stderr and the given exit status."""
+
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.code = code
+        self.exit_code = code  # type: ignore[misc]  # click reads the instance's value
+
+
 class SyndicateGroup(click.Group):
-    """The root command group: a :class:`SyndicateError` from any command becomes a
-    :class:`click.ClickException` here, with the cause chained."""
+    """The root command group: a :class:`SyndicateError` from any command, or a database
+    that cannot be reached or read, becomes one ``Error: ...`` line and the exit status of
+    :data:`EXIT_CODES` here, with the cause chained (never a traceback)."""
 
     def invoke(self, ctx: click.Context) -> Any:
         """Run the command line; translate library errors once, for every command."""
+        import sqlalchemy as sa
+
         try:
             return super().invoke(ctx)
         except SyndicateError as exc:
-            raise click.ClickException(str(exc)) from exc
+            raise CommandError(str(exc), exit_code(exc)) from exc
+        except sa.exc.DBAPIError as exc:
+            raise CommandError(database_problem(exc), EXIT_CODES["database"]) from exc
+
+
+def database_problem(exc: Exception) -> str:
+    """One line about a database that cannot be used, and what to do."""
+    import sqlalchemy as sa
+
+    detail = str(getattr(exc, "orig", exc)).strip().splitlines()[0][:200] if str(
+        getattr(exc, "orig", exc)).strip() else type(exc).__name__
+    if not isinstance(exc, sa.exc.IntegrityError):
+        return (f"the state database cannot be used: {detail} (check database_url / "
+                "SYNDICATE_DATABASE_URL, that the server is up, and that the file is a "
+                "Syndicate database; restore it from a backup if it is damaged)")
+    return f"the state database refused an operation: {detail}"
+
+
+def require_writable(folder: Path) -> None:
+    """Refuse at once, in one line, an output folder this process cannot write (a
+    read-only file system, permissions, a file in the way), before any work is done."""
+    import tempfile
+
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".syndicate-probe-"):
+            pass
+    except OSError as exc:
+        raise PublishError(
+            f"output folder {folder} cannot be written ({exc.strerror}): make it writable "
+            "by this user or choose another with --out / SYNDICATE_OUT_DIR",
+            path=str(folder)) from exc
+
+
+def require_content(settings: Settings) -> None:
+    """Refuse to run without a content folder (an empty corpus would withdraw every
+    published answer)."""
+    if not settings.content_dir.is_dir():
+        raise ConfigError(
+            f"content folder {settings.content_dir} does not exist: point content_dir "
+            "(--content, SYNDICATE_CONTENT_DIR) at the answers", name="content_dir")
 
 
 def settings_options(func: F) -> F:
@@ -112,8 +187,16 @@ def progress_printer(enabled: bool) -> Callable[[str, int, int], None] | None:
 
 def open_store(settings: Settings) -> Engine:
     """The state store at the expected schema, closed with the command."""
+    import sqlalchemy as sa
+
     from ..store import open_engine
 
-    engine = open_engine(settings.database)
+    try:
+        engine = open_engine(settings.database)
+    except StoreError as exc:
+        cause = exc.__cause__
+        if isinstance(cause, sa.exc.SQLAlchemyError):  # the driver's words, on one line
+            raise StoreError(database_problem(cause)) from cause
+        raise
     click.get_current_context().call_on_close(engine.dispose)
     return engine

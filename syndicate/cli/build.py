@@ -10,7 +10,14 @@ from ..answers import load_corpus
 from ..build import build as run_build
 from ..config import Settings
 from ..publication import BuildResult
-from ._common import emit_json, progress_printer, settings_options, table
+from ._common import (
+    emit_json,
+    progress_printer,
+    require_content,
+    require_writable,
+    settings_options,
+    table,
+)
 
 
 @click.command()
@@ -26,6 +33,7 @@ def validate(settings: Settings, as_json: bool) -> None:
     Example:
       syndicate validate --content content/
     """
+    require_content(settings)
     corpus = load_corpus(settings.content_dir)
     if as_json:
         emit_json({
@@ -65,6 +73,8 @@ def build(settings: Settings, as_json: bool, progress: bool) -> None:
     Example:
       syndicate build --out public/ --json
     """
+    require_content(settings)
+    require_writable(settings.out_dir)
     outcome = run_build(settings, progress_printer(progress))
     result = outcome.result
     errors = list(outcome.errors)

@@ -6,13 +6,25 @@ command: parse, call the library, print.
 
 from __future__ import annotations
 
-import dataclasses
 import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import click
 
-from ..config import Settings
-from ._common import emit_json, open_store, settings_options, stamp, table
+from ..config import Settings, listen_on
+from ._common import (
+    emit_json,
+    open_store,
+    require_content,
+    require_writable,
+    settings_options,
+    stamp,
+    table,
+)
+
+if TYPE_CHECKING:
+    from ..service import Report
 
 
 @click.command()
@@ -33,10 +45,21 @@ def run(settings: Settings, host: str | None, port: int | None) -> None:
     """
     from ..service import RunProcess, configure_logs
 
-    settings = dataclasses.replace(settings, host=host or settings.host,
-                                   port=settings.port if port is None else port)
-    configure_logs(settings.log_format)
-    RunProcess(settings, open_store(settings), announce=lambda line: click.echo(line)).run()
+    settings = listen_on(settings, host or None, port)
+    require_content(settings)
+    require_writable(settings.out_dir)
+    configure_logs(settings.log_format, level=settings.log_level)
+    RunProcess(settings, open_store(settings), announce=_announcer(settings)).run()
+
+
+def _announcer(settings: Settings) -> Callable[[str], None]:
+    """Where the one "serving on ..." line goes (stdout): as text for people, or in JSON
+    mode as a JSON log object like every other line the process writes."""
+    if settings.log_format != "json":
+        return lambda line: click.echo(line)
+    from ..service import log_json
+
+    return lambda line: click.echo(log_json("syndicate.service", line))
 
 
 @click.command()
@@ -54,8 +77,8 @@ def worker(settings: Settings) -> None:
     """
     from ..service import WorkerProcess, configure_logs
 
-    configure_logs(settings.log_format)
-    WorkerProcess(settings, open_store(settings), announce=lambda line: click.echo(line)).run()
+    configure_logs(settings.log_format, level=settings.log_level)
+    WorkerProcess(settings, open_store(settings), announce=_announcer(settings)).run()
 
 
 @click.group()
@@ -107,7 +130,7 @@ def jobs_run(settings: Settings, name: str, as_json: bool) -> None:
     """
     from ..service import JobRunner, configure_logs
 
-    configure_logs(settings.log_format)
+    configure_logs(settings.log_format, level=settings.log_level)
     found = JobRunner(open_store(settings), settings).run(name, trigger="manual")
     if as_json:
         emit_json(found.to_dict())
@@ -177,25 +200,37 @@ def jobs_history(settings: Settings, job: str | None, limit: int, as_json: bool)
 
 @click.command()
 @settings_options
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def status(settings: Settings, as_json: bool) -> None:
-    """Operators' report: per language published, stale and overdue answers; failing or
-    disabled subscribers; the last run of each job.
+@click.option("--json", "as_json", is_flag=True,
+              help="Print the report as JSON (stable: see its \"format\" field).")
+@click.option("--check", is_flag=True,
+              help="Exit 1 when anything needs attention (for monitoring scripts).")
+def status(settings: Settings, as_json: bool, check: bool) -> None:
+    """Operators' report: per language published, stale, overdue and refused answers and
+    content errors; the problems and refusals with their reasons; failing or disabled
+    subscribers; the last run of each job; what needs attention.
 
     \b
     Example:
-      syndicate status --json | jq '.overdue[] | .answer_id'
+      syndicate status --check --json | jq '.attention'
     """
     from .._time import utc_now
     from ..service import JOBS, collect
 
-    found = collect(open_store(settings), now=utc_now(), jobs=JOBS)
+    found = collect(open_store(settings), now=utc_now(), jobs=JOBS,
+                    source_language=settings.source_language)
     if as_json:
         emit_json(found.as_dict())
-        return
-    click.echo(table([[r.language, str(r.publishable), str(r.stale), str(r.overdue)]
-                      for r in found.languages],
-                     ["language", "published", "stale", "past review_due"]))
+    else:
+        _print_status(found)
+    if check and found.attention:
+        sys.exit(1)
+
+
+def _print_status(found: Report) -> None:
+    click.echo(table([[r.language, str(r.publishable), str(r.stale), str(r.overdue),
+                       str(r.refused), str(r.content_errors)] for r in found.languages],
+                     ["language", "published", "stale", "past review_due", "refused",
+                      "content errors"]))
     for title, items in (("stale translations", found.stale),
                          ("past review_due", found.overdue)):
         if items:
@@ -204,6 +239,16 @@ def status(settings: Settings, as_json: bool) -> None:
                                str(i.review_due or "-"), i.title] for i in items],
                              ["language", "answer", "reviewed", "source reviewed", "review due",
                               "question"]))
+    if found.refused:
+        click.echo("\nrefused translations (the last good version, if any, stays published):")
+        click.echo(table([[i.language, i.answer_id, "; ".join(i.reasons)[:100]]
+                          for i in found.refused], ["language", "answer", "reason"]))
+    for title, problems in (("content errors", found.errors),
+                            ("content warnings", found.warnings)):
+        if problems:
+            click.echo(f"\n{title}:")
+            for problem in problems:
+                click.echo(f"  {problem}")
     click.echo("\nsubscribers failing or disabled:" if found.subscribers
                else "\nno subscriber failing or disabled")
     if found.subscribers:
@@ -214,3 +259,5 @@ def status(settings: Settings, as_json: bool) -> None:
     click.echo(table([[j.job, j.outcome, stamp(j.started_at), stamp(j.finished_at),
                        (j.error or "")[:60]] for j in found.jobs],
                      ["job", "outcome", "started (UTC)", "finished (UTC)", "error"]))
+    click.echo("\nneeds attention: " + "; ".join(found.attention) if found.attention
+               else "\nall is well")

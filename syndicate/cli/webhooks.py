@@ -8,15 +8,22 @@ command: parse, call the library, print.
 from __future__ import annotations
 
 import asyncio
-import collections
 import datetime as dt
+import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 import click
 
 from ..config import Settings
-from ._common import emit_json, open_store, settings_options, table
+from ._common import (
+    emit_json,
+    open_store,
+    require_content,
+    require_writable,
+    settings_options,
+    table,
+)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -63,24 +70,35 @@ def sync(settings: Settings, as_json: bool) -> None:
     """Localize, detect changes, store them and queue their webhooks, in one transaction.
 
     The publication tree is written inside the same transaction. Safe to re-run: events
-    are never queued twice.
+    are never queued twice. Recorded in the run history like `syndicate jobs run sync`
+    (so the service's /metrics and `syndicate status` see it), and never run at the same
+    time as another sync. Exits 1 if the sync fails.
 
     \b
     Example:
       syndicate sync && syndicate deliver --until-idle
     """
-    from .._time import utc_now
-    from ..sync import sync_and_publish
+    from ..service import JobRunner
 
-    engine = open_store(settings)
-    result = sync_and_publish(engine, settings, now=utc_now())
-    counts = collections.Counter(change.type for change in result.diff.changes)
+    require_content(settings)
+    require_writable(settings.out_dir)
+    run = JobRunner(open_store(settings), settings).run("sync", trigger="manual")
+    summary = run.summary
+    counts = summary.get("changes", {})
     if as_json:
-        emit_json({"events": list(result.events), "deliveries": result.deliveries,
-                   "changes": dict(counts)})
-        return
-    summary = ", ".join(f"{n} {kind}" for kind, n in sorted(counts.items())) or "no changes"
-    click.echo(f"{summary}; {len(result.events)} events, {result.deliveries} deliveries queued")
+        emit_json({"run": run.id, "outcome": run.outcome, "error": run.error,
+                   "events": summary.get("events", 0), "deliveries": summary.get("deliveries", 0),
+                   "changes": counts, "problems": summary.get("problems", {})})
+    elif run.outcome == "ok":
+        for problem in [*summary["problems"]["errors"], *summary["problems"]["warnings"]]:
+            click.echo(problem, err=True)
+        text = ", ".join(f"{n} {kind}" for kind, n in sorted(counts.items())) or "no changes"
+        click.echo(f"{text}; {summary['events']} events, {summary['deliveries']} deliveries "
+                   "queued")
+    else:
+        click.echo(f"sync {run.id}: {run.outcome}: {run.error}", err=True)
+    if run.outcome != "ok":
+        sys.exit(1)
 
 
 @click.command()

@@ -38,7 +38,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from .._time import Clock, rfc3339, utc_now
 from ..config import Settings
-from ..errors import ApiError, CursorError, HubRequestError, UnsafeURLError
+from ..errors import ApiError, CursorError, HubRequestError, StoreError, UnsafeURLError
 from ..metrics import CONTENT_TYPE, Metrics
 from ..tags import LANGUAGE_TAG, SAFE_NAME
 from ..webhooks import ANSWER_EVENTS, PinnedTransport, list_deliveries, netguard, requeue, websub
@@ -337,20 +337,21 @@ class ApiHandlers:
         return JSONResponse({"status": "ok"})
 
     async def readyz(self, request: Request) -> Response:
-        """GET /readyz: the database answers and the scheduler runs."""
-        import sqlalchemy as sa
-
-        def ping() -> None:
-            with self.engine.connect() as conn:
-                conn.execute(sa.text("SELECT 1"))
+        """GET /readyz: the database answers, at the schema this release expects, and the
+        process is not stopping."""
+        from ..store import check_schema
 
         try:
-            await self.db(ping)
+            await self.db(lambda: check_schema(self.engine))
+        except StoreError as exc:
+            log.warning("readiness: %s", exc)
+            raise ApiError(503, "not_ready", "the database schema is not the one this "
+                           "release expects (see the log)") from exc
         except Exception as exc:  # any driver error means not ready
             log.warning("readiness: database unreachable: %s", type(exc).__name__)
             raise ApiError(503, "not_ready", "the database is not reachable") from exc
-        if not self.ready():
-            raise ApiError(503, "not_ready", "the scheduler is not running")
+        if not await self.db(self.ready):
+            raise ApiError(503, "not_ready", "the service is stopping")
         return JSONResponse({"status": "ready"})
 
     async def metrics_text(self, request: Request) -> Response:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from .jobs import JOBS, JobRunner, Run, history
 from .logs import configure as configure_logs
+from .logs import log_json
 from .process import RunProcess, WorkerProcess
 from .report import Report, collect
 from .schedule import JobInfo, Scheduler, list_jobs, pause, resume
@@ -27,6 +28,7 @@ __all__ = [
     "configure_logs",
     "history",
     "list_jobs",
+    "log_json",
     "pause",
     "resume",
 ]

@@ -11,7 +11,16 @@ operator's shell), goes through :meth:`JobRunner.run`:
    A run that finds it taken is recorded as ``skipped``;
 3. the job runs; its outcome (``ok`` or ``error``, with the error), end time and a summary
    are recorded, older runs beyond ``job_history`` are pruned, the lease is given back and
-   the metrics callback, if any, is told ``(job, outcome, seconds)``.
+   the metrics callback, if any, is told ``(job, outcome, seconds)``. Outcomes are the one
+   vocabulary of :data:`syndicate.metrics.OUTCOMES`.
+
+A scheduled run that finds ticks skipped since the previous scheduled run (no scheduler was
+running) records them as one ``missed`` run naming how many, and counts them in the metrics.
+A run that did nothing (``deliver`` with nothing due) logs at debug and is marked ``idle``
+in its summary; a run that did work logs one line at info with its summary. A sync logs
+each content problem (``file:line``) when it first appears and when it is gone, not at every
+tick, and keeps them, with the refused translations, in its summary: ``syndicate status``,
+the report and ``/metrics`` read them from there.
 
 Jobs are idempotent: ``sync`` derives event ids from content (a re-run enqueues nothing
 new), ``deliver`` sends what is due (claims are leases), ``report`` only reads.
@@ -38,8 +47,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from .._time import Clock, process_name, rfc3339, utc_now
+from ..build import inputs_fingerprint
 from ..config import Settings
-from ..errors import JobError
+from ..errors import ConfigError, JobError
+from ..metrics import ERROR, MISSED, OK, RUNNING, SKIPPED, last_sync_summary
 from ..store import job_runs
 from ..sync import sync_and_publish
 from ..webhooks import PinnedTransport, Stats, Worker
@@ -90,7 +101,7 @@ class Run:
     started_at: dt.datetime
     finished_at: dt.datetime | None
     outcome: str
-    """``running``, ``ok``, ``error``, ``skipped``, ``missed`` or ``interrupted``."""
+    """One of :data:`syndicate.metrics.OUTCOMES`."""
     error: str | None
     summary: dict[str, Any]
     host: str | None = None
@@ -156,6 +167,7 @@ class JobRunner:
 
     # -- the run protocol -------------------------------------------------------------------
 
+    # Longer than 60 lines: the run protocol of the module doc, step by step, in one place.
     def run(self, job: str, *, trigger: str = "manual",
             scheduled_for: dt.datetime | None = None) -> Run:
         """Run ``job`` once (see the module doc); never raises for what the job does."""
@@ -163,59 +175,93 @@ class JobRunner:
         if trigger == "schedule" and self.may_schedule is not None and not self.may_schedule():
             # Recorded, so the tick is neither silent nor run later by another leader.
             with contextlib.suppress(sa.exc.SQLAlchemyError):
-                self.record(job, trigger, scheduled_for, "skipped", "not the scheduler leader")
+                self.record(job, trigger, scheduled_for, SKIPPED, "not the scheduler leader")
             return self._skipped(job, trigger, scheduled_for, "not the scheduler leader")
         run_id = "run_" + secrets.token_hex(8)
         started = self.clock()
+        if trigger == "schedule" and scheduled_for is not None:
+            self._count_missed(job, scheduled_for)
         if not self._begin(run_id, job, trigger, scheduled_for, started):
-            log.info("tick already run", extra={"job": job, "trigger": trigger})
+            log.debug("tick already run", extra={"job": job, "trigger": trigger})
             return self._skipped(job, trigger, scheduled_for, "tick already run")
         lock, ttl = f"job:{job}", self.settings.leader_lease
         if not leases.acquire(self.engine, lock, run_id, now=started, ttl=ttl):
             busy = f"another run of {job} is in progress"
-            self._finish(run_id, "skipped", busy, {})
+            self._finish(run_id, SKIPPED, busy, {})
             log.info("run skipped", extra={"job": job, "run_id": run_id, "error": busy})
+            self._tell(job, SKIPPED, 0.0)
             return self._get(run_id)
         self._interrupt_stale(job, run_id)
-        log.info("run started", extra={"job": job, "run_id": run_id, "trigger": trigger})
+        log.debug("run started", extra={"job": job, "run_id": run_id, "trigger": trigger})
         began = time.monotonic()
-        outcome, error, summary = "ok", None, {}  # type: str, str | None, dict[str, Any]
+        outcome, error, summary = OK, None, {}  # type: str, str | None, dict[str, Any]
         try:
             with leases.Heartbeat(self.engine, lock, run_id, ttl=ttl, clock=self.clock):
                 summary = getattr(self, f"_job_{job}")(run_id)
         except Exception as exc:
-            outcome, error = "error", f"{type(exc).__name__}: {exc}"[:2000]
-            log.error("run failed", exc_info=True, extra={"job": job, "run_id": run_id})
+            outcome, error = ERROR, f"{type(exc).__name__}: {exc}"[:2000]
+            if isinstance(exc, ConfigError):  # a setting to fix, not a bug: no traceback
+                log.error("run failed", extra={"job": job, "run_id": run_id, "error": error})
+            else:
+                log.error("run failed", exc_info=True, extra={"job": job, "run_id": run_id})
         finally:
             seconds = time.monotonic() - began
+            if scheduled_for is not None:
+                summary["late_seconds"] = round((started - scheduled_for).total_seconds(), 3)
             self._finish(run_id, outcome, error, summary)
             leases.release(self.engine, lock, run_id)
             self._prune(job)
-        log.info("run finished", extra={"job": job, "run_id": run_id, "outcome": outcome,
-                                        "seconds": round(seconds, 3)})
+        level = logging.DEBUG if summary.get("idle") and outcome == OK else logging.INFO
+        log.log(level, "run finished", extra={
+            "job": job, "run_id": run_id, "outcome": outcome, "seconds": round(seconds, 3),
+            "summary": json.dumps(summary, default=str, sort_keys=True)})
+        self._tell(job, outcome, seconds)
+        return self._get(run_id)
+
+    def _tell(self, job: str, outcome: str, seconds: float) -> None:
         if self.metrics is not None:
             try:
                 self.metrics(job, outcome, seconds)
             except Exception:  # metrics never break a job
                 log.exception("metrics callback failed", extra={"job": job})
-        return self._get(run_id)
+
+    def _count_missed(self, job: str, scheduled_for: dt.datetime) -> None:
+        """Ticks between the previous scheduled run and this one never ran: record them."""
+        j = job_runs.c
+        with self.engine.connect() as conn:
+            previous = conn.execute(
+                sa.select(sa.func.max(j.scheduled_for)).where(j.job == job)
+                .where(j.trigger == "schedule").where(j.scheduled_for < scheduled_for)
+            ).scalar()
+        if previous is None:
+            return
+        every = interval(self.settings, job)
+        ticks = round((scheduled_for - previous).total_seconds() / every) - 1
+        if ticks <= 0:
+            return
+        self.record(job, MISSED, previous + dt.timedelta(seconds=every), MISSED,
+                    f"{ticks} tick(s) from {rfc3339(previous + dt.timedelta(seconds=every))} "
+                    "did not run (no scheduler was running)", summary={"ticks": ticks})
+        if self.observed is not None:
+            self.observed.record_missed_ticks(job, ticks - 1)  # record() counted one
 
     def record(self, job: str, trigger: str, scheduled_for: dt.datetime | None,
-               outcome: str, error: str) -> None:
+               outcome: str, error: str, *, summary: dict[str, Any] | None = None) -> None:
         """Record a run that did not happen (``missed``, or ``skipped`` by the scheduler)."""
         run_id = "run_" + secrets.token_hex(8)
         now = self.clock()
         if self._begin(run_id, job, trigger, scheduled_for, now):
-            self._finish(run_id, outcome, error, {})
+            self._finish(run_id, outcome, error, summary or {})
             self._prune(job)
         log.warning(f"run {outcome}", extra={"job": job, "run_id": run_id, "error": error})
-        if self.metrics is not None:
-            self.metrics(job, outcome, 0.0)
+        self._tell(job, outcome, 0.0)
+        if outcome == MISSED and self.observed is not None:
+            self.observed.record_missed_ticks(job, 1)
 
     def _skipped(self, job: str, trigger: str, scheduled_for: dt.datetime | None,
                  error: str) -> Run:
         now = self.clock()
-        return Run("", job, trigger, scheduled_for, now, now, "skipped", error, {}, self.host)
+        return Run("", job, trigger, scheduled_for, now, now, SKIPPED, error, {}, self.host)
 
     def _begin(self, run_id: str, job: str, trigger: str, scheduled_for: dt.datetime | None,
                started: dt.datetime) -> bool:
@@ -223,7 +269,7 @@ class JobRunner:
             with self.engine.begin() as conn:
                 conn.execute(job_runs.insert().values(
                     id=run_id, job=job, trigger=trigger, scheduled_for=scheduled_for,
-                    started_at=started, outcome="running", host=self.host,
+                    started_at=started, outcome=RUNNING, host=self.host,
                 ))
         except sa.exc.IntegrityError:
             return False
@@ -245,7 +291,7 @@ class JobRunner:
         """Runs still marked running while we hold the lock died with their process."""
         j = job_runs.c
         with self.engine.begin() as conn:
-            conn.execute(job_runs.update().where(j.job == job).where(j.outcome == "running")
+            conn.execute(job_runs.update().where(j.job == job).where(j.outcome == RUNNING)
                          .where(j.id != run_id)
                          .values(outcome="interrupted", error="the process running it stopped"))
 
@@ -260,6 +306,15 @@ class JobRunner:
     # -- the jobs ---------------------------------------------------------------------------
 
     def _job_sync(self, run_id: str) -> dict[str, Any]:
+        if not self.settings.content_dir.is_dir():
+            # An empty corpus would withdraw every answer: refuse instead.
+            raise ConfigError(
+                f"setting content_dir: {self.settings.content_dir} is not a folder; point "
+                "content_dir (SYNDICATE_CONTENT_DIR, --content) at the answers",
+                name="content_dir")
+        fingerprint = inputs_fingerprint(self.settings)
+        with self.engine.connect() as conn:
+            before = last_sync_summary(conn)
         result = sync_and_publish(self.engine, self.settings, now=self.clock(),
                                   metrics=self.observed)
         for change in result.diff.changes:
@@ -274,15 +329,22 @@ class JobRunner:
                 conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql(
                     "ANALYZE deliveries")
         counts = collections.Counter(change.type for change in result.diff.changes)
+        problems = {"errors": list(result.errors), "warnings": list(result.warnings)}
+        refused: dict[str, list[dict[str, Any]]] = {}
+        for item in result.refused:
+            refused.setdefault(item.language, []).append(
+                {"answer": item.answer_id, "reasons": list(item.reasons)})
+        _log_problem_changes(run_id, before.get("problems", {}), problems)
         return {"changes": dict(counts), "events": len(result.events),
-                "deliveries": result.deliveries}
+                "deliveries": result.deliveries, "problems": problems, "refused": refused,
+                "inputs": fingerprint, "idle": not counts}
 
     def _job_deliver(self, run_id: str) -> dict[str, Any]:
         if self.stopping.is_set():
-            return {"attempts": 0, "delivered": 0, "failed": 0}
+            return {"attempts": 0, "delivered": 0, "failed": 0, "idle": True}
         stats = asyncio.run(self._deliver())
         return {"attempts": stats.attempts, "delivered": stats.delivered,
-                "failed": stats.failed}
+                "failed": stats.failed, "idle": not stats.attempts}
 
     async def _deliver(self) -> Stats:
         settings = self.settings
@@ -305,7 +367,9 @@ class JobRunner:
             await transport.aclose()
 
     def _job_report(self, run_id: str) -> dict[str, Any]:
-        report = collect(self.engine, now=self.clock(), jobs=JOBS)
+        self._await_running_sync()
+        report = collect(self.engine, now=self.clock(), jobs=JOBS,
+                         source_language=self.settings.source_language)
         for item in report.overdue:
             log.warning("review overdue", extra={
                 "job": "report", "run_id": run_id, "answer": item.answer_id,
@@ -319,6 +383,34 @@ class JobRunner:
             log.warning("subscriber in trouble", extra={
                 "job": "report", "run_id": run_id, "subscriber": sub.id, "state": sub.status,
                 "error": sub.reason or f"failing since {sub.failing_since}"})
+        for refused in report.refused:
+            log.warning("translation refused", extra={
+                "job": "report", "run_id": run_id, "answer": refused.answer_id,
+                "language": refused.language, "error": "; ".join(refused.reasons)[:500]})
         data = report.as_dict()
-        return {"languages": data["languages"], "overdue": data["overdue"],
-                "stale": data["stale"], "subscribers": data["subscribers"]}
+        return {key: data[key] for key in ("languages", "overdue", "stale", "subscribers",
+                                           "refused", "errors", "warnings", "attention")}
+
+    def _await_running_sync(self, longest: float = 600.0) -> None:
+        """Wait while a sync runs, at most ``longest`` seconds: the first report on a new
+        database starts just after the first sync (see the scheduler) and must see what it
+        published."""
+        deadline = time.monotonic() + longest
+        while not self.stopping.is_set() and time.monotonic() < deadline:
+            held = leases.current(self.engine, "job:sync")
+            if held is None or held.expires_at <= self.clock():
+                return
+            self.stopping.wait(0.2)
+
+
+def _log_problem_changes(run_id: str, before: dict[str, Any], now: dict[str, list[str]]) -> None:
+    """Log content problems that appeared since the last sync, and those that are gone."""
+    for kind, level in (("errors", logging.ERROR), ("warnings", logging.WARNING)):
+        old, new = set(before.get(kind, [])), now[kind]
+        for problem in new:
+            if problem not in old:
+                log.log(level, f"content {kind[:-1]}: {problem}", extra={
+                    "job": "sync", "run_id": run_id, "error": problem})
+        for problem in sorted(old - set(new)):
+            log.info(f"content {kind[:-1]} resolved: {problem}", extra={
+                "job": "sync", "run_id": run_id, "error": problem})

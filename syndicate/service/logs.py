@@ -19,7 +19,7 @@ CONTEXT = (
     "job", "run_id", "trigger", "outcome", "seconds", "answer", "language", "subscriber",
     "delivery", "webhook_id", "status", "attempt", "state", "holder", "lease", "host", "port",
     "url", "error", "events", "deliveries", "attempts", "delivered", "failed", "count",
-    "worker", "change",
+    "worker", "change", "summary",
 )
 """The ``extra`` keys written to the log, in this order."""
 _SECRETS = ("secret", "token", "password", "authorization")
@@ -54,6 +54,12 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(data, ensure_ascii=False, default=str)
 
 
+def log_json(logger: str, message: str, level: int = logging.INFO) -> str:
+    """One line as :class:`JsonFormatter` writes it, for output that is not logged."""
+    record = logging.LogRecord(logger, level, "", 0, message, None, None)
+    return JsonFormatter().format(record)
+
+
 class TextFormatter(logging.Formatter):
     """``time level logger: message key=value ...`` for people at a terminal."""
 
@@ -67,15 +73,33 @@ class TextFormatter(logging.Formatter):
         return line
 
 
-def configure(log_format: str, *, stream: IO[str] | None = None, level: int = logging.INFO) -> None:
-    """Send every log record (Syndicate's, uvicorn's, APScheduler's) to ``stream``."""
+class _MigrationChatter(logging.Filter):
+    """Drops what Alembic says each time it merely looks at the schema version (twice per
+    command): only lines of migrations that actually run get through."""
+
+    QUIET = ("Context impl ", "Will assume ")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith(self.QUIET)
+
+
+LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING,
+          "error": logging.ERROR}
+"""The values of the ``log_level`` setting."""
+
+
+def configure(log_format: str, *, stream: IO[str] | None = None,
+              level: int | str = logging.INFO) -> None:
+    """Send every log record (Syndicate's, uvicorn's, APScheduler's, Alembic's) to
+    ``stream``, at ``level`` (a number or a name of :data:`LEVELS`) and above."""
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(JsonFormatter() if log_format == "json" else TextFormatter())
+    handler.addFilter(_MigrationChatter())
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)
     root.addHandler(handler)
-    root.setLevel(level)
+    root.setLevel(LEVELS[level] if isinstance(level, str) else level)
     # APScheduler logs every run at INFO; the run history and our own lines say it better.
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):

@@ -20,8 +20,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import signal
+import socket
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -31,8 +33,10 @@ from starlette.types import ASGIApp
 
 from .._time import Clock, process_name, utc_now
 from ..config import Settings
+from ..errors import ConfigError, StoreError
 from ..http import create_app
 from ..metrics import Metrics
+from ..store import check_schema
 from ..webhooks import PinnedTransport, Worker
 from .jobs import JobMetrics, JobRunner, TransportFactory
 from .leases import Elector
@@ -77,6 +81,31 @@ def _uvicorn_server(app: ASGIApp, settings: Settings) -> Any:
     return Server(config)
 
 
+def bind(settings: Settings) -> socket.socket:
+    """The listening socket on ``host:port``, bound before anything starts: an address in
+    use (or not available here) is a :class:`ConfigError` naming it and the fix."""
+    try:
+        infos = socket.getaddrinfo(settings.host or None, settings.port,
+                                   type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+        family, kind, proto, _, address = infos[0]
+        sock = socket.socket(family, kind, proto)
+    except (OSError, IndexError) as exc:
+        raise ConfigError(f"setting host: cannot listen on {settings.host!r}: {exc}; "
+                          "choose another address (--host, SYNDICATE_HOST)", name="host") from exc
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+    except OSError as exc:
+        sock.close()
+        why = "is already in use" if exc.errno == errno.EADDRINUSE else f"cannot be used " \
+            f"({exc.strerror})"
+        raise ConfigError(
+            f"setting port: {settings.host}:{settings.port} {why}: stop the other process "
+            "or choose another port (--port, SYNDICATE_PORT)", name="port") from exc
+    sock.set_inheritable(True)
+    return sock
+
+
 class RunProcess:
     """One ``syndicate run`` process."""
 
@@ -95,7 +124,7 @@ class RunProcess:
         self.announce = announce
         self.observed = Metrics()
         self.app: ASGIApp = create_app(
-            settings, engine, ready=lambda: bool(self.readiness()["ready"]), metrics=self.observed,
+            settings, engine, ready=lambda: not self._closing, metrics=self.observed,
         )
         self.holder = process_name()
         self.runner = JobRunner(engine, settings, clock=clock,
@@ -119,16 +148,19 @@ class RunProcess:
             self.scheduler.start()
 
     def readiness(self) -> dict[str, Any]:
-        """For ``/readyz``: the database answers; this process leads or stands by."""
+        """For ``/readyz``: the database answers at the schema this code expects (a
+        database migrated by a newer release, or restored from an older one, is not
+        ready); this process leads or stands by."""
         try:
-            with self.engine.connect() as conn:
-                conn.execute(sa.text("SELECT 1"))
-            database = True
+            check_schema(self.engine)
+            database, schema = True, True
+        except StoreError:
+            database, schema = True, False
         except sa.exc.SQLAlchemyError:
-            database = False
+            database, schema = False, False
         role = "leader" if self.scheduler.running else "standby"
-        return {"ready": database and not self._closing, "database": database,
-                "scheduler": role}
+        return {"ready": database and schema and not self._closing, "database": database,
+                "schema": schema, "scheduler": role}
 
     def request_stop(self) -> None:
         """Begin a graceful stop (the signal handler)."""
@@ -150,10 +182,11 @@ class RunProcess:
     async def serve(self) -> None:
         """The process's life: start, serve until a signal, stop."""
         loop = asyncio.get_running_loop()
+        sock = bind(self.settings)
         self._server = server = _uvicorn_server(self.app, self.settings)
         with _signals(loop, self.request_stop):
             self.elector.start()
-            serving = asyncio.create_task(server.serve())
+            serving = asyncio.create_task(server.serve(sockets=[sock]))
             while not server.started and not serving.done():
                 await asyncio.sleep(0.02)
             if server.started:

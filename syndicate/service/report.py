@@ -1,10 +1,14 @@
-"""The operators' report: what is published, what is stale or overdue, who is failing.
+"""The operators' report: what is published, what is refused, stale or overdue, who is
+failing, and whether anything needs attention.
 
-Read from the state store, so it describes what the last ``sync`` published: per language
-the answers served, stale translations (a language still showing an older review than the
-source), answers past their ``review_due`` date, subscribers failing or disabled, and the
-last run of every job. ``syndicate status`` prints it; the ``report`` job logs it and keeps
-it in the run history.
+Read from the state store, so it describes what the last ``sync`` published and found: per
+language the answers served, stale translations (a language still showing an older review
+than the source), answers past their ``review_due`` date, translations refused (fuzzy,
+missing or failing checks, with the reasons) and content errors; subscribers failing or
+disabled; the last run of every job. ``syndicate status`` prints it (``--check`` exits
+non-zero when :attr:`Report.attention` is not empty); the ``report`` job logs it and keeps it
+in the run history. :meth:`Report.as_dict` is the stable ``--json`` document
+(:data:`FORMAT` changes when a field changes meaning or goes away; fields may be added).
 """
 
 from __future__ import annotations
@@ -17,7 +21,11 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from .._time import rfc3339
+from ..metrics import MISSED, OK, last_sync_summary
 from ..store import job_runs, renditions, subscribers
+
+FORMAT = 1
+"""Version of the ``syndicate status --json`` document."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -28,6 +36,20 @@ class LanguageRow:
     publishable: int
     stale: int
     overdue: int
+    refused: int = 0
+    """Answers not published as current in this language (see :attr:`Report.refused`)."""
+    content_errors: int = 0
+    """Errors in this language's inputs: answer files for the source language, the catalog
+    for the others."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class RefusedItem:
+    """An answer the last sync could not publish as current in a language, and why."""
+
+    answer_id: str
+    language: str
+    reasons: tuple[str, ...]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -75,10 +97,35 @@ class Report:
     overdue: tuple[ReviewItem, ...]
     subscribers: tuple[SubscriberRow, ...]
     jobs: tuple[LastRun, ...]
+    refused: tuple[RefusedItem, ...] = ()
+    errors: tuple[str, ...] = ()
+    """Content and catalog errors the last sync found (``file:line: field: reason``)."""
+    warnings: tuple[str, ...] = ()
+    synced_at: dt.datetime | None = None
+    """When the sync that found the refused translations and problems finished."""
+
+    @property
+    def attention(self) -> tuple[str, ...]:
+        """What needs an operator, one line each; empty when all is well."""
+        found = [f"{len(self.errors)} content error(s)"] if self.errors else []
+        for label, items in (("refused translation(s)", self.refused),
+                             ("stale translation(s)", self.stale),
+                             ("answer(s) past review_due", self.overdue),
+                             ("subscriber(s) failing or disabled", self.subscribers)):
+            if items:
+                found.append(f"{len(items)} {label}")
+        if self.synced_at is None:
+            found.append("no sync has finished yet")
+        found += [f"job {run.job}: last run {run.outcome}" for run in self.jobs
+                  if run.outcome not in (OK, "running", "skipped")]
+        return tuple(found)
 
     def as_dict(self) -> dict[str, Any]:
-        """JSON-ready data (dates as ISO 8601 strings)."""
+        """The stable JSON document (dates as ISO 8601 strings), see :data:`FORMAT`."""
         data: dict[str, Any] = _plain(dataclasses.asdict(self))
+        data["format"] = FORMAT
+        data["attention"] = list(self.attention)
+        data["ok"] = not self.attention
         return data
 
 
@@ -94,7 +141,8 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def collect(engine: Engine, *, now: dt.datetime, jobs: tuple[str, ...] = ()) -> Report:
+def collect(engine: Engine, *, now: dt.datetime, jobs: tuple[str, ...] = (),
+            source_language: str = "en") -> Report:
     """Build the report from the store as of ``now``."""
     r = renditions.c
     today = now.date()
@@ -112,11 +160,13 @@ def collect(engine: Engine, *, now: dt.datetime, jobs: tuple[str, ...] = ()) -> 
             .order_by(s.id)
         ).all()
         last = _last_runs(conn, jobs)
+        summary = last_sync_summary(conn)
+        synced_at = _last_sync_time(conn)
     per_language: dict[str, list[int]] = {}
     stale: list[ReviewItem] = []
     overdue: list[ReviewItem] = []
     for row in rows:
-        counts = per_language.setdefault(row.language, [0, 0, 0])
+        counts = per_language.setdefault(row.language, [0, 0, 0, 0, 0])
         item = ReviewItem(row.answer_id, row.language, row.title, row.reviewed, row.source_reviewed,
                     row.review_due)
         counts[0] += 1
@@ -126,21 +176,52 @@ def collect(engine: Engine, *, now: dt.datetime, jobs: tuple[str, ...] = ()) -> 
         if row.review_due is not None and row.review_due < today:
             counts[2] += 1
             overdue.append(item)
+    refused = [RefusedItem(item["answer"], language, tuple(item["reasons"]))
+               for language, items in sorted(summary.get("refused", {}).items())
+               for item in items]
+    for refusal in refused:
+        per_language.setdefault(refusal.language, [0, 0, 0, 0, 0])[3] += 1
+    problems = summary.get("problems", {})
+    errors = tuple(problems.get("errors", ()))
+    for error in errors:
+        language = _language_of(error, per_language) or source_language
+        per_language.setdefault(language, [0, 0, 0, 0, 0])[4] += 1
     return Report(
         generated_at=now,
-        languages=tuple(LanguageRow(lang, *counts) for lang, counts in per_language.items()),
+        languages=tuple(LanguageRow(lang, *per_language[lang]) for lang in sorted(per_language)),
         stale=tuple(stale),
         overdue=tuple(overdue),
         subscribers=tuple(SubscriberRow(*row) for row in troubled),
         jobs=last,
+        refused=tuple(refused),
+        errors=errors,
+        warnings=tuple(problems.get("warnings", ())),
+        synced_at=synced_at,
     )
+
+
+def _language_of(error: str, languages: dict[str, list[int]]) -> str | None:
+    """The language whose catalog an error names (``.../<lang>/LC_MESSAGES/...``)."""
+    path = error.split(":", 1)[0].replace("\\", "/").split("/")
+    if "LC_MESSAGES" in path:
+        index = path.index("LC_MESSAGES")
+        return path[index - 1] if index else None
+    return None
+
+
+def _last_sync_time(conn: sa.Connection) -> dt.datetime | None:
+    j = job_runs.c
+    found: dt.datetime | None = conn.execute(
+        sa.select(sa.func.max(j.finished_at)).where(j.job == "sync").where(j.outcome == OK)
+    ).scalar()
+    return found
 
 
 def _last_runs(conn: sa.Connection, jobs: tuple[str, ...]) -> tuple[LastRun, ...]:
     j = job_runs.c
     latest = (
         sa.select(j.job, sa.func.max(j.started_at).label("started"))
-        .where(j.outcome != "missed")
+        .where(j.outcome != MISSED)
         .group_by(j.job)
         .subquery()
     )

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 import logging
 import pickle
 from typing import Any
@@ -38,13 +39,17 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.engine import Engine
 
 from .._time import rfc3339
+from ..build import inputs_fingerprint
 from ..config import Settings
 from ..errors import JobError
+from ..metrics import ERROR, MISSED, OK, SKIPPED
 from ..store import apscheduler_jobs, job_runs
 from .jobs import JOBS, JobRunner, interval, misfire_grace
 
 ANCHOR = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 """Every interval trigger counts its ticks from here."""
+FIRST_REPORT_DELAY = 2.0
+"""Seconds after the first sync that the first report on a new database starts."""
 
 log = logging.getLogger("syndicate.schedule")
 
@@ -102,12 +107,12 @@ class TickExecutor(ThreadPoolExecutor):  # type: ignore[misc]
         for run_time in run_times:
             late = (dt.datetime.now(dt.UTC) - run_time).total_seconds()
             if job.misfire_grace_time is not None and late > job.misfire_grace_time:
-                self.runner.record(job.id, "missed", run_time, "missed",
+                self.runner.record(job.id, MISSED, run_time, MISSED,
                                    f"started {late:.1f} s late, past its grace time")
                 events.append(JobExecutionEvent(EVENT_JOB_MISSED, job.id, "default", run_time))
                 continue
             run = self.runner.run(job.id, trigger="schedule", scheduled_for=run_time)
-            code = EVENT_JOB_ERROR if run.outcome == "error" else EVENT_JOB_EXECUTED
+            code = EVENT_JOB_ERROR if run.outcome == ERROR else EVENT_JOB_EXECUTED
             events.append(JobExecutionEvent(code, job.id, "default", run_time, retval=run.id))
         return events
 
@@ -152,14 +157,30 @@ class Scheduler:
             seconds, grace = interval(settings, name), misfire_grace(settings, name)
             existing = scheduler.get_job(name)
             if existing is None:
+                # The first report starts after the first sync has begun (it waits for it).
+                first = now + dt.timedelta(seconds=FIRST_REPORT_DELAY if name == "report" else 0)
                 scheduler.add_job(
                     scheduled_job, trigger(seconds), args=(name,), id=name, name=name,
-                    misfire_grace_time=grace, coalesce=True, max_instances=1, next_run_time=now,
+                    misfire_grace_time=grace, coalesce=True, max_instances=1, next_run_time=first,
                 )
-            elif (existing.trigger.interval.total_seconds() != seconds
-                  or existing.misfire_grace_time != grace):
+            elif name == "sync" and self.sync_due():
+                scheduler.modify_job(name, next_run_time=now)
+                log.info("inputs changed since the last sync: syncing now", extra={"job": name})
+            if existing is not None and (existing.trigger.interval.total_seconds() != seconds
+                                         or existing.misfire_grace_time != grace):
                 scheduler.modify_job(name, trigger=trigger(seconds), misfire_grace_time=grace,
                                      coalesce=True, max_instances=1)
+
+    def sync_due(self) -> bool:
+        """Whether content, catalogs, settings or code changed since the last sync that
+        finished ok (or none did): then the sync runs at start, not an interval later."""
+        j = job_runs.c
+        with self.engine.connect() as conn:
+            raw = conn.execute(
+                sa.select(j.summary).where(j.job == "sync").where(j.outcome == OK)
+                .order_by(j.finished_at.desc(), j.id.desc()).limit(1)).scalar()
+        recorded = json.loads(raw).get("inputs") if raw else None
+        return bool(recorded != inputs_fingerprint(self.runner.settings))
 
     def stop(self, wait: bool = True) -> None:
         """Stop scheduling; with ``wait``, until running jobs are done."""
@@ -175,7 +196,7 @@ class Scheduler:
 
     def _max_instances(self, event: Any) -> None:
         times = event.scheduled_run_times or [None]
-        self.runner.record(event.job_id, "schedule", times[-1], "skipped",
+        self.runner.record(event.job_id, "schedule", times[-1], SKIPPED,
                            "previous run still in progress")
 
 

@@ -58,4 +58,5 @@ def test_readiness_reports_the_database_and_the_role(
     engine: sa.engine.Engine, settings: Settings
 ) -> None:
     service = RunProcess(settings, engine, announce=lambda line: None)
-    assert service.readiness() == {"ready": True, "database": True, "scheduler": "standby"}
+    assert service.readiness() == {"ready": True, "database": True, "schema": True,
+                                   "scheduler": "standby"}
