@@ -43,13 +43,14 @@ def run(settings: Settings, host: str | None, port: int | None) -> None:
     Example:
       syndicate run --host 0.0.0.0 --port 8080
     """
-    from ..service import RunProcess, configure_logs
+    from ..service import RunProcess, bind, configure_logs
 
     settings = listen_on(settings, host or None, port)
     require_content(settings)
     require_writable(settings.out_dir)
+    sock = bind(settings)  # a port in use is refused before anything else happens
     configure_logs(settings.log_format, level=settings.log_level)
-    RunProcess(settings, open_store(settings), announce=_announcer(settings)).run()
+    RunProcess(settings, open_store(settings), announce=_announcer(settings), sock=sock).run()
 
 
 def _announcer(settings: Settings) -> Callable[[str], None]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from .jobs import JOBS, JobRunner, Run, history
 from .logs import configure as configure_logs
 from .logs import log_json
-from .process import RunProcess, WorkerProcess
+from .process import RunProcess, WorkerProcess, bind
 from .report import Report, collect
 from .schedule import JobInfo, Scheduler, list_jobs, pause, resume
 
@@ -24,6 +24,7 @@ __all__ = [
     "RunProcess",
     "Scheduler",
     "WorkerProcess",
+    "bind",
     "collect",
     "configure_logs",
     "history",

@@ -118,10 +118,13 @@ class RunProcess:
         metrics: JobMetrics | None = None,
         transport: TransportFactory | None = None,
         announce: Callable[[str], None] = print,
+        sock: socket.socket | None = None,
     ) -> None:
         self.settings = settings
         self.engine = engine
         self.announce = announce
+        self.sock = sock
+        """The listening socket, if bound already (see :func:`bind`)."""
         self.observed = Metrics()
         self.app: ASGIApp = create_app(
             settings, engine, ready=lambda: not self._closing, metrics=self.observed,
@@ -182,7 +185,7 @@ class RunProcess:
     async def serve(self) -> None:
         """The process's life: start, serve until a signal, stop."""
         loop = asyncio.get_running_loop()
-        sock = bind(self.settings)
+        sock = self.sock or bind(self.settings)
         self._server = server = _uvicorn_server(self.app, self.settings)
         with _signals(loop, self.request_stop):
             self.elector.start()
