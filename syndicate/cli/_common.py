@@ -66,6 +66,18 @@ class SyndicateGroup(click.Group):
     that cannot be reached or read, becomes one ``Error: ...`` line and the exit status of
     :data:`EXIT_CODES` here, with the cause chained (never a traceback)."""
 
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The command list with each command's whole first sentence, wrapped rather than
+        cut with "..." as click does at its default width."""
+        rows = []
+        for name in self.list_commands(ctx):
+            command = self.get_command(ctx, name)
+            if command is not None and not command.hidden:
+                rows.append((name, command.get_short_help_str(limit=500)))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
     def invoke(self, ctx: click.Context) -> Any:
         """Run the command line; translate library errors once, for every command."""
         import sqlalchemy as sa

@@ -26,7 +26,7 @@ from ._common import (
 def validate(settings: Settings, as_json: bool) -> None:
     """Check every answer file and list every problem at once.
 
-    Prints ``file:line: field: reason``; exits 1 if any file has an error (warnings alone
+    Prints "file:line: field: reason"; exits 1 if any file has an error (warnings alone
     do not fail).
 
     \b
@@ -61,11 +61,11 @@ def build(settings: Settings, as_json: bool, progress: bool) -> None:
     """Localize every answer and write the feeds, pages and manifest.
 
     Writes Atom, RSS and JSON feeds per language and per condition under the output folder
-    (default ``public/``), with RFC 5005 archives, an OPML list, an index page and
-    ``manifest.json``. Files whose inputs did not change are not rewritten, and when no
+    (default public/), with RFC 5005 archives, an OPML list, an index page and
+    manifest.json. Files whose inputs did not change are not rewritten, and when no
     answer, catalog, setting or code changed since the last build (and the tree is as it
     left it) nothing is localized or written at all. Content errors
-    are printed as ``file:line: field: reason`` and make the exit status 1, but every valid
+    are printed as "file:line: field: reason" and make the exit status 1, but every valid
     answer is still published (and an answer whose file broke keeps its last published
     version in the feeds).
 

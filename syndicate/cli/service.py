@@ -179,9 +179,14 @@ def jobs_resume(settings: Settings, name: str) -> None:
 @settings_options
 @click.option("--job", "job", help="Only this job.")
 @click.option("--limit", type=int, default=50, show_default=True)
+@click.option("--all", "show_idle", is_flag=True,
+              help="Also the runs that found nothing to do (deliver every few seconds).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def jobs_history(settings: Settings, job: str | None, limit: int, as_json: bool) -> None:
-    """Recent runs, newest first: start, end, outcome, error.
+def jobs_history(settings: Settings, job: str | None, limit: int, show_idle: bool,
+                 as_json: bool) -> None:
+    """Recent runs, newest first: start, end, outcome, what each did, error.
+
+    Runs that found nothing to do are left out unless --all is given.
 
     \b
     Example:
@@ -189,14 +194,28 @@ def jobs_history(settings: Settings, job: str | None, limit: int, as_json: bool)
     """
     from ..service import history
 
-    found = history(open_store(settings), job, limit)
+    found = history(open_store(settings), job, limit, idle=show_idle)
     if as_json:
         emit_json([run.to_dict() for run in found])
         return
     rows = [[r.job, r.id, r.trigger, stamp(r.started_at), stamp(r.finished_at), r.outcome,
-             (r.error or "")[:60]] for r in found]
+             _summary(r.summary)[:50], (r.error or "")[:60]] for r in found]
     click.echo(table(rows, ["job", "run", "trigger", "started (UTC)", "finished (UTC)",
-                            "outcome", "error"]))
+                            "outcome", "summary", "error"]))
+
+
+def _summary(summary: dict[str, object]) -> str:
+    """What a run did, in a few words: its counts that are not zero."""
+    parts = []
+    for key, value in summary.items():
+        if isinstance(value, dict) and key == "changes":
+            parts += [f"{count} {kind}" for kind, count in value.items()]
+        elif isinstance(value, int | float) and not isinstance(value, bool) and value and (
+                key not in ("late_seconds",)):
+            parts.append(f"{key} {value}")
+        elif key == "late_seconds" and isinstance(value, int | float) and value >= 1:
+            parts.append(f"{value:.0f} s late")
+    return ", ".join(parts) or ("idle" if summary.get("idle") else "-")
 
 
 @click.command()
@@ -206,9 +225,12 @@ def jobs_history(settings: Settings, job: str | None, limit: int, as_json: bool)
 @click.option("--check", is_flag=True,
               help="Exit 1 when anything needs attention (for monitoring scripts).")
 def status(settings: Settings, as_json: bool, check: bool) -> None:
-    """Operators' report: per language published, stale, overdue and refused answers and
-    content errors; the problems and refusals with their reasons; failing or disabled
-    subscribers; the last run of each job; what needs attention.
+    """Operators' report: what is published, refused, stale or overdue, and what needs
+    attention.
+
+    Per language: published, stale, overdue and refused answers and content errors; then
+    the problems and refusals with their reasons, failing or disabled subscribers, the last
+    run of each job.
 
     \b
     Example:

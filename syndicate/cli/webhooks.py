@@ -22,6 +22,7 @@ from ._common import (
     require_content,
     require_writable,
     settings_options,
+    stamp,
     table,
 )
 
@@ -331,9 +332,12 @@ def deliveries_list(
     if as_json:
         emit_json([d.to_dict() for d in found])
         return
-    rows = [[str(d.id), d.state, str(d.attempts), str(d.last_status or ""), d.event_type,
-             d.subscriber_id, d.event_id, (d.last_error or "")[:40]] for d in found]
-    click.echo(table(rows, ["id", "state", "attempts", "status", "event", "subscriber",
+    rows = [[str(d.id), stamp(d.created_at), d.state, str(d.attempts),
+             stamp(d.delivered_at) if d.state == "delivered" else stamp(d.due_at),
+             str(d.last_status or ""), d.event_type, d.subscriber_id, d.event_id,
+             (d.last_error or "")[:40]] for d in found]
+    click.echo(table(rows, ["id", "created (UTC)", "state", "attempts",
+                            "delivered / due (UTC)", "status", "event", "subscriber",
                             "webhook-id", "error"]))
 
 

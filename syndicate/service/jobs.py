@@ -120,11 +120,15 @@ def _run(row: Any) -> Run:
                row.outcome, row.error, json.loads(row.summary) if row.summary else {}, row.host)
 
 
-def history(engine: Engine, job: str | None = None, limit: int = 50) -> list[Run]:
-    """Recent runs, newest first."""
+def history(engine: Engine, job: str | None = None, limit: int = 50, *,
+            idle: bool = True) -> list[Run]:
+    """Recent runs, newest first; without ``idle``, not those that found nothing to do."""
     query = sa.select(job_runs).order_by(job_runs.c.started_at.desc(), job_runs.c.id).limit(limit)
     if job is not None:
         query = query.where(job_runs.c.job == job)
+    if not idle:
+        query = query.where(sa.or_(job_runs.c.summary.is_(None),
+                                   job_runs.c.summary.not_like('%"idle": true%')))
     with engine.connect() as conn:
         return [_run(row) for row in conn.execute(query)]
 
