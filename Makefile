@@ -1,7 +1,9 @@
 # The two commands of the README:
-#   make run    install into .venv and run Syndicate on the bundled content (embedded defaults)
-#   make test   install into .venv and run every check: ruff, mypy, the import layers, the
-#               whole test suite
+#   make run    install what running needs into .venv (Syndicate and its runtime
+#               dependencies, the PostgreSQL driver included) and run Syndicate on the bundled
+#               content (embedded defaults)
+#   make test   install the test tools too (pytest, ruff, mypy, ...) and run every check:
+#               ruff, mypy, the import layers, the whole test suite
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -11,15 +13,20 @@ export SYNDICATE_TEST_POSTGRES_URL
 
 .PHONY: run test install check clean
 
-$(BIN)/.installed: pyproject.toml
+# Running needs the package and the postgres extra only; the test tools come with `test`.
+$(BIN)/.installed-run: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[postgres]'
+	touch $@
+
+$(BIN)/.installed: $(BIN)/.installed-run
 	$(BIN)/python -m pip install --quiet -e '.[test,postgres]'
 	touch $@
 
 install: $(BIN)/.installed
 
-run: $(BIN)/.installed
+run: $(BIN)/.installed-run
 	$(BIN)/syndicate run
 
 check: $(BIN)/.installed

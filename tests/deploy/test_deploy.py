@@ -5,6 +5,7 @@ built-in server's cache semantics, and the commands the files run work."""
 from __future__ import annotations
 
 import dataclasses
+import http.server
 import os
 import shlex
 import shutil
@@ -12,6 +13,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import tomllib
 from pathlib import Path
@@ -137,11 +139,44 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+class _Upstream(http.server.BaseHTTPRequestHandler):
+    """Stands in for `syndicate run` behind nginx: answers every path with its own name."""
+
+    def do_GET(self) -> None:
+        body = f"upstream {self.path}".encode()
+        self.send_response(200)
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_POST = do_GET
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def _certificate(folder: Path) -> tuple[Path, Path]:
+    """A self-signed certificate for the TLS server block (openssl, as operators use)."""
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        if os.environ.get("SYNDICATE_REQUIRE_NGINX") == "1":
+            pytest.fail("openssl is not installed (SYNDICATE_REQUIRE_NGINX=1)")
+        pytest.skip("openssl is not installed")
+    cert, key = folder / "fullchain.pem", folder / "privkey.pem"
+    subprocess.run([openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=answers.example", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True, timeout=60)
+    return cert, key
+
+
+# Longer than 60 lines: one nginx started on the real configuration, every rule checked.
 def test_nginx_accepts_the_configuration_and_serves_the_tree(settings: Settings) -> None:
-    """`nginx -t` on the configuration; then nginx on a built tree: content types, ETag and
-    304 on If-None-Match, gzip, Cache-Control, the hub and self Link, no manifest or
-    hidden files, and the proxied paths reach the upstream. Skipped where nginx is not
-    installed, except under ``SYNDICATE_REQUIRE_NGINX=1`` (CI installs it), where that fails."""
+    """`nginx -t` on the configuration; then nginx on a built tree over TLS: content types,
+    ETag and 304 on If-None-Match, gzip, Cache-Control, HSTS, the hub and self Link, no
+    manifest or hidden files; plain HTTP redirects; /openapi.json, the API and the hub reach
+    the upstream, /metrics and /readyz only from the allow-list, requests beyond the limit
+    get 429. Skipped where nginx is not installed, except under
+    ``SYNDICATE_REQUIRE_NGINX=1`` (CI installs it), where that fails."""
     if NGINX is None:
         if os.environ.get("SYNDICATE_REQUIRE_NGINX") == "1":
             pytest.fail("nginx is not installed (SYNDICATE_REQUIRE_NGINX=1)")
@@ -156,36 +191,41 @@ def test_nginx_accepts_the_configuration_and_serves_the_tree(settings: Settings)
         (root / ".partial.tmp").write_text("half a feed")
         for path in [tmp, *root.rglob("*")]:
             path.chmod(0o755 if path.is_dir() else 0o644)
-        port, upstream = _free_port(), _free_port()
+        cert, key = _certificate(tmp)
+        port, plain = _free_port(), _free_port()
+        upstream = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Upstream)
+        threading.Thread(target=upstream.serve_forever, daemon=True).start()
         conf = (DEPLOY / "nginx" / "nginx.conf").read_text(encoding="utf-8")
         conf = (conf.replace("/srv/syndicate/public", str(root))
                 .replace("/run/nginx.pid", str(tmp / "nginx.pid"))
                 .replace("/var/log/nginx", str(tmp))
-                .replace("listen 80;", f"listen 127.0.0.1:{port};")
-                .replace("127.0.0.1:8080", f"127.0.0.1:{upstream}")
+                .replace("/var/lib/letsencrypt", str(tmp))
+                .replace("/etc/ssl/syndicate/fullchain.pem", str(cert))
+                .replace("/etc/ssl/syndicate/privkey.pem", str(key))
+                .replace("listen 80;", f"listen 127.0.0.1:{plain};")
+                .replace("listen 443 ssl http2;", f"listen 127.0.0.1:{port} ssl http2;")
+                .replace("127.0.0.1:8080", f"127.0.0.1:{upstream.server_address[1]}")
                 .replace("http {", f"http {{\n    client_body_temp_path {tmp}/body;\n"
                          f"    proxy_temp_path {tmp}/proxy;\n", 1))
         path = tmp / "nginx.conf"
         path.write_text(conf, encoding="utf-8")
+        # The same file, seen from an address outside the allow-list.
+        outside = tmp / "outside.conf"
+        outside.write_text(conf.replace("allow 127.0.0.1;", "allow 192.0.2.1;"), encoding="utf-8")
         checked = subprocess.run([NGINX, "-t", "-c", str(path), "-p", str(tmp)],
                                  capture_output=True, text=True, timeout=30, check=False)
         assert checked.returncode == 0, checked.stderr
         server = subprocess.Popen([NGINX, "-c", str(path), "-p", str(tmp), "-g", "daemon off;"])
+        base = f"https://127.0.0.1:{port}"
         try:
-            base = f"http://127.0.0.1:{port}"
-            deadline = time.monotonic() + 10
-            while True:
-                try:
-                    httpx.get(base + "/")
-                    break
-                except httpx.TransportError:
-                    assert time.monotonic() < deadline
-                    time.sleep(0.05)
-            with httpx.Client(base_url=base, headers={"accept-encoding": "identity"}) as client:
+            _wait_for(base)
+            with httpx.Client(base_url=base, verify=False,
+                              headers={"accept-encoding": "identity"}) as client:
                 feed = client.get("/en/feed.atom")
                 assert feed.status_code == 200
                 assert feed.headers["content-type"].startswith("application/atom+xml")
                 assert feed.headers["cache-control"].startswith("public, max-age=60")
+                assert feed.headers["strict-transport-security"].startswith("max-age=")
                 assert 'rel="hub"' in feed.headers["link"] and "/en/feed.atom>" in (
                     feed.headers["link"])
                 assert "last-modified" in feed.headers
@@ -198,10 +238,141 @@ def test_nginx_accepts_the_configuration_and_serves_the_tree(settings: Settings)
                 assert client.get("/feeds.opml").headers["content-type"].startswith("text/x-opml")
                 assert client.get("/manifest.json").status_code == 404
                 assert client.get("/.partial.tmp").status_code == 404
-                assert client.get("/healthz").status_code == 502  # proxied; nobody upstream
-            zipped = httpx.get(base + "/en/feed.atom", headers={"accept-encoding": "gzip"})
+                for proxied in ("/openapi.json", "/healthz", "/api/v1/subscriptions",
+                                "/readyz", "/metrics"):
+                    answer = client.get(proxied)
+                    assert (answer.status_code, answer.text) == (200, f"upstream {proxied}")
+                codes = [client.post("/websub", data={"hub.mode": "x"}).status_code
+                         for _ in range(40)]
+                assert 429 in codes and codes[0] == 200
+            zipped = httpx.get(base + "/en/feed.atom", headers={"accept-encoding": "gzip"},
+                               verify=False)
             assert zipped.headers.get("content-encoding") == "gzip"
             assert zipped.content == feed.content  # httpx decodes it
+            redirect = httpx.get(f"http://127.0.0.1:{plain}/en/feed.atom")
+            assert redirect.status_code == 301
+            assert redirect.headers["location"].endswith("/en/feed.atom")
+            assert redirect.headers["location"].startswith("https://")
         finally:
             server.terminate()
             server.wait(10)
+        server = subprocess.Popen([NGINX, "-c", str(outside), "-p", str(tmp),
+                                   "-g", "daemon off;"])
+        try:
+            _wait_for(base)
+            with httpx.Client(base_url=base, verify=False) as client:
+                assert client.get("/metrics").status_code == 403
+                assert client.get("/readyz").status_code == 403
+                assert client.get("/healthz").status_code == 200
+        finally:
+            server.terminate()
+            server.wait(10)
+            upstream.shutdown()
+            upstream.server_close()
+
+
+def _wait_for(base: str) -> None:
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            httpx.get(base + "/", verify=False)
+            return
+        except httpx.TransportError:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+
+
+def _tool(name: str, variable: str) -> str:
+    """The path of a system tool; skipped when absent, failed under ``variable=1`` (CI)."""
+    found = shutil.which(name) or shutil.which(name, path="/usr/sbin:/usr/local/sbin:/usr/bin")
+    if found is None:
+        if os.environ.get(variable) == "1":
+            pytest.fail(f"{name} is not installed ({variable}=1)")
+        pytest.skip(f"{name} is not installed")
+    return found
+
+
+def test_alert_rules_pass_promtool_and_fire() -> None:
+    """`promtool check rules` on the alert rules, and `promtool test rules`: the alerts fire
+    on a broken deployment's series and stay quiet on a healthy one."""
+    promtool = _tool("promtool", "SYNDICATE_REQUIRE_PROMTOOL")
+    folder = DEPLOY / "prometheus"
+    checked = subprocess.run([promtool, "check", "rules", "alerts.yml"], cwd=folder,
+                             capture_output=True, text=True, timeout=60, check=False)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    tested = subprocess.run([promtool, "test", "rules", "alerts.test.yml"], cwd=folder,
+                            capture_output=True, text=True, timeout=60, check=False)
+    assert tested.returncode == 0, tested.stdout + tested.stderr
+
+
+def test_every_alert_has_a_runbook_entry() -> None:
+    rules = yaml.safe_load((DEPLOY / "prometheus" / "alerts.yml").read_text(encoding="utf-8"))
+    runbook = (ROOT / "docs" / "operations.md").read_text(encoding="utf-8")
+    names = [rule["alert"] for group in rules["groups"] for rule in group["rules"]]
+    assert len(names) >= 10
+    for name in names:
+        assert f"### {name}" in runbook, f"{name} is not in docs/operations.md"
+
+
+@pytest.mark.parametrize("unit", ["syndicate.service", "syndicate-worker.service"])
+def test_systemd_units_are_sandboxed(unit: str) -> None:
+    """`systemd-analyze security` rates each unit at most 2.0 (offline: no running systemd
+    needed), with a umask that keeps files from other users and room for many sockets."""
+    path = DEPLOY / "systemd" / unit
+    text = path.read_text(encoding="utf-8")
+    assert "\nUMask=0027\n" in text and "\nLimitNOFILE=65536\n" in text
+    analyze = _tool("systemd-analyze", "SYNDICATE_REQUIRE_SYSTEMD_ANALYZE")
+    result = subprocess.run([analyze, "security", "--offline=true", str(path)],
+                            capture_output=True, text=True, timeout=60, check=False)
+    line = next(line for line in result.stdout.splitlines() if "Overall exposure level" in line)
+    score = float(line.split(":", 1)[1].split()[0])
+    assert score <= 2.0, result.stdout
+
+
+def test_the_image_takes_content_and_catalogs_from_volumes() -> None:
+    """Nothing but the package goes into the build context, and content/ and locales/ are
+    volumes, not layers (a translation deploys without a rebuild)."""
+    ignore = (ROOT / ".dockerignore").read_text(encoding="utf-8").splitlines()
+    assert ignore[ignore.index("**") + 1:][:1] == ["!pyproject.toml"]
+    assert ".venv" not in "".join(line for line in ignore if line.startswith("!"))
+    dockerfile = (DEPLOY / "Dockerfile").read_text(encoding="utf-8")
+    assert "COPY --chown=syndicate:syndicate content" not in dockerfile
+    assert 'VOLUME ["/srv/syndicate/content", "/srv/syndicate/locales"]' in dockerfile
+    compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text(encoding="utf-8"))
+    for name in ("service", "worker"):
+        volumes = compose["services"][name]["volumes"]
+        assert "../content:/srv/syndicate/content:ro" in volumes
+        assert "../locales:/srv/syndicate/locales:ro" in volumes
+
+
+def test_compose_file_passes_docker_compose_config() -> None:
+    docker = shutil.which("docker")
+    if docker is None:
+        pytest.skip("docker is not installed")
+    probe = subprocess.run([docker, "compose", "version"], capture_output=True, text=True,
+                           timeout=60, check=False)
+    if probe.returncode != 0:
+        pytest.skip("docker has no compose plugin")
+    result = subprocess.run([docker, "compose", "-f", str(DEPLOY / "compose.yaml"), "config",
+                             "--quiet"], capture_output=True, text=True, timeout=60,
+                            check=False)
+    assert result.returncode == 0, result.stderr
+
+
+def test_make_run_installs_only_what_running_needs(tmp_path: Path) -> None:
+    """`make run` on a fresh checkout installs the package with the postgres extra, not the
+    test tools; `make test` adds them."""
+    make = shutil.which("make")
+    if make is None:
+        pytest.skip("make is not installed")
+
+    def planned(target: str) -> str:
+        done = subprocess.run([make, "-n", "-B", target, f"VENV={tmp_path / 'venv'}"],
+                              cwd=ROOT, capture_output=True, text=True, timeout=60, check=True)
+        return done.stdout
+
+    run = planned("run")
+    installs = [line for line in run.splitlines() if "pip install" in line and "-e" in line]
+    assert installs == [line for line in installs if "'.[postgres]'" in line], run
+    assert installs and not any("[test" in line for line in installs)
+    assert "'.[test,postgres]'" in planned("test")

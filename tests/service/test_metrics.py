@@ -6,9 +6,11 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 from pathlib import Path
 
 import pytest
+import yaml
 from babel.messages.pofile import read_po, write_po
 from click.testing import CliRunner
 from prometheus_client.parser import text_string_to_metric_families
@@ -16,7 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from syndicate.cli import cli
 from syndicate.metrics import OUTCOMES
 from syndicate.service import JobRunner
-from tests.support import Service, service_env
+from tests.support import ROOT, Service, service_env
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -159,3 +161,24 @@ def test_status_shows_refusals_and_check_fails_with_stable_json(
 
     code, output = _cli(service, workspace, "status")
     assert code == 0  # without --check, the report alone never fails
+
+
+def test_alerts_and_dashboard_use_only_metrics_the_service_exposes(
+    service: Service, workspace: Path
+) -> None:
+    """Every series the alert rules and the Grafana dashboard query is in a real scrape (a
+    renamed metric would leave an alert that can never fire)."""
+    JobRunner(service.engine, service.settings, metrics=service.metrics.record_job_run,
+              observed=service.metrics).run("sync")
+    names = set()
+    for family in _families(service):
+        names |= {family + suffix for suffix in ("", "_total", "_bucket", "_count", "_sum")}
+    deploy = ROOT / "deploy" / "prometheus"
+    rules = yaml.safe_load((deploy / "alerts.yml").read_text(encoding="utf-8"))
+    exprs = [rule["expr"] for group in rules["groups"] for rule in group["rules"]]
+    dashboard = json.loads((deploy / "grafana-dashboard.json").read_text(encoding="utf-8"))
+    exprs += [target["expr"] for panel in dashboard["panels"] for target in panel["targets"]]
+    used = {name for expr in exprs
+            for name in re.findall(r"\b(?:syndicate|process|python)_[a-z_]+\b", expr)}
+    assert len(used) >= 15
+    assert used <= names, sorted(used - names)
