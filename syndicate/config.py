@@ -174,6 +174,14 @@ def _coerce(name: str, value: Any, *, from_env: bool) -> Any:
     raise ConfigError(f"setting {name}: unsupported type", name=name)  # pragma: no cover
 
 
+def _validate_logging(settings: Settings) -> None:
+    if settings.log_format not in {"json", "text"}:
+        raise ConfigError("setting log_format: must be json or text", name="log_format")
+    if settings.log_level not in {"debug", "info", "warning", "error"}:
+        raise ConfigError("setting log_level: must be debug, info, warning or error",
+                          name="log_level")
+
+
 def _validate(settings: Settings) -> Settings:
     # Language tags name folders (locales/<tag>/, public/<tag>/) and URL paths: anything but
     # letters, digits and inner separators could leave its folder.
@@ -218,11 +226,7 @@ def _validate(settings: Settings) -> Settings:
     for name in ("sync_interval", "deliver_interval", "report_interval", "shutdown_timeout"):
         if getattr(settings, name) <= 0:
             raise ConfigError(f"setting {name}: must be positive", name=name)
-    if settings.log_format not in {"json", "text"}:
-        raise ConfigError("setting log_format: must be json or text", name="log_format")
-    if settings.log_level not in {"debug", "info", "warning", "error"}:
-        raise ConfigError("setting log_level: must be debug, info, warning or error",
-                          name="log_level")
+    _validate_logging(settings)
     if settings.api_rate_limit <= 0 or settings.api_rate_burst < 1:
         raise ConfigError(
             "setting api_rate_limit/api_rate_burst: must be positive", name="api_rate_limit"

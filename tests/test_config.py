@@ -89,3 +89,24 @@ def test_language_list_from_the_environment_is_checked_too() -> None:
         load_settings(environ={"SYNDICATE_LANGUAGES": "es, ../x"})
     assert load_settings(environ={"SYNDICATE_LANGUAGES": "es, zh-Hans, pt_BR"}).languages == (
         "es", "zh-Hans", "pt_BR")
+
+
+def test_base_url_follows_host_and_port_unless_set() -> None:
+    """An unset base_url is the server's own address, and moves with --host/--port; a set
+    one stays."""
+    from syndicate.config import listen_on
+
+    assert load_settings(environ={"SYNDICATE_PORT": "17080"}).base_url == "http://127.0.0.1:17080"
+    wildcard = load_settings(environ={"SYNDICATE_HOST": "0.0.0.0"})
+    assert wildcard.base_url == "http://127.0.0.1:8080"
+    assert load_settings(environ={"SYNDICATE_HOST": "::1"}).base_url == "http://[::1]:8080"
+    moved = listen_on(load_settings(), None, 9090)
+    assert (moved.port, moved.base_url) == (9090, "http://127.0.0.1:9090")
+    fixed = load_settings(environ={"SYNDICATE_BASE_URL": "https://answers.example"})
+    assert listen_on(fixed, "0.0.0.0", 9090).base_url == "https://answers.example"
+
+
+def test_log_level_is_checked() -> None:
+    assert load_settings(environ={"SYNDICATE_LOG_LEVEL": "debug"}).log_level == "debug"
+    with pytest.raises(ConfigError, match="log_level"):
+        load_settings(environ={"SYNDICATE_LOG_LEVEL": "chatty"})

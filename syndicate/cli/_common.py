@@ -52,13 +52,12 @@ def exit_code(exc: SyndicateError) -> int:
     return EXIT_CODES["error"]
 
 
-class CommandError(click.ClickException):
-    """``Error: <message>`` on stderr and the given exit status."""
-
-    def __init__(self, message: str, code: int) -> None:
-        super().__init__(message)
-        self.code = code
-        self.exit_code = code  # type: ignore[misc]  # click reads the instance's value
+def command_error(message: str, code: int) -> click.ClickException:
+    """``Error: <message>`` on stderr and exit status ``code``."""
+    error = click.ClickException(message)
+    # click reads exit_code from the instance; its stub declares a class variable.
+    object.__setattr__(error, "exit_code", code)
+    return error
 
 
 class SyndicateGroup(click.Group):
@@ -85,9 +84,9 @@ class SyndicateGroup(click.Group):
         try:
             return super().invoke(ctx)
         except SyndicateError as exc:
-            raise CommandError(str(exc), exit_code(exc)) from exc
+            raise command_error(str(exc), exit_code(exc)) from exc
         except sa.exc.DBAPIError as exc:
-            raise CommandError(database_problem(exc), EXIT_CODES["database"]) from exc
+            raise command_error(database_problem(exc), EXIT_CODES["database"]) from exc
 
 
 def database_problem(exc: Exception) -> str:

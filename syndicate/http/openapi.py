@@ -351,7 +351,7 @@ def _operations_paths() -> dict[str, Any]:
             "healthz", "The process is alive", {"200": {"description": "Alive"}},
             public=True)},
         "/readyz": {"get": _operation(
-            "readyz", "The database answers and the scheduler runs",
+            "readyz", "The database answers at the expected schema; what the last sync found",
             {"200": {"description": "Ready"}, **_errors(503)}, public=True)},
         "/metrics": {"get": _operation(
             "metrics", "Prometheus metrics",

@@ -125,6 +125,9 @@ def test_content_problems_are_logged_once_per_change_and_kept(
 
     code, output = _cli(service, workspace, "status")
     assert code == 0 and "2026-02-30" in output and "content errors" in output
+    with service.client() as client:  # the health view shows it, without being unready
+        ready = client.get("/readyz")
+    assert ready.status_code == 200 and ready.json()["content_errors"] == 1
 
     path.unlink()
     assert runner.run("sync").outcome == "ok"
