@@ -131,6 +131,9 @@ def jobs_run(settings: Settings, name: str, as_json: bool) -> None:
     """
     from ..service import JobRunner, configure_logs
 
+    if name == "sync":
+        require_content(settings)
+        require_writable(settings.out_dir)
     configure_logs(settings.log_format, level=settings.log_level)
     found = JobRunner(open_store(settings), settings).run(name, trigger="manual")
     if as_json:

@@ -83,7 +83,8 @@ def test_an_output_folder_that_cannot_be_written(tmp_path: Path) -> None:
         assert code == EXIT_CODES["output"] and "cannot be written" in _one_error_line(output)
 
 
-@pytest.mark.parametrize("command", [["build"], ["validate"], ["sync"], ["run"]])
+@pytest.mark.parametrize("command", [["build"], ["validate"], ["sync"], ["run"],
+                                     ["jobs", "run", "sync"]])
 def test_a_missing_content_folder(tmp_path: Path, command: list[str]) -> None:
     """Nothing is built, synced or withdrawn when the content folder is not there."""
     env = {"SYNDICATE_STATE_DIR": str(tmp_path / "state"), "SYNDICATE_PORT": "0",

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 from syndicate import store
 from syndicate.config import Settings
-from syndicate.service import JobRunner, Scheduler, logs
+from syndicate.service import JobRunner, Scheduler, history, logs
 from syndicate.service.process import RunProcess
 from tests.support import Proc, hook_settings, service_env
 
@@ -145,5 +145,22 @@ def test_a_sync_runs_at_start_when_inputs_changed(
         changed = hook_settings(workspace, database_url, sync_interval=3600, feed_size=7)
         assert runner.run("sync").outcome == "ok"
         assert Scheduler(engine, JobRunner(engine, changed)).sync_due()  # a setting changed
+
+        def syncs() -> int:
+            return len([r for r in history(engine, "sync") if r.outcome == "ok"])
+
+        scheduler.start()  # nothing changed since the last sync: it waits for its tick
+        time.sleep(1.5)
+        scheduler.stop()
+        before = syncs()
+        restarted = Scheduler(engine, JobRunner(engine, changed))
+        restarted.start()  # the schedule is persisted an hour ahead; the setting changed
+        try:
+            deadline = time.monotonic() + 20
+            while syncs() == before:
+                assert time.monotonic() < deadline, "no sync at start"
+                time.sleep(0.1)
+        finally:
+            restarted.stop()
     finally:
         engine.dispose()
