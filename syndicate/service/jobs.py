@@ -96,7 +96,8 @@ class Run:
     id: str
     job: str
     trigger: str
-    """``schedule`` (a tick), ``manual`` (``jobs run``) or ``missed``."""
+    """``schedule`` (a tick), ``manual`` (``jobs run``), ``missed`` (ticks that never ran)
+    or ``resume`` (an operator resumed the paused job)."""
     scheduled_for: dt.datetime | None
     started_at: dt.datetime
     finished_at: dt.datetime | None
@@ -237,8 +238,12 @@ class JobRunner:
                 sa.select(sa.func.max(j.scheduled_for)).where(j.job == job)
                 .where(j.trigger == "schedule").where(j.scheduled_for < scheduled_for)
             ).scalar()
-        if previous is None:
-            return
+            resumed = conn.execute(
+                sa.select(sa.func.max(j.started_at)).where(j.job == job)
+                .where(j.trigger == "resume")
+            ).scalar()
+        if previous is None or (resumed is not None and resumed > previous):
+            return  # the first run, or the first after an operator's pause: nothing missed
         every = interval(self.settings, job)
         ticks = round((scheduled_for - previous).total_seconds() / every) - 1
         if ticks <= 0:

@@ -22,6 +22,7 @@ import datetime as dt
 import json
 import logging
 import pickle
+import secrets
 from typing import Any
 
 import sqlalchemy as sa
@@ -295,4 +296,11 @@ def resume(engine: Engine, name: str, *, now: dt.datetime) -> dt.datetime | None
         current = state["next_run_time"]
         return current or state["trigger"].get_next_fire_time(None, now)
 
-    return _write(engine, name, next_tick)
+    nxt = _write(engine, name, next_tick)
+    # Recorded, so the ticks skipped while paused are not counted as missed.
+    with engine.begin() as conn:
+        conn.execute(job_runs.insert().values(
+            id="run_" + secrets.token_hex(8), job=name, trigger="resume", scheduled_for=None,
+            started_at=now, finished_at=now, outcome=SKIPPED,
+            error="paused by an operator until now", summary="{}"))
+    return nxt
