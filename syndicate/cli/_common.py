@@ -45,8 +45,6 @@ def exit_code(exc: SyndicateError) -> int:
     if isinstance(exc, ConfigError):
         special = {"port": "port", "host": "port", "content_dir": "content"}
         return EXIT_CODES[special.get(exc.name or "", "settings")]
-    if isinstance(exc, StoreError):
-        return EXIT_CODES["database"]
     if isinstance(exc, PublishError):
         return EXIT_CODES["output"]
     return EXIT_CODES["error"]
@@ -204,10 +202,10 @@ def open_store(settings: Settings) -> Engine:
 
     try:
         engine = open_engine(settings.database)
-    except StoreError as exc:
+    except StoreError as exc:  # unreachable, damaged, or at another schema
         cause = exc.__cause__
         if isinstance(cause, sa.exc.SQLAlchemyError):  # the driver's words, on one line
-            raise StoreError(database_problem(cause)) from cause
-        raise
+            raise command_error(database_problem(cause), EXIT_CODES["database"]) from cause
+        raise command_error(str(exc), EXIT_CODES["database"]) from exc
     click.get_current_context().call_on_close(engine.dispose)
     return engine

@@ -114,3 +114,22 @@ def test_a_port_in_use(tmp_path: Path) -> None:
         f"Error: setting port: 127.0.0.1:{port} is already in use: stop the other process or "
         "choose another port (--port, SYNDICATE_PORT)")
     assert done.stdout == ""
+
+
+def test_a_database_at_another_schema_and_an_unknown_id(tmp_path: Path) -> None:
+    """A database migrated by a newer release is a database problem (4); asking for a
+    subscriber that does not exist is not (1)."""
+    import sqlalchemy as sa
+
+    from syndicate import store
+
+    env = {"SYNDICATE_STATE_DIR": str(tmp_path / "state")}
+    code, output = _run(["subscribers", "show", "sub_0123456789abcdef"], env=env)
+    assert code == EXIT_CODES["error"] and "no subscriber" in _one_error_line(output)
+    engine = store.open_engine(f"sqlite:///{tmp_path / 'state' / 'syndicate.db'}")
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE alembic_version SET version_num = 'from_the_future'"))
+    engine.dispose()
+    code, output = _run(["status"], env=env)
+    assert code == EXIT_CODES["database"]
+    assert "newer than this Syndicate" in _one_error_line(output)
