@@ -75,6 +75,18 @@ def last_sync_summary(conn: sa.Connection) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
+def content_counts(summary: dict[str, Any]) -> tuple[int, int, dict[str, int]]:
+    """Content errors, content warnings and refused translations per language in a sync's
+    summary (it keeps the counts, and only the first of each list)."""
+    problems = summary.get("problems", {})
+    counts = summary.get("problem_counts", {})
+    errors = int(counts.get("errors", len(problems.get("errors", []))))
+    warnings = int(counts.get("warnings", len(problems.get("warnings", []))))
+    refused = {language: len(items) for language, items in summary.get("refused", {}).items()}
+    refused.update({k: int(v) for k, v in summary.get("refused_counts", {}).items()})
+    return errors, warnings, refused
+
+
 class StoreCollector(Collector):
     """Gauges read from the store at scrape time."""
 
@@ -187,22 +199,21 @@ class StoreCollector(Collector):
         yield family
 
     def _problems(self, conn: sa.Connection) -> Iterator[Metric]:
-        summary = last_sync_summary(conn)
-        problems = summary.get("problems", {})
-        errors = GaugeMetricFamily(
+        errors, warnings, refused_counts = content_counts(last_sync_summary(conn))
+        problems = GaugeMetricFamily(
             "syndicate_content_problems",
             "Content and catalog problems the last sync found, by severity.", labels=["severity"],
         )
-        for severity in ("error", "warning"):
-            errors.add_metric([severity], len(problems.get(f"{severity}s", [])))
-        yield errors
+        problems.add_metric(["error"], errors)
+        problems.add_metric(["warning"], warnings)
+        yield problems
         refused = GaugeMetricFamily(
             "syndicate_translations_refused",
             "Answers the last sync could not publish as current in a language (fuzzy, "
             "missing or failing checks), per language.", labels=["language"],
         )
-        for language, items in sorted(summary.get("refused", {}).items()):
-            refused.add_metric([language], len(items))
+        for language, count in sorted(refused_counts.items()):
+            refused.add_metric([language], count)
         yield refused
 
 

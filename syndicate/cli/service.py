@@ -269,6 +269,10 @@ def _print_status(found: Report) -> None:
         click.echo("\nrefused translations (the last good version, if any, stays published):")
         click.echo(table([[i.language, i.answer_id, "; ".join(i.reasons)[:100]]
                           for i in found.refused], ["language", "answer", "reason"]))
+        total = sum(row.refused for row in found.languages)
+        if total > len(found.refused):
+            click.echo(f"(the first {len(found.refused)} of {total}; `syndicate i18n check` "
+                       "lists every one)")
     for title, problems in (("content errors", found.errors),
                             ("content warnings", found.warnings)):
         if problems:

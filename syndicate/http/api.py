@@ -39,7 +39,7 @@ from starlette.types import Message, Receive, Scope, Send
 from .._time import Clock, rfc3339, utc_now
 from ..config import Settings
 from ..errors import ApiError, CursorError, HubRequestError, StoreError, UnsafeURLError
-from ..metrics import CONTENT_TYPE, Metrics, last_sync_summary
+from ..metrics import CONTENT_TYPE, Metrics, content_counts, last_sync_summary
 from ..tags import LANGUAGE_TAG, SAFE_NAME
 from ..webhooks import ANSWER_EVENTS, PinnedTransport, list_deliveries, netguard, requeue, websub
 from ..webhooks import subscribers as subs
@@ -359,10 +359,9 @@ class ApiHandlers:
         unready (it still serves the last good publication)."""
         with self.engine.connect() as conn:
             summary = last_sync_summary(conn)
-        problems = summary.get("problems", {})
-        return {"content_errors": len(problems.get("errors", [])),
-                "content_warnings": len(problems.get("warnings", [])),
-                "refused_translations": sum(len(v) for v in summary.get("refused", {}).values())}
+        errors, warnings, refused = content_counts(summary)
+        return {"content_errors": errors, "content_warnings": warnings,
+                "refused_translations": sum(refused.values())}
 
     async def metrics_text(self, request: Request) -> Response:
         """GET /metrics: Prometheus text format."""

@@ -33,6 +33,7 @@ import collections
 import contextlib
 import dataclasses
 import datetime as dt
+import hashlib
 import json
 import logging
 import math
@@ -52,7 +53,7 @@ from ..config import Settings
 from ..errors import ConfigError, JobError
 from ..metrics import ERROR, MISSED, OK, RUNNING, SKIPPED, last_sync_summary
 from ..store import job_runs
-from ..sync import sync_and_publish
+from ..sync import SyncResult, sync_and_publish
 from ..webhooks import PinnedTransport, Stats, Worker
 from . import leases
 from .report import collect
@@ -66,6 +67,9 @@ JobMetrics = Callable[[str, str, float], None]
 TransportFactory = Callable[[], httpx.AsyncBaseTransport]
 
 JOBS = ("sync", "deliver", "report")
+KEPT = 200
+"""Content problems and refused translations (per language) a sync keeps in full in its
+summary; beyond, only their number."""
 ANALYZE_AFTER = 1000
 """Deliveries enqueued by one sync after which PostgreSQL's statistics are refreshed."""
 log = logging.getLogger("syndicate.jobs")
@@ -338,14 +342,8 @@ class JobRunner:
                 conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql(
                     "ANALYZE deliveries")
         counts = collections.Counter(change.type for change in result.diff.changes)
-        problems = {"errors": list(result.errors), "warnings": list(result.warnings)}
-        refused: dict[str, list[dict[str, Any]]] = {}
-        for item in result.refused:
-            refused.setdefault(item.language, []).append(
-                {"answer": item.answer_id, "reasons": list(item.reasons)})
-        _log_problem_changes(run_id, before.get("problems", {}), problems)
         return {"changes": dict(counts), "events": len(result.events),
-                "deliveries": result.deliveries, "problems": problems, "refused": refused,
+                "deliveries": result.deliveries, **_content_summary(run_id, result, before),
                 "inputs": fingerprint, "idle": not counts}
 
     def _job_deliver(self, run_id: str) -> dict[str, Any]:
@@ -410,6 +408,29 @@ class JobRunner:
             if held is None or held.expires_at <= self.clock():
                 return
             self.stopping.wait(0.2)
+
+
+def _content_summary(run_id: str, result: SyncResult, before: dict[str, Any]) -> dict[str, Any]:
+    """What a sync keeps of its content problems and refusals: the counts, the first
+    :data:`KEPT` of each list (a new language with thousands of untranslated answers must
+    not store megabytes at every tick) and a digest of the whole, to log changes once."""
+    problems = {"errors": list(result.errors), "warnings": list(result.warnings)}
+    digest = hashlib.sha256(json.dumps(
+        [problems, [[i.language, i.answer_id, list(i.reasons)] for i in result.refused]],
+        sort_keys=True).encode()).hexdigest()
+    if digest != before.get("problems_digest"):
+        _log_problem_changes(run_id, before.get("problems", {}), problems)
+    refused: dict[str, list[dict[str, Any]]] = {}
+    refused_counts: collections.Counter[str] = collections.Counter()
+    for item in result.refused:
+        refused_counts[item.language] += 1
+        if refused_counts[item.language] <= KEPT:
+            refused.setdefault(item.language, []).append(
+                {"answer": item.answer_id, "reasons": [r[:200] for r in item.reasons[:3]]})
+    return {"problems": {kind: items[:KEPT] for kind, items in problems.items()},
+            "problem_counts": {kind: len(items) for kind, items in problems.items()},
+            "refused": refused, "refused_counts": dict(refused_counts),
+            "problems_digest": digest}
 
 
 def _log_problem_changes(run_id: str, before: dict[str, Any], now: dict[str, list[str]]) -> None:

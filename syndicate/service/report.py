@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from .._time import rfc3339
-from ..metrics import MISSED, OK, last_sync_summary
+from ..metrics import MISSED, OK, content_counts, last_sync_summary
 from ..store import job_runs, renditions, subscribers
 
 FORMAT = 1
@@ -107,9 +107,12 @@ class Report:
     @property
     def attention(self) -> tuple[str, ...]:
         """What needs an operator, one line each; empty when all is well."""
-        found = [f"{len(self.errors)} content error(s)"] if self.errors else []
-        for label, items in (("refused translation(s)", self.refused),
-                             ("stale translation(s)", self.stale),
+        errors = sum(row.content_errors for row in self.languages)
+        refused = sum(row.refused for row in self.languages)
+        found = [f"{errors} content error(s)"] if errors else []
+        if refused:
+            found.append(f"{refused} refused translation(s)")
+        for label, items in (("stale translation(s)", self.stale),
                              ("answer(s) past review_due", self.overdue),
                              ("subscriber(s) failing or disabled", self.subscribers)):
             if items:
@@ -179,13 +182,16 @@ def collect(engine: Engine, *, now: dt.datetime, jobs: tuple[str, ...] = (),
     refused = [RefusedItem(item["answer"], language, tuple(item["reasons"]))
                for language, items in sorted(summary.get("refused", {}).items())
                for item in items]
-    for refusal in refused:
-        per_language.setdefault(refusal.language, [0, 0, 0, 0, 0])[3] += 1
+    error_count, _, refused_counts = content_counts(summary)
+    for language, count in refused_counts.items():
+        per_language.setdefault(language, [0, 0, 0, 0, 0])[3] += count
     problems = summary.get("problems", {})
     errors = tuple(problems.get("errors", ()))
     for error in errors:
         language = _language_of(error, per_language) or source_language
         per_language.setdefault(language, [0, 0, 0, 0, 0])[4] += 1
+    if error_count > len(errors):  # only the first ones are kept: the rest, unattributed
+        per_language.setdefault(source_language, [0, 0, 0, 0, 0])[4] += error_count - len(errors)
     return Report(
         generated_at=now,
         languages=tuple(LanguageRow(lang, *per_language[lang]) for lang in sorted(per_language)),

@@ -185,3 +185,31 @@ def test_alerts_and_dashboard_use_only_metrics_the_service_exposes(
             for name in re.findall(r"\b(?:syndicate|process|python)_[a-z_]+\b", expr)}
     assert len(used) >= 15
     assert used <= names, sorted(used - names)
+
+
+def test_a_sync_keeps_counts_not_megabytes_and_logs_a_change_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A new language with thousands of untranslated answers: the summary keeps the counts
+    and the first of each list; the same problems at the next sync log nothing again."""
+    from syndicate.answers import Incomplete
+    from syndicate.service.jobs import KEPT, _content_summary
+    from syndicate.sync import SyncResult
+
+    refused = tuple(Incomplete(f"a{i:05}", "fr", ("line 3: 'x': missing",) * 5)
+                    for i in range(KEPT * 10))
+    errors = tuple(f"content/x{i}.md:2: reviewed: impossible date" for i in range(KEPT + 5))
+    result = SyncResult(None, (), 0, errors=errors, refused=refused)  # type: ignore[arg-type]
+    caplog.set_level(logging.INFO, logger="syndicate.jobs")
+    first = _content_summary("run_1", result, {})
+    assert first["refused_counts"] == {"fr": KEPT * 10}
+    assert len(first["refused"]["fr"]) == KEPT
+    assert all(len(item["reasons"]) == 3 for item in first["refused"]["fr"])
+    assert first["problem_counts"] == {"errors": KEPT + 5, "warnings": 0}
+    assert len(first["problems"]["errors"]) == KEPT
+    assert len(json.dumps(first)) < 200_000
+    logged = len(caplog.records)
+    assert logged == KEPT + 5  # each error once
+    second = _content_summary("run_2", result, first)
+    assert second["problems_digest"] == first["problems_digest"]
+    assert len(caplog.records) == logged  # nothing new, nothing logged
