@@ -252,24 +252,27 @@ class JobRunner:
         ticks = round((scheduled_for - previous).total_seconds() / every) - 1
         if ticks <= 0:
             return
-        self.record(job, MISSED, previous + dt.timedelta(seconds=every), MISSED,
-                    f"{ticks} tick(s) from {rfc3339(previous + dt.timedelta(seconds=every))} "
-                    "did not run (no scheduler was running)", summary={"ticks": ticks})
-        if self.observed is not None:
+        first = previous + dt.timedelta(seconds=every)
+        new = self.record(job, MISSED, first, MISSED, f"{ticks} tick(s) from {rfc3339(first)} "
+                          "did not run (no scheduler was running)", summary={"ticks": ticks})
+        if new and self.observed is not None:
             self.observed.record_missed_ticks(job, ticks - 1)  # record() counted one
 
     def record(self, job: str, trigger: str, scheduled_for: dt.datetime | None,
-               outcome: str, error: str, *, summary: dict[str, Any] | None = None) -> None:
-        """Record a run that did not happen (``missed``, or ``skipped`` by the scheduler)."""
+               outcome: str, error: str, *, summary: dict[str, Any] | None = None) -> bool:
+        """Record a run that did not happen (``missed``, or ``skipped`` by the scheduler);
+        whether it was new (another process may have recorded that tick already)."""
         run_id = "run_" + secrets.token_hex(8)
         now = self.clock()
-        if self._begin(run_id, job, trigger, scheduled_for, now):
-            self._finish(run_id, outcome, error, summary or {})
-            self._prune(job)
+        if not self._begin(run_id, job, trigger, scheduled_for, now):
+            return False
+        self._finish(run_id, outcome, error, summary or {})
+        self._prune(job)
         log.warning(f"run {outcome}", extra={"job": job, "run_id": run_id, "error": error})
         self._tell(job, outcome, 0.0)
         if outcome == MISSED and self.observed is not None:
             self.observed.record_missed_ticks(job, 1)
+        return True
 
     def _skipped(self, job: str, trigger: str, scheduled_for: dt.datetime | None,
                  error: str) -> Run:

@@ -13,10 +13,12 @@ from types import SimpleNamespace
 import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
+from prometheus_client.parser import text_string_to_metric_families
 
 from syndicate import store
 from syndicate.cli import cli
 from syndicate.config import Settings
+from syndicate.metrics import Metrics
 from syndicate.service import leases, schedule
 from syndicate.service.jobs import JobRunner, history
 from tests.support import ANSWER_FILE, FIXTURES, hook_settings, set_front_matter
@@ -206,8 +208,10 @@ def test_a_job_store_written_before_the_stage_packages_keeps_working(
 def test_runs_missed_while_down_run_once_on_restart(
     engine: sa.engine.Engine, job_settings: Settings
 ) -> None:
-    """Ticks missed while no scheduler ran are coalesced into one run at start."""
-    runner = JobRunner(engine, job_settings)
+    """Ticks missed while no scheduler ran are coalesced into one run at start, and counted
+    in the history and the metrics."""
+    metrics = Metrics()
+    runner = JobRunner(engine, job_settings, metrics=metrics.record_job_run, observed=metrics)
     first = schedule.Scheduler(engine, runner)
     first.start()
     _wait(lambda: len(_runs(engine, "deliver")) >= 1)
@@ -237,6 +241,12 @@ def test_runs_missed_while_down_run_once_on_restart(
     assert len(missed) == 1 and missed[0].trigger == "missed", after
     assert missed[0].summary["ticks"] >= 2 and "did not run" in (missed[0].error or "")
     assert missed[0].scheduled_for is not None and missed[0].scheduled_for > stopped - interval
+    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
+               for family in text_string_to_metric_families(metrics.render().decode())
+               for s in family.samples}
+    assert samples[("syndicate_job_missed_ticks_total", (("job", "deliver"),))] == (
+        missed[0].summary["ticks"])
+    assert samples[("syndicate_job_runs_total", (("job", "deliver"), ("outcome", "missed")))] == 1
 
 
 def test_jobs_commands(engine: sa.engine.Engine, job_settings: Settings, workspace: Path) -> None:
