@@ -1,4 +1,4 @@
-"""The translators' workflow: extract the template, update, check and compile catalogs, status.
+"""The translators' workflow: extract the template, update, check and compile catalogs.
 
 ``extract`` runs Babel's own extraction over the package (interface strings) and the answers
 folder (extractor ``syndicate_answers``) with the same mapping as the project's ``babel.cfg``,
@@ -7,7 +7,7 @@ atomically and only when their bytes change; a catalog that cannot be read is re
 line and left exactly as it was.
 
 Completeness is never taken from Babel's statistics (they count fuzzy entries as translated):
-:func:`status` classifies every entry itself, and ``compile`` refuses to replace a ``.mo``
+:mod:`.status` classifies every entry itself, and ``compile`` refuses to replace a ``.mo``
 while :func:`check_language` reports an error for its language.
 """
 
@@ -16,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import io
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
@@ -24,25 +24,21 @@ from babel.messages.catalog import Catalog
 from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
 from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.mofile import write_mo
-from babel.messages.pofile import PoFileError, read_po, write_po
+from babel.messages.pofile import PoFileError, read_po
 
 from .._files import write_atomic
 from ..errors import CatalogError
-from . import ui
-from ._po import load_po
+from ._po import load_po, po_syntax
+from ._writer import keep_previous, previous_ids, render_po, restore_previous
 from .catalogs import (
     DOMAIN,
-    Entry,
-    Key,
     LanguageCatalog,
     babel_locale,
     catalog_path,
     expected_plural_count,
     language_catalog,
-    message_keys,
     template_path,
 )
-from .content import Answer
 
 MAPPING_CFG = """\
 [python: syndicate/**.py]
@@ -62,7 +58,6 @@ PACKAGE_DIR = Path(__file__).resolve().parent.parent
 """The installed ``syndicate`` package, whose interface strings are extracted."""
 
 Severity = Literal["error", "warning"]
-EntryState = Literal["translated", "fuzzy", "untranslated", "failing"]
 
 
 # -- writing files ---------------------------------------------------------------------------
@@ -78,17 +73,6 @@ def _write(path: Path, data: bytes) -> bool:
         return write_atomic(path, data, skip_unchanged=True)
     except OSError as exc:
         raise CatalogError(f"cannot write: {exc.strerror}", path=str(path)) from exc
-
-
-def render_po(catalog: Catalog, *, template: bool = False) -> bytes:
-    """A catalog as ``.po``/``.pot`` bytes: no wrapping, previous msgids kept.
-
-    Long lines are never wrapped, so a changed word shows as a one-line diff.
-    """
-    out = io.BytesIO()
-    write_po(out, catalog, width=0, sort_by_file=template, include_previous=not template,
-             ignore_obsolete=template)
-    return out.getvalue()
 
 
 # -- extract ---------------------------------------------------------------------------------
@@ -233,7 +217,10 @@ def merge(catalog: Catalog, template: Catalog) -> Catalog:
     Babel's merge: a changed paragraph becomes fuzzy with its previous msgid kept, a new one
     is empty, one that left the template becomes obsolete (``#~``).
     """
+    restore_previous(catalog)
+    before = previous_ids(catalog)
     catalog.update(template, no_fuzzy_matching=False, update_creation_date=True)
+    keep_previous(catalog, before)
     return catalog
 
 
@@ -330,8 +317,21 @@ def check_language(locales_dir: Path, language: str) -> list[CheckProblem]:
             catalog, text, syntax, path=path, language=language, locale=locale
         )
     except CatalogError as exc:
-        return [_from_error(exc, language)]
+        return _syntax_problems(exc, language) or [_from_error(exc, language)]
     return catalog_problems(parsed, catalog, text)
+
+
+def _syntax_problems(exc: CatalogError, language: str) -> list[CheckProblem]:
+    """Every syntax error of an unreadable file, each with its line (the error names the
+    first only), as ``msgfmt`` lists them."""
+    if not exc.message.startswith("malformed catalog") or not exc.line:
+        return []
+    try:
+        syntax = po_syntax(Path(exc.path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError):
+        return []
+    return [CheckProblem(exc.path, line, "-", f"malformed catalog: {problem}",
+                         language=language) for line, problem in syntax.errors]
 
 
 def check_catalogs(locales_dir: Path, languages: Sequence[str]) -> list[CheckProblem]:
@@ -374,124 +374,3 @@ def compile_catalogs(locales_dir: Path, languages: Sequence[str]) -> list[Outcom
         written = _write(target, out.getvalue())
         outcomes.append(Outcome(language, str(target), "written" if written else "unchanged"))
     return outcomes
-
-
-# -- status ----------------------------------------------------------------------------------
-
-
-def interface_keys() -> list[Key]:
-    """Keys of every interface string (see :mod:`syndicate.answers.ui`), without repeats."""
-    return list(dict.fromkeys(
-        (None, message if isinstance(message, str) else message[0])
-        for message in ui.interface_messages()
-    ))
-
-
-def entry_state(entry: Entry | None) -> EntryState:
-    """How far one entry is: fuzzy counts as not translated, whatever Babel says."""
-    if entry is None:
-        return "untranslated"
-    if entry.fuzzy:
-        return "fuzzy"
-    if entry.problems:
-        return "failing"
-    if not entry.translated:
-        return "untranslated"
-    return "translated"
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class Counts:
-    """How many messages of a scope are in each state."""
-
-    translated: int = 0
-    fuzzy: int = 0
-    untranslated: int = 0
-    failing: int = 0
-    """Translated, not fuzzy, but failing a check: not usable either."""
-
-    @property
-    def total(self) -> int:
-        """Every message of the scope."""
-        return self.translated + self.fuzzy + self.untranslated + self.failing
-
-    @property
-    def complete(self) -> bool:
-        """Every message usable."""
-        return self.translated == self.total
-
-
-def count(catalog: LanguageCatalog, keys: Iterable[Key]) -> Counts:
-    """Classify the entries of ``keys`` in ``catalog`` (pure)."""
-    tally = {"translated": 0, "fuzzy": 0, "untranslated": 0, "failing": 0}
-    for key in keys:
-        tally[entry_state(catalog.entries.get(key))] += 1
-    return Counts(**tally)
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class StatusRow:
-    """The state of one answer (or of the interface strings) in one language."""
-
-    language: str
-    scope: str
-    """The answer's id, or ``interface``."""
-    label: str
-    """The answer's file, or ``interface strings``."""
-    counts: Counts
-    publishable: bool
-
-    def as_dict(self) -> dict[str, object]:
-        """JSON-ready data."""
-        return {
-            "language": self.language,
-            "scope": self.scope,
-            "label": self.label,
-            **dataclasses.asdict(self.counts),
-            "total": self.counts.total,
-            "publishable": self.publishable,
-        }
-
-
-def _label(answer: Answer, content_dir: Path | None) -> str:
-    if content_dir is not None:
-        try:
-            return Path(answer.path).relative_to(content_dir).as_posix()
-        except ValueError:
-            pass
-    return answer.path
-
-
-def status(
-    catalog: LanguageCatalog, answers: Sequence[Answer], content_dir: Path | None = None
-) -> list[StatusRow]:
-    """Per answer and for the interface strings: counts and whether it may be published.
-
-    An answer is publishable in the language when every one of its messages and every
-    interface string is usable (translated, not fuzzy, passing the checks). Answers are
-    labelled by their file, relative to ``content_dir`` when given.
-    """
-    interface = count(catalog, interface_keys())
-    rows = [
-        StatusRow(catalog.language, "interface", "interface strings", interface,
-                  interface.complete)
-    ]
-    for answer in answers:
-        counts = count(catalog, message_keys(answer))
-        rows.append(
-            StatusRow(catalog.language, answer.id, _label(answer, content_dir), counts,
-                      counts.complete and interface.complete)
-        )
-    return rows
-
-
-def broken_rows(
-    language: str, answers: Sequence[Answer], content_dir: Path | None = None
-) -> Iterator[StatusRow]:
-    """Rows for a language whose catalog cannot be read: nothing is usable."""
-    yield StatusRow(language, "interface", "interface strings",
-                    Counts(untranslated=len(interface_keys())), False)
-    for answer in answers:
-        yield StatusRow(language, answer.id, _label(answer, content_dir),
-                        Counts(untranslated=len(message_keys(answer))), False)
-

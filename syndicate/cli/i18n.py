@@ -12,6 +12,7 @@ import click
 
 from .._time import utc_now
 from ..answers import catalog_path, load_corpus, read_catalog, target_languages, template_path
+from ..answers import status as progress
 from ..answers import translators as i18n
 from ..config import Settings
 from ..errors import CatalogError
@@ -121,16 +122,16 @@ def status(settings: Settings, languages: tuple[str, ...], as_json: bool) -> Non
       syndicate i18n status --json | jq '.rows[] | select(.publishable | not)'
     """
     answers = load_corpus(settings.content_dir).published
-    rows: list[i18n.StatusRow] = []
+    rows: list[progress.StatusRow] = []
     errors: list[CatalogError] = []
     for language in _languages(settings, languages):
         try:
             catalog = read_catalog(catalog_path(settings.locales_dir, language), language)
         except CatalogError as exc:
             errors.append(exc)
-            rows.extend(i18n.broken_rows(language, answers, settings.content_dir))
+            rows.extend(progress.broken_rows(language, answers, settings.content_dir))
             continue
-        rows.extend(i18n.status(catalog, answers, settings.content_dir))
+        rows.extend(progress.status(catalog, answers, settings.content_dir))
     if as_json:
         emit_json({
             "rows": [row.as_dict() for row in rows],

@@ -15,6 +15,7 @@ from babel.messages.pofile import read_po
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from syndicate.answers import status as progress
 from syndicate.answers import translators as i18n
 from syndicate.answers.catalogs import (
     LanguageCatalog,
@@ -72,7 +73,7 @@ def replace_in(path: Path, old: str, new: str) -> None:
 def test_every_shipped_entry_is_usable(language: str, answer: Answer) -> None:
     """Every message of the answer and every interface string is translated and passes."""
     catalog = shipped(language)
-    for key in [*message_keys(answer), *i18n.interface_keys()]:
+    for key in [*message_keys(answer), *progress.interface_keys()]:
         assert catalog.usable(key) is not None, (key, catalog.why_not(key))
     assert all(entry.usable for entry in catalog.entries.values())
 
