@@ -399,6 +399,8 @@ def _header_text(text: str, header_end: int) -> str:
 
 def _plural_strings(raw: RawMessage, num_plurals: int, path: Path) -> tuple[str, ...]:
     """The ``msgstr[N]`` of a plural message, ``num_plurals`` of them as Babel fills them."""
+    if num_plurals < 1:  # the header is refused by the catalog's reader, with its line
+        return tuple(_join(parts) for _, parts in raw.strings)
     forms = [""] * num_plurals
     for index, parts in raw.strings:
         if index >= num_plurals:

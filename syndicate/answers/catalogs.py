@@ -268,6 +268,11 @@ def expected_plural_count(locale: Locale) -> int:
     return int(get_plural(locale).num_plurals)
 
 
+def cldr_plural_forms(locale: Locale) -> str:
+    """CLDR's rule for ``locale`` (through Babel) as a ``Plural-Forms`` value."""
+    return str(get_plural(locale).plural_forms)
+
+
 class PluralRule:
     """The ``plural=`` expression of a catalog as a function of ``n``.
 
@@ -288,18 +293,67 @@ class PluralRule:
         return PluralRule, (self.expression,)
 
 
+PLURAL_SAMPLES = (*range(1001), 10_000, 100_000, 1_000_000, 1_000_001, 10**9, 2**31 - 1,
+                  2**32, 10**12, 2**63 - 1)
+"""The counts a catalog's plural rule is tried on when it is read (as ``msgfmt`` tries its
+rule): any count a feed may show, and large ones where rules on ``n % 1000000`` turn."""
+MAX_PLURAL_FORMS = 6
+"""No language has more (CLDR: zero, one, two, few, many, other)."""
+MAX_PLURAL_EXPRESSION = 300
+"""Characters: the longest rule gettext ships (Slovenian, Arabic) is under 120."""
+
+
 def _plural_rule(
-    catalog: Catalog | PoMessages, path: Path, text: str
+    catalog: Catalog | PoMessages, path: Path, text: str, locale: Locale
 ) -> tuple[int, Callable[[int], int]]:
+    """The catalog's plural rule, tried on :data:`PLURAL_SAMPLES`; refused with the line of
+    its ``Plural-Forms`` header if it cannot be read, raises, is absurdly complex or picks a
+    form the catalog does not have."""
+    line = header_line(text, "Plural-Forms")
+    expected = f'; expected a line like "Plural-Forms: {cldr_plural_forms(locale)}\\n"'
     try:
         count = int(catalog.num_plurals)
-        rule = PluralRule(catalog.plural_expr)
-    except (ValueError, SyntaxError) as exc:
+        expression = str(catalog.plural_expr)
+        if len(expression) > MAX_PLURAL_EXPRESSION:
+            raise ValueError(f"plural expression longer than {MAX_PLURAL_EXPRESSION} characters")
+        rule = PluralRule(expression)
+    except (ValueError, SyntaxError, RecursionError, MemoryError) as exc:
+        raise CatalogError(f"invalid Plural-Forms header: {exc}{expected}", path=str(path),
+                           line=line) from exc
+    if not 1 <= count <= MAX_PLURAL_FORMS:
         raise CatalogError(
-            f"invalid Plural-Forms header: {exc}", path=str(path),
-            line=header_line(text, "Plural-Forms"),
-        ) from exc
+            f"invalid Plural-Forms header: nplurals={count} (a language has 1 to "
+            f"{MAX_PLURAL_FORMS} forms){expected}", path=str(path), line=line)
+    problem = plural_rule_problem(rule, count)
+    if problem:
+        raise CatalogError(
+            f"invalid Plural-Forms header: plural={expression} {problem}{expected}",
+            path=str(path), line=line)
     return count, rule
+
+
+def same_plural_rule(catalog: LanguageCatalog, plural_forms: str) -> bool:
+    """Whether the catalog's rule picks the same form as ``plural_forms`` for every sample."""
+    count, _, expression = plural_forms.partition(";")
+    expression = expression.strip().removeprefix("plural=").rstrip(";")
+    if int(count.partition("=")[2]) != catalog.plural_count:
+        return False
+    other = PluralRule(expression)
+    return all(catalog.plural(n) == other(n) for n in PLURAL_SAMPLES)
+
+
+def plural_rule_problem(rule: Callable[[int], int], count: int) -> str | None:
+    """What is wrong with ``rule`` for a catalog of ``count`` forms, tried on every sample."""
+    for n in PLURAL_SAMPLES:
+        try:
+            index = rule(n)
+        except (ArithmeticError, RecursionError, ValueError, TypeError) as exc:
+            name = "division by zero" if isinstance(exc, ZeroDivisionError) else type(
+                exc).__name__
+            return f"fails for n={n} ({name})"
+        if not isinstance(index, int) or not 0 <= index < count:
+            return f"gives form {index} for n={n}, but nplurals={count}"
+    return None
 
 
 def read_catalog(path: Path, language: str) -> LanguageCatalog:
@@ -322,8 +376,7 @@ def language_catalog(
     locale: Locale,
 ) -> LanguageCatalog:
     """Check every entry of a parsed catalog (see :func:`._po.load_po`) and index it by key."""
-    plural_count, plural = _plural_rule(catalog, path, text)
-    expected = expected_plural_count(locale)
+    plural_count, plural = _plural_rule(catalog, path, text, locale)
     entries: dict[Key, Entry] = {}
     for message in catalog:
         if not message.id:
@@ -337,12 +390,9 @@ def language_catalog(
         problems: list[str] = []
         if len(source) > 1:
             written = syntax.plural_forms.get(line, len(strings))
-            if plural_count != expected:
+            if written != plural_count:
                 problems.append(
-                    f"Plural-Forms header has {plural_count} forms, {locale} needs {expected}"
-                )
-            elif written != plural_count:
-                problems.append(f"plural has {written} forms, {locale} needs exactly {expected}")
+                    f"plural has {written} forms, {locale} needs exactly {plural_count}")
         if all(strings) and strings:
             problems.extend(
                 p

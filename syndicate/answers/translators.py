@@ -28,15 +28,16 @@ from babel.messages.pofile import PoFileError, read_po
 
 from .._files import write_atomic
 from ..errors import CatalogError
-from ._po import load_po, po_syntax
+from ._po import babel_read, load_po, po_syntax, read_messages, read_strict
 from ._writer import keep_previous, previous_ids, render_po, restore_previous
 from .catalogs import (
     DOMAIN,
     LanguageCatalog,
     babel_locale,
     catalog_path,
-    expected_plural_count,
+    cldr_plural_forms,
     language_catalog,
+    same_plural_rule,
     template_path,
 )
 
@@ -231,6 +232,10 @@ def update_catalogs(locales_dir: Path, languages: Sequence[str]) -> list[Outcome
     for language in languages:
         try:
             path = catalog_path(locales_dir, language)
+            if not path.exists():
+                raise CatalogError(
+                    f"no catalog for {language} yet: add the language with "
+                    f"`syndicate i18n init {language}`", path=str(path))
             catalog, _, _ = load_po(path, language)
         except CatalogError as exc:
             outcomes.append(Outcome(language, exc.path, "skipped", (_from_error(exc, language),)))
@@ -238,6 +243,30 @@ def update_catalogs(locales_dir: Path, languages: Sequence[str]) -> list[Outcome
         written = _write(path, render_po(merge(catalog, template)))
         outcomes.append(Outcome(language, str(path), "written" if written else "unchanged"))
     return outcomes
+
+
+def init_catalog(locales_dir: Path, language: str, *, now: dt.datetime) -> Outcome:
+    """Start the catalog of a new language from the template, as ``pybabel init`` does.
+
+    The header names the language and carries CLDR's ``Plural-Forms`` for it (through
+    Babel), and every message is empty. An existing catalog is never overwritten.
+    """
+    path = catalog_path(locales_dir, language)
+    locale = babel_locale(language)
+    if path.exists():
+        return Outcome(language, str(path), "refused", (CheckProblem(
+            str(path), 0, "-", f"{language} has a catalog already: "
+            "`syndicate i18n update` merges the template into it", language=language),))
+    catalog = read_template(locales_dir)
+    catalog.locale = locale
+    catalog.revision_date = now
+    catalog.fuzzy = False
+    catalog.language_team = f"{locale.english_name} <{BUGS_ADDRESS}>"
+    catalog.last_translator = f"{PROJECT} translators <{BUGS_ADDRESS}>"
+    catalog.header_comment = catalog.header_comment.replace(
+        "FIRST AUTHOR <EMAIL@ADDRESS>", catalog.last_translator)
+    _write(path, render_po(catalog))
+    return Outcome(language, str(path), "written")
 
 
 # -- check -----------------------------------------------------------------------------------
@@ -258,7 +287,8 @@ class CheckProblem:
 
     def __str__(self) -> str:
         tag = "warning: " if self.severity == "warning" else ""
-        return f"{self.path}:{self.line}: {self.context}: {tag}{self.problem}"
+        where = f"{self.path}:{self.line}" if self.line else self.path
+        return f"{where}: {self.context}: {tag}{self.problem}"
 
     def as_dict(self) -> dict[str, object]:
         """JSON-ready data."""
@@ -278,20 +308,23 @@ def _header_line(text: str, name: str) -> int:
 
 
 def catalog_problems(
-    language_cat: LanguageCatalog, header: Catalog, text: str
+    language_cat: LanguageCatalog, header_fuzzy: bool, text: str
 ) -> list[CheckProblem]:
     """Problems of a parsed catalog: its header, then every translated entry (pure)."""
     path, language = language_cat.path, language_cat.language
     found: list[CheckProblem] = []
-    expected = expected_plural_count(language_cat.locale)
-    if language_cat.plural_count != expected:
+    cldr = cldr_plural_forms(language_cat.locale)
+    expression = getattr(language_cat.plural, "expression", "?")
+    written = f"nplurals={language_cat.plural_count}; plural={expression};"
+    if not same_plural_rule(language_cat, cldr):
         found.append(CheckProblem(
             path, _header_line(text, "Plural-Forms"), "-",
-            f"Plural-Forms header has nplurals={language_cat.plural_count}, "
-            f"{language_cat.locale} needs {expected}",
-            language=language,
+            f"Plural-Forms is {written!r} (gettext's rule) while CLDR's rule for "
+            f"{language_cat.locale} is {cldr!r}: the catalog's rule is used, so its plural "
+            f"messages need {language_cat.plural_count} forms",
+            language=language, severity="warning",
         ))
-    if header.fuzzy:
+    if header_fuzzy:
         found.append(
             CheckProblem(path, 1, "-", "header is marked fuzzy: tools will skip this catalog",
                          language=language, severity="warning")
@@ -312,13 +345,17 @@ def check_language(locales_dir: Path, language: str) -> list[CheckProblem]:
     try:
         path = catalog_path(locales_dir, language)
         locale = babel_locale(language)
-        catalog, text, syntax = load_po(path, language)
+        text, syntax = read_strict(path)
+        messages = read_messages(text, syntax, language, path)
         parsed = language_catalog(
-            catalog, text, syntax, path=path, language=language, locale=locale
+            messages or babel_read(text, language, path), text, syntax, path=path,
+            language=language, locale=locale,
         )
     except CatalogError as exc:
         return _syntax_problems(exc, language) or [_from_error(exc, language)]
-    return catalog_problems(parsed, catalog, text)
+    first = syntax.messages[0] if syntax.messages else None
+    header_fuzzy = first is not None and first.fuzzy and all(p == '""' for p in first.msgid)
+    return catalog_problems(parsed, header_fuzzy, text)
 
 
 def _syntax_problems(exc: CatalogError, language: str) -> list[CheckProblem]:

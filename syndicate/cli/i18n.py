@@ -87,6 +87,27 @@ def update(settings: Settings, languages: tuple[str, ...], as_json: bool) -> Non
         sys.exit(1)
 
 
+@i18n_group.command()
+@settings_options
+@click.argument("language", metavar="LANG")
+@click.option("--json", "as_json", is_flag=True, help="Print what was done as JSON.")
+def init(settings: Settings, language: str, as_json: bool) -> None:
+    """Add a language: write its catalog from the template, with CLDR's plural rule.
+
+    LANG is a BCP 47 tag (pt, pt-BR, zh-Hans). The catalog goes to
+    locales/<locale>/LC_MESSAGES/syndicate.po with every message empty; an existing
+    catalog is left alone (exit 1). Same as `pybabel init -l LANG`.
+
+    \b
+    Example:
+      syndicate i18n extract && syndicate i18n init pt && syndicate i18n status -l pt
+    """
+    outcome = i18n.init_catalog(settings.locales_dir, language, now=utc_now())
+    _report([outcome], as_json)
+    if outcome.action == "refused":
+        sys.exit(1)
+
+
 @i18n_group.command(name="compile")
 @settings_options
 @language_option

@@ -172,3 +172,40 @@ def test_files_written_follow_the_umask(project: Path, umask: int) -> None:
         os.umask(old)
     for path in written:
         assert path.stat().st_mode & 0o777 == 0o644 & ~umask, path
+
+
+def test_adding_a_language_is_one_command(project: Path) -> None:
+    result = run(project, "update", "-l", "pt")
+    assert result.exit_code == 1
+    path = po(project, "pt")
+    assert f"{path}: -: no catalog for pt yet: add the language with " \
+           "`syndicate i18n init pt`" in result.output
+    result = run(project, "init", "pt")
+    assert result.exit_code == 0, result.output
+    text = path.read_text(encoding="utf-8")
+    assert '"Language: pt\\n"' in text
+    assert '"Plural-Forms: nplurals=3; plural=(n == 0 || n == 1) ? 0 : n != 0 && ' \
+           'n % 1000000 == 0 ? 1 : 2;\\n"' in text
+    assert "#, fuzzy\nmsgid \"\"" not in text and "EMAIL@ADDRESS" not in text
+    assert_tools_read(path)
+    assert run(project, "check", "-l", "pt").exit_code == 0
+    again = run(project, "init", "pt")
+    assert again.exit_code == 1 and "pt has a catalog already" in again.output
+
+
+@pytest.mark.parametrize("language", ["pt", "es", "fr"])
+def test_catalogs_made_by_msginit_are_accepted(project: Path, language: str) -> None:
+    """gettext's msginit writes nplurals=2 where CLDR has 3: a warning, not a refusal."""
+    path = po(project, language)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.unlink(missing_ok=True)
+    done = subprocess.run(
+        [gettext_tool("msginit"), "--no-translator", "-l", language, "-i",
+         str(project / "locales" / "syndicate.pot"), "-o", str(path)],
+        capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    result = run(project, "check", "-l", language)
+    assert result.exit_code == 0, result.output
+    assert "warning: Plural-Forms is 'nplurals=2;" in result.output
+    assert run(project, "update", "-l", language).exit_code == 0
+    assert_tools_read(path)
