@@ -37,6 +37,7 @@ from ._po import (
     read_strict,
     revision_date,
 )
+from .clinical import COPIED, copied_source
 from .content import Answer, parse_answer
 
 CONDITION_CONTEXT = "condition"
@@ -157,8 +158,9 @@ class Entry:
 
     @property
     def translated(self) -> bool:
-        """Every form has a non-empty translation."""
-        return bool(self.strings) and all(self.strings)
+        """Every form has a non-empty translation, not a copy of a long source in a language
+        of another script (:data:`.clinical.COPIED`)."""
+        return bool(self.strings) and all(self.strings) and COPIED not in self.problems
 
     @property
     def usable(self) -> bool:
@@ -394,6 +396,8 @@ def language_catalog(
                 problems.append(
                     f"plural has {written} forms, {locale} needs exactly {plural_count}")
         if all(strings) and strings:
+            if len(source) == 1 and copied_source(source[0], strings[0], locale):
+                problems.append(COPIED)
             problems.extend(
                 p
                 for p in checks.check_message(

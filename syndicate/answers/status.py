@@ -32,10 +32,10 @@ def entry_state(entry: Entry | None) -> EntryState:
         return "untranslated"
     if entry.fuzzy:
         return "fuzzy"
-    if entry.problems:
-        return "failing"
     if not entry.translated:
         return "untranslated"
+    if entry.problems:
+        return "failing"
     return "translated"
 
 

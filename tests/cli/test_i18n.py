@@ -195,7 +195,8 @@ def test_compile_refuses_a_failing_catalog_and_keeps_the_old_mo(project: Path) -
     edit(path, "Tome 75 mg", "Tome 7,5 mg")
     result = run(project, "compile")
     assert result.exit_code == 1
-    assert (f"{path}:{line}: dose-example: numbers differ: source has 75, translation 7.5"
+    assert (f"{path}:{line}: dose-example: numbers or units differ: source has 75 mg, 2 times; "
+            "translation has 7.5 mg, 2 times"
             in result.output)
     assert "es: " in result.output and "refused" in result.output
     assert mo_path(project / "locales", "es").read_bytes() == old_mo
@@ -205,7 +206,8 @@ def test_compile_refuses_a_failing_catalog_and_keeps_the_old_mo(project: Path) -
 @pytest.mark.parametrize(
     ("old", "new", "problem"),
     [
-        ("Tome 75 mg", "Tome 7,5 mg", "numbers differ: source has 75, translation 7.5"),
+        ("Tome 75 mg", "Tome 7,5 mg", "numbers or units differ: source has 75 mg, 2 times; "
+            "translation has 7.5 mg, 2 times"),
         ("[prospecto](https://example.org/label)", "[prospecto](https://example.net/label)",
          "URL https://example.org/label changed or dropped"),
         ("indica el [prospecto]", "indica el <script>alert(1)</script> [prospecto]",
