@@ -51,6 +51,9 @@ The first folder of each pattern names a root: ``syndicate`` is the installed pa
 ``content`` the answers folder given to :func:`extract_template`.
 """
 
+COMMENT_TAG = "Translators:"
+"""Comments starting with this, right above a ``gettext`` call, go to the template as ``#.``
+(``pybabel extract -c Translators:``)."""
 PROJECT = "Syndicate"
 VERSION = "0.1"
 COPYRIGHT_HOLDER = "DiseaseMaps"
@@ -123,6 +126,8 @@ def extract_messages(content_dir: Path, package_dir: Path = PACKAGE_DIR) -> list
             method_map=[(rule.pattern, rule.method)],
             options_map={rule.pattern: dict(rule.options)},
             keywords=DEFAULT_KEYWORDS,
+            comment_tags=(COMMENT_TAG,),
+            strip_comment_tags=True,
         )
         try:
             for filename, lineno, message, comments, context in results:

@@ -209,3 +209,22 @@ def test_catalogs_made_by_msginit_are_accepted(project: Path, language: str) -> 
     assert "warning: Plural-Forms is 'nplurals=2;" in result.output
     assert run(project, "update", "-l", language).exit_code == 0
     assert_tools_read(path)
+
+
+def test_every_interface_string_carries_context_for_translators(project: Path) -> None:
+    """Each interface string reaches the template with its ``#.`` comment (from the
+    ``# Translators:`` comment above the call), and the bundled template is up to date."""
+    assert run(project, "extract").exit_code == 0
+    template = polib.pofile(str(project / "locales" / "syndicate.pot"))
+    from syndicate.answers.status import interface_keys
+    interface = {msgid for _, msgid in interface_keys()}
+    entries = [e for e in template if e.msgid in interface]
+    assert len(entries) == len(interface) == 13
+    for entry in entries:
+        assert entry.comment and not entry.comment.startswith("Translators:"), entry.msgid
+    badge = next(e for e in entries if e.msgid == "Medically reviewed")
+    assert badge.comment == ("Badge shown on every answer: a clinician has reviewed the source "
+                             "text.")
+    from tests.support import ROOT
+    bundled = polib.pofile(str(ROOT / "locales" / "syndicate.pot"))
+    assert {e.msgid: e.comment for e in bundled} == {e.msgid: e.comment for e in template}
