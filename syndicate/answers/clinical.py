@@ -113,11 +113,16 @@ _CJK_DIGITS = {"〇": 0, "零": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四"
 _CJK_UNITS = {"十": 10, "百": 100, "千": 1000}
 _CJK_BIG = {"万": 10_000, "萬": 10_000, "亿": 100_000_000, "億": 100_000_000}
 _CJK_NUMERAL = "".join([*_CJK_DIGITS, *_CJK_UNITS, *_CJK_BIG])
+_CJK_RUN = re.compile(f"[{_CJK_NUMERAL}]+")
 _SEPARATORS = ".,\u00a0\u202f\u2009\u066b\u066c'\u2019 "
-def _is_other_numeric(char: str) -> bool:
-    """A numeric character that is not a decimal digit: ², ₃, ½, ⑩, Ⅻ."""
-    return not char.isdecimal() and unicodedata.numeric(char, None) is not None and \
-        char not in _CJK_NUMERAL and not _CJK.match(char)
+_NUMBER_BLOCKS = ((0x00B2, 0x00BE), (0x2070, 0x209F), (0x2150, 0x218F), (0x2460, 0x24FF),
+                  (0x2776, 0x2793), (0x3220, 0x3229), (0x3248, 0x325F), (0x3280, 0x3289),
+                  (0x32B1, 0x32BF), (0x1D7CE, 0x1D7FF), (0x1F100, 0x1F10C))
+"""Unicode blocks holding numbers that are not decimal digits: superscripts, subscripts,
+vulgar fractions, Roman numerals, circled and parenthesized numbers."""
+_OTHER_NUMERIC = re.compile("[" + "".join(
+    re.escape(chr(code)) for low, high in _NUMBER_BLOCKS for code in range(low, high + 1)
+    if not chr(code).isdecimal() and unicodedata.numeric(chr(code), None) is not None) + "]")
 
 
 class Amount(NamedTuple):
@@ -148,12 +153,14 @@ def _cjk_value(run: str) -> Decimal | None:
     return Decimal(total + section + number)
 
 
+_OTHER_DECIMAL = re.compile(r"(?![0-9])\d")
+
+
 def _ascii(text: str) -> str:
     """Decimal digits of every script as ASCII digits (Arabic-Indic, Persian, fullwidth...)."""
     if text.isascii():
         return text
-    return "".join(str(unicodedata.decimal(c)) if c.isdecimal() and not c.isascii() else c
-                   for c in text)
+    return _OTHER_DECIMAL.sub(lambda match: str(unicodedata.decimal(match.group())), text)
 
 
 @functools.lru_cache(maxsize=8192)
@@ -176,31 +183,41 @@ def _parse(raw: str, locale: str) -> tuple[tuple[int, int, Decimal], ...]:
     return tuple((m.start(), m.end(), Decimal(m.group())) for m in re.finditer(r"\d+", raw))
 
 
+_DIGITS = re.compile(rf"\d+(?:[{_SEPARATORS}]\d+)*")
+
+
 def amounts(text: str, locale: Locale | str) -> list[Amount]:
     """Every number of ``text`` with its unit, in order (see the module doc)."""
     found: dict[int, tuple[int, Decimal]] = {}
     converted = _ascii(text)
-    for match in re.finditer(rf"\d+(?:[{_SEPARATORS}]\d+)*", converted):
+    for match in _DIGITS.finditer(converted):
         raw = match.group()
         for start, end, value in _parse(raw, str(locale)):
             found[match.start() + start] = (match.start() + end, value)
-    for match in re.finditer(rf"[{_CJK_NUMERAL}]+", text):
+    if not text.isascii():
+        _exotic_numbers(text, found)
+    for match in _MULTIPLE.finditer(text):
+        found[match.start()] = (-match.end(), Decimal(_MULTIPLES[match.group().lower()]))
+    return [_with_unit(text, end, value) for _, (end, value) in sorted(found.items())]
+
+
+def _exotic_numbers(text: str, found: dict[int, tuple[int, Decimal]]) -> None:
+    """CJK numerals, and numbers that are not decimal digits (², ½, ⑩), into ``found``."""
+    for match in _CJK_RUN.finditer(text):
         cjk = _cjk_value(match.group())
         if cjk is not None:
             found[match.start()] = (match.end(), cjk)
     ends = {end: start for start, (end, _) in found.items()}
-    for start, char in enumerate(text):
-        if not char.isascii() and _is_other_numeric(char):
-            value = Decimal(str(unicodedata.numeric(char)))
-            before = ends.get(start)
-            if 0 < value < 1 and before is not None:  # 1½: one number
-                found[before] = (start + 1, found[before][1] + value)
-            else:
-                found[start] = (start + 1, value)
-            ends[start + 1] = before if 0 < value < 1 and before is not None else start
-    for match in _MULTIPLE.finditer(text):
-        found[match.start()] = (-match.end(), Decimal(_MULTIPLES[match.group().lower()]))
-    return [_with_unit(text, end, value) for _, (end, value) in sorted(found.items())]
+    for match in _OTHER_NUMERIC.finditer(text):
+        start = match.start()
+        value = Decimal(str(unicodedata.numeric(match.group())))
+        before = ends.get(start)
+        if 0 < value < 1 and before is not None:  # 1½: one number
+            found[before] = (start + 1, found[before][1] + value)
+            ends[start + 1] = before
+        else:
+            found[start] = (start + 1, value)
+            ends[start + 1] = start
 
 
 def _with_unit(text: str, end: int, value: Decimal) -> Amount:
@@ -310,6 +327,7 @@ _BIDI_CONTROLS = {"\u202a", "\u202b", "\u202c", "\u202d", "\u202e", "\u2066", "\
 _ZERO_WIDTH = {"\u200b", "\u2060", "\ufeff", "\u180e", "\u200c", "\u200d"}
 _JOINERS = {"\u200c", "\u200d"}
 _MARKS = {"\u200e", "\u200f", "\u061c"}
+_INVISIBLE = re.compile("[" + "".join(sorted(_BIDI_CONTROLS | _ZERO_WIDTH | _MARKS)) + "]")
 _RTL = {"ar", "fa", "he", "ur", "ps", "yi"}
 _JOINING_SCRIPTS = {"Arab", "Deva", "Beng", "Guru", "Gujr", "Orya", "Taml", "Telu", "Knda",
                     "Mlym", "Sinh"}
@@ -335,10 +353,11 @@ def invisible_problems(translation: str, locale: Locale) -> list[str]:
     """Bidi embeddings, overrides and isolates, and zero-width characters: each can make a
     dose display as another (U+202E around ``500`` shows ``005``). Joiners stay allowed in
     scripts that need them, direction marks in right-to-left languages."""
+    if translation.isascii() or not _INVISIBLE.search(translation):
+        return []
     script = language_script(locale)
     problems = []
-    for char in dict.fromkeys(c for c in translation if c in _BIDI_CONTROLS | _ZERO_WIDTH
-                              | _MARKS):
+    for char in dict.fromkeys(_INVISIBLE.findall(translation)):
         if char in _JOINERS and script in _JOINING_SCRIPTS:
             continue
         if char in _MARKS and locale.language in _RTL:
@@ -353,22 +372,32 @@ def invisible_problems(translation: str, locale: Locale) -> list[str]:
 def script_problem(source: str, translation: str, locale: Locale) -> str | None:
     """Letters of a script the language does not use (and the source has no word in):
     Cyrillic in a Spanish catalog. Latin stays allowed everywhere (names, abbreviations)."""
+    if translation.isascii():
+        return None
     script = language_script(locale)
-    allowed = ("LATIN", *_SCRIPT_NAMES.get(script, ()))
     if script not in _SCRIPT_NAMES:
         return None
-    for char in translation:
-        if not char.isalpha() or char.isascii():
+    allowed = ("LATIN", *_SCRIPT_NAMES[script])
+    for char in _LETTERS_BEYOND_LATIN_1.findall(translation):
+        foreign = _script_of(char)
+        if foreign is None or not char.isalpha() or foreign.startswith(allowed) \
+                or char in source:
             continue
-        name = unicodedata.name(char, "")
-        if name.startswith(allowed) or char in source:
-            continue
-        first = name.split(" ")[0]
-        foreign = first if first == "CJK" else first.title() or f"U+{ord(char):04X}"
-        if foreign in {"Modifier", "Micro", "Feminine", "Masculine"}:
-            continue
-        return f"text in {foreign} script, which {locale} does not use: {char!r}"
+        shown = foreign if foreign == "CJK" else foreign.title()
+        return f"text in {shown} script, which {locale} does not use: {char!r}"
     return None
+
+
+_LETTERS_BEYOND_LATIN_1 = re.compile("[^\\x00-\\u024f\\W\\d_]")
+"""Letters past Latin Extended-B: the only ones whose script needs looking up."""
+
+
+@functools.lru_cache(maxsize=4096)
+def _script_of(char: str) -> str | None:
+    """The script word of a letter's Unicode name (``CYRILLIC``), ``None`` for letters of no
+    script (modifier letters, the micro sign)."""
+    first = unicodedata.name(char, "").split(" ")[0]
+    return None if first in {"", "MODIFIER", "MICRO", "FEMININE", "MASCULINE"} else first
 
 
 COPIED = "identical to the source in a language written in another script: not translated"

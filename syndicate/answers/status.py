@@ -1,18 +1,24 @@
 """How far each language's translation is, and what blocks it: ``syndicate i18n status``.
 
 Completeness is never taken from Babel's statistics (they count fuzzy entries as translated):
-every entry is classified here, from the checked catalog of :mod:`.catalogs`.
+every entry is classified here, from the checked catalog of :mod:`.catalogs`. For each
+language: a summary (answers publishable and blocked, messages fuzzy, untranslated, failing a
+check, waiting for a medical review of their translation), a row per answer, every message
+that blocks an answer with the file and line to fix and why (``--todo``), and every message
+whose source carries a dose or a negation (``--review``). An answer is named the same way
+everywhere: its id and its file, ``75da64d16c9fcccc (lupus/what-causes-lupus.md)``.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Literal
 
 from . import ui
-from .catalogs import Entry, Key, LanguageCatalog, message_keys
+from .catalogs import Entry, Key, LanguageCatalog, SourceMessage, answer_messages
+from .clinical import review_reasons
 from .content import Answer
 
 EntryState = Literal["translated", "fuzzy", "untranslated", "failing"]
@@ -76,9 +82,13 @@ class StatusRow:
     scope: str
     """The answer's id, or ``interface``."""
     label: str
-    """The answer's file, or ``interface strings``."""
+    """The answer's name (:func:`answer_name`), or ``interface strings``."""
     counts: Counts
     publishable: bool
+    needs_review: int = 0
+    """Translated messages whose source carries a dose or a negation."""
+    path: str = ""
+    """The answer's file, relative to the content folder."""
 
     def as_dict(self) -> dict[str, object]:
         """JSON-ready data."""
@@ -86,13 +96,16 @@ class StatusRow:
             "language": self.language,
             "scope": self.scope,
             "label": self.label,
+            "path": self.path,
             **dataclasses.asdict(self.counts),
+            "needs_review": self.needs_review,
             "total": self.counts.total,
             "publishable": self.publishable,
         }
 
 
-def _label(answer: Answer, content_dir: Path | None) -> str:
+def answer_path(answer: Answer, content_dir: Path | None) -> str:
+    """The answer's file, relative to ``content_dir`` when it is inside."""
     if content_dir is not None:
         try:
             return Path(answer.path).relative_to(content_dir).as_posix()
@@ -101,36 +114,142 @@ def _label(answer: Answer, content_dir: Path | None) -> str:
     return answer.path
 
 
+def answer_name(answer: Answer, content_dir: Path | None = None) -> str:
+    """The one name of an answer in every report: ``id (file)``."""
+    return f"{answer.id} ({answer_path(answer, content_dir)})"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Finding:
+    """One message to act on: where to fix it, in which answer, and why."""
+
+    language: str
+    answer: str
+    """The answer's name, or ``interface strings``."""
+    path: str
+    """The catalog (or, for a message missing from it, the answer file)."""
+    line: int
+    reason: str
+    msgid: str
+
+    def __str__(self) -> str:
+        excerpt = self.msgid if len(self.msgid) <= 60 else self.msgid[:57] + "..."
+        return f"{self.path}:{self.line}: {self.answer}: {self.reason}: {excerpt!r}"
+
+    def as_dict(self) -> dict[str, object]:
+        """JSON-ready data."""
+        return dataclasses.asdict(self)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class LanguageStatus:
+    """Everything ``i18n status`` says about one language."""
+
+    language: str
+    rows: tuple[StatusRow, ...]
+    todo: tuple[Finding, ...]
+    review: tuple[Finding, ...]
+    error: str | None = None
+    """Why the catalog cannot be read (then nothing is publishable)."""
+
+    def summary(self) -> dict[str, object]:
+        """The language's line: answers publishable and blocked, messages by state."""
+        answers = [row for row in self.rows if row.scope != "interface"]
+        total = Counts(*(sum(getattr(row.counts, name) for row in self.rows)
+                         for name in ("translated", "fuzzy", "untranslated", "failing")))
+        return {
+            "language": self.language, "answers": len(answers),
+            "publishable": sum(row.publishable for row in answers),
+            "blocked": sum(not row.publishable for row in answers),
+            "fuzzy": total.fuzzy, "untranslated": total.untranslated, "failing": total.failing,
+            "needs_review": sum(row.needs_review for row in self.rows), "error": self.error,
+        }
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Scope:
+    """The messages of an answer (or of the interface), computed once for every language."""
+
+    scope: str
+    label: str
+    path: str
+    messages: tuple[tuple[Key, str, int, tuple[str, ...]], ...]
+    """``(key, source file, source line, review reasons)`` of each message."""
+
+
+def scopes(answers: Sequence[Answer], content_dir: Path | None = None) -> list[Scope]:
+    """The interface strings and every answer, with their messages."""
+    interface = tuple((key, "syndicate/answers/ui.py", 0, review_reasons(key[1]))
+                      for key in interface_keys())
+    found = [Scope("interface", "interface strings", "", interface)]
+    for answer in answers:
+        seen: dict[Key, SourceMessage] = {}
+        for message in answer_messages(answer):
+            seen.setdefault((message.context, message.text), message)
+        path = answer_path(answer, content_dir)
+        found.append(Scope(answer.id, answer_name(answer, content_dir), path, tuple(
+            (key, answer.path, message.line, review_reasons(message.text))
+            for key, message in seen.items())))
+    return found
+
+
+def language_status(catalog: LanguageCatalog, scopes_: Sequence[Scope]) -> LanguageStatus:
+    """Rows, blocking messages and messages to review of one language (pure).
+
+    An answer is publishable when every one of its messages and every interface string is
+    usable (translated, not fuzzy, passing the checks).
+    """
+    rows: list[StatusRow] = []
+    todo: list[Finding] = []
+    review: list[Finding] = []
+    interface_ok = True
+    for scope in scopes_:
+        tally = {"translated": 0, "fuzzy": 0, "untranslated": 0, "failing": 0}
+        needs_review = 0
+        for key, source_path, source_line, reasons in scope.messages:
+            entry = catalog.entries.get(key)
+            state = entry_state(entry)
+            tally[state] += 1
+            if state != "translated":
+                where, line = (catalog.path, entry.line) if entry else (source_path, source_line)
+                reason = catalog.why_not(key) if entry else \
+                    "missing from the catalog (run syndicate i18n extract and update)"
+                todo.append(Finding(catalog.language, scope.label, where, line, reason, key[1]))
+            elif reasons and entry is not None:
+                needs_review += 1
+                review.append(Finding(
+                    catalog.language, scope.label, catalog.path, entry.line,
+                    f"needs medical review of the translation ({', '.join(reasons)})", key[1]))
+        counts = Counts(**tally)
+        publishable = counts.complete and (interface_ok or scope.scope == "interface")
+        if scope.scope == "interface":
+            interface_ok = counts.complete
+        rows.append(StatusRow(catalog.language, scope.scope, scope.label, counts, publishable,
+                              needs_review, scope.path))
+    return LanguageStatus(catalog.language, tuple(rows), tuple(todo), tuple(review))
+
+
+def broken_status(language: str, error: str, scopes_: Sequence[Scope]) -> LanguageStatus:
+    """A language whose catalog cannot be read: nothing is usable; the error is the todo."""
+    rows = tuple(StatusRow(language, scope.scope, scope.label,
+                           Counts(untranslated=len(scope.messages)), False, 0, scope.path)
+                 for scope in scopes_)
+    path, _, rest = error.partition(": ")
+    where, _, line = path.rpartition(":")
+    finding = Finding(language, "every answer", where if line.isdigit() else path,
+                      int(line) if line.isdigit() else 0, rest or error, "")
+    return LanguageStatus(language, rows, (finding,), (), error)
+
+
 def status(
     catalog: LanguageCatalog, answers: Sequence[Answer], content_dir: Path | None = None
 ) -> list[StatusRow]:
-    """Per answer and for the interface strings: counts and whether it may be published.
-
-    An answer is publishable in the language when every one of its messages and every
-    interface string is usable (translated, not fuzzy, passing the checks). Answers are
-    labelled by their file, relative to ``content_dir`` when given.
-    """
-    interface = count(catalog, interface_keys())
-    rows = [
-        StatusRow(catalog.language, "interface", "interface strings", interface,
-                  interface.complete)
-    ]
-    for answer in answers:
-        counts = count(catalog, message_keys(answer))
-        rows.append(
-            StatusRow(catalog.language, answer.id, _label(answer, content_dir), counts,
-                      counts.complete and interface.complete)
-        )
-    return rows
+    """Per answer and for the interface strings: counts and whether it may be published."""
+    return list(language_status(catalog, scopes(answers, content_dir)).rows)
 
 
-def broken_rows(
-    language: str, answers: Sequence[Answer], content_dir: Path | None = None
-) -> Iterator[StatusRow]:
-    """Rows for a language whose catalog cannot be read: nothing is usable."""
-    yield StatusRow(language, "interface", "interface strings",
-                    Counts(untranslated=len(interface_keys())), False)
-    for answer in answers:
-        yield StatusRow(language, answer.id, _label(answer, content_dir),
-                        Counts(untranslated=len(message_keys(answer))), False)
-
+def by_readers(statuses: Sequence[LanguageStatus],
+               readers: dict[str, int] | None) -> list[LanguageStatus]:
+    """Languages ordered by how many subscribers read them, most first (then by tag)."""
+    counts = readers or {}
+    return sorted(statuses, key=lambda s: (-counts.get(s.language, 0), s.language))

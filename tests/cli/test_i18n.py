@@ -50,7 +50,8 @@ def run(project: Path, *args: str) -> Result:
     """Run ``syndicate i18n ARGS`` over ``project``."""
     options = ["--content", str(project / "content"), "--locales", str(project / "locales"),
                "--out", str(project / "public")]
-    return CliRunner().invoke(cli, ["i18n", args[0], *options, *args[1:]])
+    return CliRunner().invoke(cli, ["i18n", args[0], *options, *args[1:]],
+                              env={"SYNDICATE_STATE_DIR": str(project / "state")})
 
 
 def po(project: Path, language: str) -> Path:
@@ -311,15 +312,30 @@ def test_status_table_shows_every_language_and_answer(project: Path) -> None:
     assert run(project, "update", "-l", "de").exit_code == 0
     result = run(project, "status")
     assert result.exit_code == 0, result.output
-    lines = result.output.splitlines()
+    summary, _, rest = result.output.partition("\n\n")
+    assert summary.splitlines()[0].split() == [
+        "language", "answers", "publishable", "blocked", "fuzzy", "untranslated", "failing",
+        "needs", "review"]
+    assert summary.splitlines()[3].split() == ["de", "1", "0", "1", "1", "0", "0", "5"]
+    assert summary.splitlines()[4].split() == ["es", "1", "0", "1", "0", "1", "0", "5"]
+    lines = rest.splitlines()
     assert lines[0].split() == ["language", "answer", "translated", "fuzzy", "untranslated",
                                 "failing", "publishable"]
     assert len(lines) == 2 + 2 * len(LANGUAGES)
-    label = "lupus/what-causes-lupus.md"
+    label = "75da64d16c9fcccc (lupus/what-causes-lupus.md)"
     assert lines[2 + 2].split() == ["de", "interface", "strings", "13", "0", "0", "0", "yes"]
-    assert lines[2 + 3].split() == ["de", label, "6", "1", "0", "0", "no"]
+    assert lines[2 + 3].split() == ["de", *label.split(), "6", "1", "0", "0", "no"]
     # Spanish was not updated: the new heading is simply missing from its catalog.
-    assert lines[2 + 5].split() == ["es", label, "6", "0", "1", "0", "no"]
+    assert lines[2 + 5].split() == ["es", *label.split(), "6", "0", "1", "0", "no"]
+    todo = run(project, "status", "--todo", "es")
+    assert todo.exit_code == 0
+    heading = line_of(project / ANSWER, f"## {NEW_HEADING}")
+    assert todo.output.splitlines() == [
+        f"{project / ANSWER}:{heading}: {label}: missing from the catalog (run "
+        f"syndicate i18n extract and update): '{NEW_HEADING}'"]
+    de_line = line_of(po(project, "de"), f'msgid "{NEW_HEADING}"')
+    assert run(project, "status", "--todo", "de").output.splitlines() == [
+        f"{po(project, 'de')}:{de_line}: {label}: fuzzy: '{NEW_HEADING}'"]
 
 
 def test_status_of_malformed_catalog_names_file_and_line(project: Path) -> None:
