@@ -12,6 +12,7 @@ copy: deleting it changes nothing but the time.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import functools
 import hashlib
@@ -21,9 +22,11 @@ from pathlib import Path
 from .._files import write_atomic
 from ..tags import gettext_name
 from .catalogs import LanguageCatalog, PackedEntries, PluralRule, babel_locale, read_catalog
+from .provenance import TranslationReview
 
-FORMAT = 1
-_CHECKING_MODULES = ("_po", "_markup", "catalogs", "checks", "clinical", "render", "content")
+FORMAT = 2
+_CHECKING_MODULES = ("_po", "_markup", "catalogs", "checks", "clinical", "provenance", "render",
+                     "content")
 
 
 @functools.cache
@@ -36,11 +39,12 @@ def code_key() -> str:
     return digest.hexdigest()
 
 
-def read_checked(path: Path, language: str, cache_dir: Path | None) -> LanguageCatalog:
+def read_checked(path: Path, language: str, cache_dir: Path | None, *,
+                 require_review: bool = True) -> LanguageCatalog:
     """The checked catalog at ``path`` (see :func:`.catalogs.read_catalog`), from the cache
     in ``cache_dir`` when the file and the code are the ones it was made from."""
     if cache_dir is None:
-        return read_catalog(path, language)
+        return read_catalog(path, language, require_review=require_review)
     try:
         data = path.read_bytes()
     except OSError:
@@ -49,8 +53,8 @@ def read_checked(path: Path, language: str, cache_dir: Path | None) -> LanguageC
     stored = cache_dir / f"{gettext_name(language)}.json"
     cached = _load(stored, key, path, language)
     if cached is not None:
-        return cached
-    catalog = read_catalog(path, language)
+        return dataclasses.replace(cached, require_review=require_review)
+    catalog = read_catalog(path, language, require_review=require_review)
     with contextlib.suppress(OSError):  # a cache that cannot be written costs time only
         write_atomic(stored, _dump(catalog, key))
     return catalog
@@ -64,6 +68,8 @@ def _dump(catalog: LanguageCatalog, key: str) -> bytes:
         "key": key, "plural_count": catalog.plural_count,
         "plural": getattr(catalog.plural, "expression", None),
         "revised": catalog.revised.isoformat() if catalog.revised else None,
+        "reviews": {answer: [r.reviewer, r.date.isoformat(), r.line]
+                    for answer, r in catalog.reviews.items()},
         "entries": rows,
     }, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
@@ -77,8 +83,10 @@ def _load(stored: Path, key: str, path: Path, language: str) -> LanguageCatalog 
             (context, msgid): (tuple(strings), tuple(source), line, fuzzy, tuple(problems))
             for context, msgid, strings, source, line, fuzzy, problems in data["entries"]}
         revised = dt.datetime.fromisoformat(data["revised"]) if data["revised"] else None
+        reviews = {answer: TranslationReview(name, dt.date.fromisoformat(day), int(line))
+                   for answer, (name, day, line) in data["reviews"].items()}
         return LanguageCatalog(
             language, babel_locale(language), str(path), PackedEntries(rows),
-            int(data["plural_count"]), PluralRule(str(data["plural"])), revised)
+            int(data["plural_count"]), PluralRule(str(data["plural"])), revised, reviews)
     except (OSError, ValueError, TypeError, KeyError, SyntaxError):
         return None  # absent, from another version or damaged: read the catalog

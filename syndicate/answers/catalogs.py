@@ -37,8 +37,9 @@ from ._po import (
     read_strict,
     revision_date,
 )
-from .clinical import COPIED, copied_source
+from .clinical import COPIED, carries_dose, copied_source
 from .content import Answer, parse_answer
+from .provenance import EXAMPLE, TranslationReview, read_reviews
 
 CONDITION_CONTEXT = "condition"
 
@@ -180,6 +181,11 @@ class LanguageCatalog:
     plural: Callable[[int], int]
     revised: dt.datetime | None
     """``PO-Revision-Date`` of the file (UTC), if the translator's tool set one."""
+    reviews: Mapping[str, TranslationReview] = dataclasses.field(default_factory=dict)
+    """Medical reviews of the translation, by answer id (see :mod:`.provenance`)."""
+    require_review: bool = True
+    """A message carrying a dose is usable only in an answer whose translation has a
+    recorded medical review (setting ``require_translation_review``)."""
 
     def __reduce__(self) -> tuple[object, ...]:
         # Entries travel as plain tuples: pickling 20,000 slotted dataclasses one attribute
@@ -192,13 +198,19 @@ class LanguageCatalog:
             })
         return _rebuild_catalog, (
             self.language, self.locale, self.path, entries, self.plural_count, self.plural,
-            self.revised,
+            self.revised, dict(self.reviews), self.require_review,
         )
+
+    def unreviewed_dose(self, key: Key) -> bool:
+        """``key`` carries a dose and its answer's translation has no medical review while
+        one is required."""
+        return self.require_review and key[0] is not None and key[0] != CONDITION_CONTEXT \
+            and key[0] not in self.reviews and carries_dose(key[1])
 
     def usable(self, key: Key) -> str | tuple[str, ...] | None:
         """The translation of ``key`` if it may be published, else ``None``."""
         entry = self.entries.get(key)
-        if entry is None or not entry.usable:
+        if entry is None or not entry.usable or self.unreviewed_dose(key):
             return None
         return entry.strings[0] if len(entry.source) == 1 else entry.strings
 
@@ -214,7 +226,10 @@ class LanguageCatalog:
             return "untranslated"
         if entry.fuzzy:
             return "fuzzy"
-        return "; ".join(entry.problems)
+        if entry.problems:
+            return "; ".join(entry.problems)
+        return ("carries a dose: needs a recorded medical review of this answer's translation "
+                f"({EXAMPLE!r} on the answer's title)")
 
 
 EntryRow = tuple[tuple[str, ...], tuple[str, ...], int, bool, tuple[str, ...]]
@@ -259,9 +274,12 @@ def _rebuild_catalog(
     plural_count: int,
     plural: Callable[[int], int],
     revised: dt.datetime | None,
+    reviews: dict[str, TranslationReview],
+    require_review: bool,
 ) -> LanguageCatalog:
     return LanguageCatalog(
         language, locale, path, PackedEntries(entries), plural_count, plural, revised,
+        reviews, require_review,
     )
 
 
@@ -358,14 +376,17 @@ def plural_rule_problem(rule: Callable[[int], int], count: int) -> str | None:
     return None
 
 
-def read_catalog(path: Path, language: str) -> LanguageCatalog:
-    """Read and check the catalog at ``path``; :class:`CatalogError` if it cannot be used."""
+def read_catalog(path: Path, language: str, *, require_review: bool = True) -> LanguageCatalog:
+    """Read and check the catalog at ``path``; :class:`CatalogError` if it cannot be used.
+
+    ``require_review``: see :attr:`LanguageCatalog.require_review`."""
     locale = babel_locale(language)
     text, syntax = read_strict(path)
     catalog: Catalog | PoMessages | None = read_messages(text, syntax, language, path)
     if catalog is None:
         catalog = babel_read(text, language, path)
-    return language_catalog(catalog, text, syntax, path=path, language=language, locale=locale)
+    return language_catalog(catalog, text, syntax, path=path, language=language, locale=locale,
+                            require_review=require_review)
 
 
 def language_catalog(
@@ -376,9 +397,12 @@ def language_catalog(
     path: Path,
     language: str,
     locale: Locale,
+    require_review: bool = True,
 ) -> LanguageCatalog:
     """Check every entry of a parsed catalog (see :func:`._po.load_po`) and index it by key."""
     plural_count, plural = _plural_rule(catalog, path, text, locale)
+    revised = revision_date(text)
+    reviews, review_problems = read_reviews(text, revised)
     entries: dict[Key, Entry] = {}
     for message in catalog:
         if not message.id:
@@ -405,6 +429,7 @@ def language_catalog(
                 )
                 if p not in problems
             )
+        problems.extend(review_problems.get(line, ()))
         key: Key = (message.context, source[0])
         entries[key] = Entry(key, strings, source, line, message.fuzzy, tuple(problems))
     return LanguageCatalog(
@@ -414,5 +439,7 @@ def language_catalog(
         entries=entries,
         plural_count=plural_count,
         plural=plural,
-        revised=revision_date(text),
+        revised=revised,
+        reviews=reviews,
+        require_review=require_review,
     )

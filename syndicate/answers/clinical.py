@@ -278,9 +278,16 @@ _SYMBOL_DIMENSIONS = {"mass", "volume", "percent"}
 """Units written as symbols in most languages: a translation must write one too."""
 
 
+DOSE_DIMENSIONS = frozenset({"mass", "volume", "iu", "times", "tablets", "capsules", "drops",
+                             "puffs"})
+"""Units of a dose: an amount of a medicine, or how often it is taken."""
+
+
 def carries_dose(source: str) -> bool:
-    """A number with a unit: a dose, an amount, a frequency or a duration."""
-    return any(a.dimension for a in _source_amounts(source))
+    """A number with a unit of a dose (see :data:`DOSE_DIMENSIONS`) in a source text."""
+    if not any(c.isdigit() for c in source) and not _MULTIPLE.search(source):
+        return False
+    return any(a.dimension in DOSE_DIMENSIONS for a in _source_amounts(source))
 
 
 # -- negation ----------------------------------------------------------------------------------

@@ -209,6 +209,8 @@ def language_status(catalog: LanguageCatalog, scopes_: Sequence[Scope]) -> Langu
         for key, source_path, source_line, reasons in scope.messages:
             entry = catalog.entries.get(key)
             state = entry_state(entry)
+            if state == "translated" and catalog.unreviewed_dose(key):
+                state = "failing"
             tally[state] += 1
             if state != "translated":
                 where, line = (catalog.path, entry.line) if entry else (source_path, source_line)

@@ -153,7 +153,8 @@ def _status_reports(settings: Settings, languages: list[str]) -> list[progress.L
     reports = []
     for language in languages:
         try:
-            catalog = read_checked(catalog_path(settings.locales_dir, language), language, cache)
+            catalog = read_checked(catalog_path(settings.locales_dir, language), language, cache,
+                                   require_review=settings.require_translation_review)
         except CatalogError as exc:
             reports.append(progress.broken_status(language, str(exc), scopes))
             continue
