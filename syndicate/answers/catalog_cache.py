@@ -1,12 +1,14 @@
-"""Checked catalogs kept between runs, so ``i18n status`` answers in a moment.
+"""What ``i18n status`` needs of each catalog, kept between runs so it answers in a moment.
 
 Reading a catalog of 20,000 messages means a strict pass over every line and every check on
-every message: about a second each. A translator asks for the status again and again while
-the catalogs do not change, so what reading found is kept as JSON, one file per language,
-under a key made of the catalog's bytes and the code that checks it (the source of the
-reading and checking modules): any change to either reads the catalog again. A catalog that
-cannot be read is never cached (its error is reported each time). The cache is only ever a
-copy: deleting it changes nothing but the time.
+every message: seconds each. A translator asks for the status again and again while the
+catalogs do not change, so the *digest* of a checked catalog (for each message: its line,
+its state and why it is not usable; the medical review records) is kept as JSON, one file
+per language, under a key made of the catalog's bytes and the code that checks it (the
+source of the reading and checking modules): any change to either reads the catalog again.
+Messages are keyed by a short hash of msgctxt and msgid, so the digest stays small. A catalog
+that cannot be read is never cached (its error is reported each time). The cache is only
+ever a copy: deleting it changes nothing but the time.
 """
 
 from __future__ import annotations
@@ -17,14 +19,16 @@ import datetime as dt
 import functools
 import hashlib
 import json
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Literal
 
 from .._files import write_atomic
 from ..tags import gettext_name
-from .catalogs import LanguageCatalog, PackedEntries, PluralRule, babel_locale, read_catalog
+from .catalogs import CONDITION_CONTEXT, Entry, Key, LanguageCatalog, read_catalog
 from .provenance import TranslationReview
 
-FORMAT = 2
+FORMAT = 3
 _CHECKING_MODULES = ("_po", "_markup", "catalogs", "checks", "clinical", "provenance", "render",
                      "content")
 
@@ -39,54 +43,97 @@ def code_key() -> str:
     return digest.hexdigest()
 
 
-def read_checked(path: Path, language: str, cache_dir: Path | None, *,
-                 require_review: bool = True) -> LanguageCatalog:
-    """The checked catalog at ``path`` (see :func:`.catalogs.read_catalog`), from the cache
-    in ``cache_dir`` when the file and the code are the ones it was made from."""
+EntryState = Literal["translated", "fuzzy", "untranslated", "failing"]
+
+
+def entry_state(entry: Entry | None) -> EntryState:
+    """How far one entry is: fuzzy counts as not translated, whatever Babel says."""
+    if entry is None:
+        return "untranslated"
+    if entry.fuzzy:
+        return "fuzzy"
+    if not entry.translated:
+        return "untranslated"
+    if entry.problems:
+        return "failing"
+    return "translated"
+
+
+def message_hash(key: Key) -> str:
+    """A short stable name of a message (msgctxt and msgid)."""
+    context = "\x04" if key[0] is None else key[0]
+    return hashlib.blake2b(f"{context}\x00{key[1]}".encode(), digest_size=9).hexdigest()
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class CatalogDigest:
+    """A checked catalog reduced to what the status reports need."""
+
+    language: str
+    path: str
+    entries: Mapping[str, tuple[int, EntryState, str]]
+    """By :func:`message_hash`: ``(line, state, why not usable)``."""
+    reviews: Mapping[str, TranslationReview]
+    require_review: bool = True
+
+    def unreviewed_dose(self, key: Key) -> bool:
+        """A translated message carrying a dose (known by the caller) whose answer has no
+        review while one is required (see :meth:`.catalogs.LanguageCatalog.usable`)."""
+        return self.require_review and key[0] is not None and key[0] != CONDITION_CONTEXT \
+            and key[0] not in self.reviews
+
+
+def digest(catalog: LanguageCatalog) -> CatalogDigest:
+    """The digest of a checked catalog."""
+    entries: dict[str, tuple[int, EntryState, str]] = {}
+    for key, entry in catalog.entries.items():
+        state = entry_state(entry)
+        reason = catalog.why_not(key) if state != "translated" else ""
+        entries[message_hash(key)] = (entry.line, state, reason)
+    return CatalogDigest(catalog.language, catalog.path, entries, dict(catalog.reviews),
+                         catalog.require_review)
+
+
+def read_digest(path: Path, language: str, cache_dir: Path | None, *,
+                require_review: bool = True) -> CatalogDigest:
+    """The digest of the catalog at ``path`` (:class:`CatalogError` if it cannot be read),
+    from the cache in ``cache_dir`` when the file and the code are the ones it was made
+    from."""
     if cache_dir is None:
-        return read_catalog(path, language, require_review=require_review)
+        return digest(read_catalog(path, language, require_review=require_review))
     try:
         data = path.read_bytes()
     except OSError:
-        return read_catalog(path, language)  # it says why, with the path
+        return digest(read_catalog(path, language))  # it says why, with the path
     key = hashlib.sha256(code_key().encode() + language.encode() + data).hexdigest()
     stored = cache_dir / f"{gettext_name(language)}.json"
-    cached = _load(stored, key, path, language)
+    cached = _load(stored, key, language, str(path))
     if cached is not None:
         return dataclasses.replace(cached, require_review=require_review)
-    catalog = read_catalog(path, language, require_review=require_review)
+    found = digest(read_catalog(path, language, require_review=require_review))
     with contextlib.suppress(OSError):  # a cache that cannot be written costs time only
-        write_atomic(stored, _dump(catalog, key))
-    return catalog
+        write_atomic(stored, _dump(found, key))
+    return found
 
 
-def _dump(catalog: LanguageCatalog, key: str) -> bytes:
-    rows = [[context, msgid, list(entry.strings), list(entry.source), entry.line, entry.fuzzy,
-             list(entry.problems)]
-            for (context, msgid), entry in catalog.entries.items()]
+def _dump(found: CatalogDigest, key: str) -> bytes:
     return json.dumps({
-        "key": key, "plural_count": catalog.plural_count,
-        "plural": getattr(catalog.plural, "expression", None),
-        "revised": catalog.revised.isoformat() if catalog.revised else None,
+        "key": key,
         "reviews": {answer: [r.reviewer, r.date.isoformat(), r.line]
-                    for answer, r in catalog.reviews.items()},
-        "entries": rows,
+                    for answer, r in found.reviews.items()},
+        "entries": found.entries,
     }, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
-def _load(stored: Path, key: str, path: Path, language: str) -> LanguageCatalog | None:
+def _load(stored: Path, key: str, language: str, path: str) -> CatalogDigest | None:
     try:
         data = json.loads(stored.read_bytes())
-        if data.get("key") != key or data.get("plural") is None:
+        if data.get("key") != key:
             return None
-        rows = {
-            (context, msgid): (tuple(strings), tuple(source), line, fuzzy, tuple(problems))
-            for context, msgid, strings, source, line, fuzzy, problems in data["entries"]}
-        revised = dt.datetime.fromisoformat(data["revised"]) if data["revised"] else None
         reviews = {answer: TranslationReview(name, dt.date.fromisoformat(day), int(line))
                    for answer, (name, day, line) in data["reviews"].items()}
-        return LanguageCatalog(
-            language, babel_locale(language), str(path), PackedEntries(rows),
-            int(data["plural_count"]), PluralRule(str(data["plural"])), revised, reviews)
-    except (OSError, ValueError, TypeError, KeyError, SyntaxError):
+        entries = {name: (line, state, reason)
+                   for name, (line, state, reason) in data["entries"].items()}
+        return CatalogDigest(language, path, entries, reviews)
+    except (OSError, ValueError, TypeError, KeyError):
         return None  # absent, from another version or damaged: read the catalog

@@ -278,14 +278,16 @@ _SYMBOL_DIMENSIONS = {"mass", "volume", "percent"}
 """Units written as symbols in most languages: a translation must write one too."""
 
 
+_ANY_DIGIT = re.compile(r"\d")
 DOSE_DIMENSIONS = frozenset({"mass", "volume", "iu", "times", "tablets", "capsules", "drops",
                              "puffs"})
 """Units of a dose: an amount of a medicine, or how often it is taken."""
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def carries_dose(source: str) -> bool:
     """A number with a unit of a dose (see :data:`DOSE_DIMENSIONS`) in a source text."""
-    if not any(c.isdigit() for c in source) and not _MULTIPLE.search(source):
+    if not _ANY_DIGIT.search(source) and not _MULTIPLE.search(source):
         return False
     return any(a.dimension in DOSE_DIMENSIONS for a in _source_amounts(source))
 

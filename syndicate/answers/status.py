@@ -14,14 +14,13 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Literal
 
 from . import ui
-from .catalogs import Entry, Key, LanguageCatalog, SourceMessage, answer_messages
+from .catalog_cache import CatalogDigest, digest, entry_state, message_hash
+from .catalogs import Key, LanguageCatalog, SourceMessage, answer_messages
 from .clinical import review_reasons
 from .content import Answer
-
-EntryState = Literal["translated", "fuzzy", "untranslated", "failing"]
+from .provenance import EXAMPLE
 
 
 def interface_keys() -> list[Key]:
@@ -30,19 +29,6 @@ def interface_keys() -> list[Key]:
         (None, message if isinstance(message, str) else message[0])
         for message in ui.interface_messages()
     ))
-
-
-def entry_state(entry: Entry | None) -> EntryState:
-    """How far one entry is: fuzzy counts as not translated, whatever Babel says."""
-    if entry is None:
-        return "untranslated"
-    if entry.fuzzy:
-        return "fuzzy"
-    if not entry.translated:
-        return "untranslated"
-    if entry.problems:
-        return "failing"
-    return "translated"
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -97,11 +83,18 @@ class StatusRow:
             "scope": self.scope,
             "label": self.label,
             "path": self.path,
-            **dataclasses.asdict(self.counts),
+            "translated": self.counts.translated,
+            "fuzzy": self.counts.fuzzy,
+            "untranslated": self.counts.untranslated,
+            "failing": self.counts.failing,
             "needs_review": self.needs_review,
             "total": self.counts.total,
             "publishable": self.publishable,
         }
+
+
+UNREVIEWED = ("carries a dose: needs a recorded medical review of this answer's translation "
+              f"({EXAMPLE!r} on the answer's title)")
 
 
 def answer_path(answer: Answer, content_dir: Path | None) -> str:
@@ -138,7 +131,8 @@ class Finding:
 
     def as_dict(self) -> dict[str, object]:
         """JSON-ready data."""
-        return dataclasses.asdict(self)
+        return {"language": self.language, "answer": self.answer, "path": self.path,
+                "line": self.line, "reason": self.reason, "msgid": self.msgid}
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -173,14 +167,14 @@ class Scope:
     scope: str
     label: str
     path: str
-    messages: tuple[tuple[Key, str, int, tuple[str, ...]], ...]
-    """``(key, source file, source line, review reasons)`` of each message."""
+    messages: tuple[tuple[Key, str, str, int, tuple[str, ...]], ...]
+    """``(key, its hash, source file, source line, review reasons)`` of each message."""
 
 
 def scopes(answers: Sequence[Answer], content_dir: Path | None = None) -> list[Scope]:
     """The interface strings and every answer, with their messages."""
-    interface = tuple((key, "syndicate/answers/ui.py", 0, review_reasons(key[1]))
-                      for key in interface_keys())
+    interface = tuple((key, message_hash(key), "syndicate/answers/ui.py", 0,
+                       review_reasons(key[1])) for key in interface_keys())
     found = [Scope("interface", "interface strings", "", interface)]
     for answer in answers:
         seen: dict[Key, SourceMessage] = {}
@@ -188,39 +182,46 @@ def scopes(answers: Sequence[Answer], content_dir: Path | None = None) -> list[S
             seen.setdefault((message.context, message.text), message)
         path = answer_path(answer, content_dir)
         found.append(Scope(answer.id, answer_name(answer, content_dir), path, tuple(
-            (key, answer.path, message.line, review_reasons(message.text))
+            (key, message_hash(key), answer.path, message.line, review_reasons(message.text))
             for key, message in seen.items())))
     return found
 
 
-def language_status(catalog: LanguageCatalog, scopes_: Sequence[Scope]) -> LanguageStatus:
+def language_status(found: CatalogDigest | LanguageCatalog,
+                    scopes_: Sequence[Scope]) -> LanguageStatus:
     """Rows, blocking messages and messages to review of one language (pure).
 
     An answer is publishable when every one of its messages and every interface string is
     usable (translated, not fuzzy, passing the checks).
     """
+    catalog = found if isinstance(found, CatalogDigest) else digest(found)
     rows: list[StatusRow] = []
     todo: list[Finding] = []
     review: list[Finding] = []
     interface_ok = True
+    entries = catalog.entries
     for scope in scopes_:
         tally = {"translated": 0, "fuzzy": 0, "untranslated": 0, "failing": 0}
         needs_review = 0
-        for key, source_path, source_line, reasons in scope.messages:
-            entry = catalog.entries.get(key)
-            state = entry_state(entry)
-            if state == "translated" and catalog.unreviewed_dose(key):
-                state = "failing"
+        for key, name, source_path, source_line, reasons in scope.messages:
+            entry = entries.get(name)
+            if entry is None:
+                tally["untranslated"] += 1
+                todo.append(Finding(
+                    catalog.language, scope.label, source_path, source_line,
+                    "missing from the catalog (run syndicate i18n extract and update)", key[1]))
+                continue
+            line, state, reason = entry
+            if state == "translated" and "dose" in reasons and catalog.unreviewed_dose(key):
+                state, reason = "failing", UNREVIEWED
             tally[state] += 1
             if state != "translated":
-                where, line = (catalog.path, entry.line) if entry else (source_path, source_line)
-                reason = catalog.why_not(key) if entry else \
-                    "missing from the catalog (run syndicate i18n extract and update)"
-                todo.append(Finding(catalog.language, scope.label, where, line, reason, key[1]))
-            elif reasons and entry is not None:
+                todo.append(Finding(catalog.language, scope.label, catalog.path, line, reason,
+                                    key[1]))
+            elif reasons and key[0] not in catalog.reviews:
                 needs_review += 1
                 review.append(Finding(
-                    catalog.language, scope.label, catalog.path, entry.line,
+                    catalog.language, scope.label, catalog.path, line,
                     f"needs medical review of the translation ({', '.join(reasons)})", key[1]))
         counts = Counts(**tally)
         publishable = counts.complete and (interface_ok or scope.scope == "interface")

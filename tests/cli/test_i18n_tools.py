@@ -228,3 +228,26 @@ def test_every_interface_string_carries_context_for_translators(project: Path) -
     from tests.support import ROOT
     bundled = polib.pofile(str(ROOT / "locales" / "syndicate.pot"))
     assert {e.msgid: e.comment for e in bundled} == {e.msgid: e.comment for e in template}
+
+
+def test_status_keeps_checked_catalogs_until_they_change(
+        project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from syndicate.answers import catalog_cache
+    first = run(project, "status", "--json")
+    assert first.exit_code == 0
+    assert sorted(p.name for p in (project / "state" / "i18n-cache").iterdir()) == [
+        "ar.json", "de.json", "es.json", "fr.json", "zh_Hans.json"]
+
+    def unread(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the catalog was read again")
+    monkeypatch.setattr(catalog_cache, "read_catalog", unread)
+    again = run(project, "status", "--json")
+    assert again.exit_code == 0 and again.output == first.output
+    edit(po(project, "de"), 'msgstr "Kurze Antwort"', 'msgstr ""')
+    changed = run(project, "status", "--json")
+    assert isinstance(changed.exception, AssertionError)  # de is read again, not the cache
+    monkeypatch.undo()
+    import json
+    report = json.loads(run(project, "status", "--json", "-l", "de").output)
+    assert report["languages"][0]["blocked"] == 1
+    assert report["todo"][0]["reason"] == "untranslated"
