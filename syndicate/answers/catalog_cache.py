@@ -132,8 +132,7 @@ def _load(stored: Path, key: str, language: str, path: str) -> CatalogDigest | N
             return None
         reviews = {answer: TranslationReview(name, dt.date.fromisoformat(day), int(line))
                    for answer, (name, day, line) in data["reviews"].items()}
-        entries = {name: (line, state, reason)
-                   for name, (line, state, reason) in data["entries"].items()}
-        return CatalogDigest(language, path, entries, reviews)
+        # [line, state, reason] lists, unpacked like the tuples they were: no copy
+        return CatalogDigest(language, path, data["entries"], reviews)
     except (OSError, ValueError, TypeError, KeyError):
         return None  # absent, from another version or damaged: read the catalog

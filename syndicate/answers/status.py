@@ -11,15 +11,19 @@ everywhere: its id and its file, ``75da64d16c9fcccc (lupus/what-causes-lupus.md)
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import hashlib
+import json
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from .._files import write_atomic
 from . import ui
-from .catalog_cache import CatalogDigest, digest, entry_state, message_hash
+from .catalog_cache import CatalogDigest, code_key, digest, entry_state, message_hash
 from .catalogs import Key, LanguageCatalog, SourceMessage, answer_messages
 from .clinical import review_reasons
-from .content import Answer
+from .content import Answer, load_corpus
 from .provenance import EXAMPLE
 
 
@@ -184,6 +188,39 @@ def scopes(answers: Sequence[Answer], content_dir: Path | None = None) -> list[S
         found.append(Scope(answer.id, answer_name(answer, content_dir), path, tuple(
             (key, message_hash(key), answer.path, message.line, review_reasons(message.text))
             for key, message in seen.items())))
+    return found
+
+
+def cached_scopes(content_dir: Path, cache_dir: Path | None) -> list[Scope]:
+    """:func:`scopes` of the published answers under ``content_dir``, kept in ``cache_dir``
+    under a digest of every answer file's name, size and modification time and of the code
+    that reads them: parsing 1,000 answers costs seconds, and a translator asking for the
+    status again has usually not touched them."""
+    if cache_dir is None:
+        return scopes(load_corpus(content_dir).published, content_dir)
+    key = hashlib.sha256(code_key().encode() + Path(__file__).read_bytes())
+    key.update(str(content_dir.resolve()).encode())
+    for path in sorted(content_dir.rglob("*.md")) if content_dir.is_dir() else ():
+        try:
+            info = path.stat()
+        except OSError:
+            continue
+        key.update(f"{path}\0{info.st_size}\0{info.st_mtime_ns}\n".encode())
+    stored = cache_dir / "answers.json"
+    with contextlib.suppress(OSError, ValueError, TypeError, KeyError):
+        data = json.loads(stored.read_bytes())
+        if data["key"] == key.hexdigest():
+            return [Scope(scope, label, path, tuple(
+                ((context, msgid), name, source, line, tuple(reasons))
+                for context, msgid, name, source, line, reasons in messages))
+                for scope, label, path, messages in data["scopes"]]
+    found = scopes(load_corpus(content_dir).published, content_dir)
+    with contextlib.suppress(OSError):
+        write_atomic(stored, json.dumps({"key": key.hexdigest(), "scopes": [
+            [scope.scope, scope.label, scope.path,
+             [[k[0], k[1], name, source, line, list(reasons)]
+              for k, name, source, line, reasons in scope.messages]]
+            for scope in found]}, ensure_ascii=False).encode("utf-8"))
     return found
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import io
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
@@ -289,11 +289,13 @@ class CheckProblem:
     language: str = ""
     msgid: str = ""
     severity: Severity = "error"
+    answer: str = ""
+    """The answer's name, ``id (file)``, when the msgctxt is an answer's id."""
 
     def __str__(self) -> str:
         tag = "warning: " if self.severity == "warning" else ""
         where = f"{self.path}:{self.line}" if self.line else self.path
-        return f"{where}: {self.context}: {tag}{self.problem}"
+        return f"{where}: {self.answer or self.context}: {tag}{self.problem}"
 
     def as_dict(self) -> dict[str, object]:
         """JSON-ready data."""
@@ -376,9 +378,20 @@ def _syntax_problems(exc: CatalogError, language: str) -> list[CheckProblem]:
                          language=language) for line, problem in syntax.errors]
 
 
-def check_catalogs(locales_dir: Path, languages: Sequence[str]) -> list[CheckProblem]:
-    """Every problem of every language's catalog, language by language."""
-    return [problem for language in languages for problem in check_language(locales_dir, language)]
+def check_catalogs(locales_dir: Path, languages: Sequence[str],
+                   names: Mapping[str, str] | None = None) -> list[CheckProblem]:
+    """Every problem of every language's catalog, language by language; ``names`` gives the
+    name of each answer by id (see :func:`.status.answer_name`)."""
+    return _named([problem for language in languages
+                   for problem in check_language(locales_dir, language)], names)
+
+
+def _named(found: list[CheckProblem], names: Mapping[str, str] | None) -> list[CheckProblem]:
+    """Problems with the name of their answer, when ``names`` knows it."""
+    if not names:
+        return found
+    return [dataclasses.replace(p, answer=names[p.context]) if p.context in names else p
+            for p in found]
 
 
 def errors_only(problems: Iterable[CheckProblem]) -> list[CheckProblem]:
@@ -394,7 +407,8 @@ def mo_path(locales_dir: Path, language: str) -> Path:
     return catalog_path(locales_dir, language).with_suffix(".mo")
 
 
-def compile_catalogs(locales_dir: Path, languages: Sequence[str]) -> list[Outcome]:
+def compile_catalogs(locales_dir: Path, languages: Sequence[str],
+                     names: Mapping[str, str] | None = None) -> list[Outcome]:
     """Write each language's ``.mo`` unless :func:`check_language` finds an error.
 
     A refused language keeps its previous ``.mo`` untouched. Fuzzy entries are left out.
@@ -406,7 +420,7 @@ def compile_catalogs(locales_dir: Path, languages: Sequence[str]) -> list[Outcom
         except CatalogError as exc:
             outcomes.append(Outcome(language, exc.path, "refused", (_from_error(exc, language),)))
             continue
-        problems = errors_only(check_language(locales_dir, language))
+        problems = errors_only(_named(check_language(locales_dir, language), names))
         if problems:
             outcomes.append(Outcome(language, str(target), "refused", tuple(problems)))
             continue

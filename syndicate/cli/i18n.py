@@ -17,7 +17,7 @@ from ..answers import status as progress
 from ..answers import translators as i18n
 from ..answers.catalog_cache import read_digest
 from ..config import Settings
-from ..errors import CatalogError
+from ..errors import CatalogError, SyndicateError
 from ._common import emit_json, open_store, settings_options, table
 
 
@@ -123,10 +123,20 @@ def compile_(settings: Settings, languages: tuple[str, ...], as_json: bool) -> N
     Example:
       syndicate i18n compile --locales locales/
     """
-    outcomes = i18n.compile_catalogs(settings.locales_dir, _languages(settings, languages))
+    outcomes = i18n.compile_catalogs(settings.locales_dir, _languages(settings, languages),
+                                     _answer_names(settings))
     _report(outcomes, as_json)
     if any(outcome.action == "refused" for outcome in outcomes):
         sys.exit(1)
+
+
+def _answer_names(settings: Settings) -> dict[str, str]:
+    """Each answer's name by id, for reports; none when the answers cannot be read."""
+    try:
+        answers = load_corpus(settings.content_dir).published
+    except (OSError, SyndicateError):
+        return {}
+    return {answer.id: progress.answer_name(answer, settings.content_dir) for answer in answers}
 
 
 def _readers(settings: Settings) -> dict[str, int] | None:
@@ -134,7 +144,6 @@ def _readers(settings: Settings) -> dict[str, int] | None:
     ``None`` when there is no state database to ask."""
     if not settings.database_url and not (settings.state_dir / "syndicate.db").exists():
         return None
-    from ..errors import SyndicateError
     from ..webhooks import subscribers as subs
     try:
         engine = open_store(settings)
@@ -148,9 +157,8 @@ def _readers(settings: Settings) -> dict[str, int] | None:
 
 
 def _status_reports(settings: Settings, languages: list[str]) -> list[progress.LanguageStatus]:
-    answers = load_corpus(settings.content_dir).published
-    scopes = progress.scopes(answers, settings.content_dir)
     cache = settings.state_dir / "i18n-cache"
+    scopes = progress.cached_scopes(settings.content_dir, cache)
     reports = []
     for language in languages:
         try:
@@ -252,7 +260,7 @@ def check(settings: Settings, languages: tuple[str, ...], as_json: bool) -> None
       syndicate i18n check -l de || echo "fix the catalog before compiling"
     """
     chosen = _languages(settings, languages)
-    problems = i18n.check_catalogs(settings.locales_dir, chosen)
+    problems = i18n.check_catalogs(settings.locales_dir, chosen, _answer_names(settings))
     errors = i18n.errors_only(problems)
     if as_json:
         emit_json({

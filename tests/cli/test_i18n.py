@@ -196,7 +196,7 @@ def test_compile_refuses_a_failing_catalog_and_keeps_the_old_mo(project: Path) -
     edit(path, "Tome 75 mg", "Tome 7,5 mg")
     result = run(project, "compile")
     assert result.exit_code == 1
-    assert (f"{path}:{line}: dose-example: numbers or units differ: source has 75 mg, 2 times; "
+    assert (f"{path}:{line}: dose-example (lupus/dose.md): numbers or units differ: source has 75 mg, 2 times; "
             "translation has 7.5 mg, 2 times"
             in result.output)
     assert "es: " in result.output and "refused" in result.output
@@ -224,7 +224,7 @@ def test_check_names_file_line_and_context(
     edit(path, old, new)
     result = run(project, "check")
     assert result.exit_code == 1
-    assert f"{path}:{line}: dose-example: {problem}" in result.output.splitlines()
+    assert f"{path}:{line}: dose-example (lupus/dose.md): {problem}" in result.output.splitlines()
 
 
 def test_check_reports_dropped_placeholder_in_interface_string(project: Path) -> None:
@@ -353,7 +353,7 @@ def test_status_of_malformed_catalog_names_file_and_line(project: Path) -> None:
     assert all(row["publishable"] for row in report["rows"] if row["language"] != "fr")
 
 
-@pytest.mark.parametrize("command", ["extract", "update", "compile", "status", "check"])
+@pytest.mark.parametrize("command", ["init", "extract", "update", "compile", "status", "check"])
 def test_every_i18n_command_has_help_with_example_and_docs(command: str) -> None:
     """Each command explains itself with an example and is documented for translators."""
     result = CliRunner().invoke(cli, ["i18n", command, "--help"])

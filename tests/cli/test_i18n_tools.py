@@ -19,7 +19,7 @@ import pytest
 from babel.messages.pofile import read_po
 
 from syndicate.answers import translators
-from tests.cli.test_i18n import ANSWER, LANGUAGES, edit, po, project, run
+from tests.cli.test_i18n import ANSWER, DOSE_ANSWER, LANGUAGES, edit, po, project, run
 
 __all__ = ["project"]
 
@@ -236,7 +236,7 @@ def test_status_keeps_checked_catalogs_until_they_change(
     first = run(project, "status", "--json")
     assert first.exit_code == 0
     assert sorted(p.name for p in (project / "state" / "i18n-cache").iterdir()) == [
-        "ar.json", "de.json", "es.json", "fr.json", "zh_Hans.json"]
+        "answers.json", "ar.json", "de.json", "es.json", "fr.json", "zh_Hans.json"]
 
     def unread(*args: object, **kwargs: object) -> None:
         raise AssertionError("the catalog was read again")
@@ -251,3 +251,7 @@ def test_status_keeps_checked_catalogs_until_they_change(
     report = json.loads(run(project, "status", "--json", "-l", "de").output)
     assert report["languages"][0]["blocked"] == 1
     assert report["todo"][0]["reason"] == "untranslated"
+    # a changed answer file is read again too
+    (project / "content" / "lupus" / "dose.md").write_text(DOSE_ANSWER, encoding="utf-8")
+    report = json.loads(run(project, "status", "--json", "-l", "de").output)
+    assert report["languages"][0]["answers"] == 2
