@@ -168,6 +168,15 @@ def _html_problems(text: str, source_text: str) -> Iterator[str]:
             return
 
 
+def _newline_problems(source_text: str, text: str) -> Iterator[str]:
+    """``msgfmt`` refuses a translation that does not begin and end with a line break
+    exactly where its source does."""
+    if source_text.startswith("\n") != text.startswith("\n"):
+        yield "'msgid' and 'msgstr' entries do not both begin with '\\n'"
+    if source_text.endswith("\n") != text.endswith("\n"):
+        yield "'msgid' and 'msgstr' entries do not both end with '\\n'"
+
+
 def check_message(
     source: Sequence[str],
     strings: Sequence[str],
@@ -200,6 +209,7 @@ def check_message(
         found.extend(_placeholder_problems(text, source_names, required, formatted))
         found.extend(_link_problems(text, source_text))
         found.extend(_html_problems(text, source_text))
+        found.extend(_newline_problems(source[0], text))
         found.extend(clinical.invisible_problems(text, locale))
         script = clinical.script_problem(source_text, text, locale)
         if script:

@@ -361,8 +361,13 @@ def check_language(locales_dir: Path, language: str) -> list[CheckProblem]:
     except CatalogError as exc:
         return _syntax_problems(exc, language) or [_from_error(exc, language)]
     first = syntax.messages[0] if syntax.messages else None
-    header_fuzzy = first is not None and first.fuzzy and all(p == '""' for p in first.msgid)
-    return catalog_problems(parsed, header_fuzzy, text)
+    has_header = first is not None and first.context is None and all(
+        p == '""' for p in first.msgid)
+    header_fuzzy = has_header and first is not None and first.fuzzy
+    found = [] if has_header else [CheckProblem(
+        str(path), 1, "-", 'the catalog has no header entry (msgid "" first, with '
+        "Content-Type and Language): gettext tools refuse it", language=language)]
+    return found + catalog_problems(parsed, header_fuzzy, text)
 
 
 def _syntax_problems(exc: CatalogError, language: str) -> list[CheckProblem]:

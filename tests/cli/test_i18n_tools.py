@@ -255,3 +255,40 @@ def test_status_keeps_checked_catalogs_until_they_change(
     (project / "content" / "lupus" / "dose.md").write_text(DOSE_ANSWER, encoding="utf-8")
     report = json.loads(run(project, "status", "--json", "-l", "de").output)
     assert report["languages"][0]["answers"] == 2
+
+
+HEADER = ('msgid ""\nmsgstr ""\n"Content-Type: text/plain; charset=UTF-8\\n"\n'
+          '"Language: de\\n"\n"Plural-Forms: nplurals=2; plural=(n != 1);\\n"\n\n')
+MSGFMT_REFUSES = {
+    "no header": ('msgid "Lupus"\nmsgstr "Lupus"\n',
+                  '1: -: the catalog has no header entry (msgid "" first, with Content-Type '
+                  'and Language): gettext tools refuse it'),
+    "newline at the end": (HEADER + 'msgid "a\\n"\nmsgstr "b"\n',
+                           "7: -: 'msgid' and 'msgstr' entries do not both end with '\\n'"),
+    "newline at the start": (HEADER + 'msgid "a"\nmsgstr "\\nb"\n',
+                             "7: -: 'msgid' and 'msgstr' entries do not both begin with '\\n'"),
+    "unterminated": (HEADER + 'msgid "a\nmsgstr "b"\n',
+                     "7: -: malformed catalog: msgid: unterminated or badly quoted string"),
+    "duplicate": (HEADER + 'msgid "a"\nmsgstr "b"\n\nmsgid "a"\nmsgstr "c"\n',
+                  "10: -: malformed catalog: duplicate of the message at line 7"),
+    "plural rule": (HEADER.replace("(n != 1)", "(n/0)") + 'msgid "a"\nmsgstr "b"\n',
+                    "5: -: invalid Plural-Forms header: plural=(n/0) fails for n=0 (division "
+                    "by zero); expected a line like \"Plural-Forms: nplurals=2; "
+                    "plural=(n != 1);\\n\""),
+    "broken obsolete entry": (HEADER + '#~ msgid "gone\n#~ msgstr "weg"\n',
+                              "7: -: malformed catalog: #~ msgid: unterminated or badly "
+                              "quoted string"),
+}
+
+
+@pytest.mark.parametrize("case", list(MSGFMT_REFUSES))
+def test_what_msgfmt_refuses_check_refuses_too(project: Path, case: str) -> None:
+    text, expected = MSGFMT_REFUSES[case]
+    path = po(project, "de")
+    path.write_text(text, encoding="utf-8")
+    done = subprocess.run([gettext_tool("msgfmt"), "--check", "-o", os.devnull, str(path)],
+                          capture_output=True, text=True, check=False)
+    assert done.returncode != 0, case
+    result = run(project, "check", "-l", "de")
+    assert result.exit_code == 1
+    assert f"{path}:{expected}" in result.output.splitlines(), result.output
