@@ -45,6 +45,9 @@ class Settings:
     """Language the answers are written in (BCP 47)."""
     languages: tuple[str, ...] = ()
     """Target languages to publish (BCP 47); empty means every catalog in ``locales_dir``."""
+    require_translation_review: bool = True
+    """A translation whose source carries a dose publishes only with a recorded medical
+    review of the answer's translation (``# medical-review:``, see docs/translators.md)."""
     feed_size: int = 50
     """Entries in a current feed document; older entries go to RFC 5005 archives."""
     webhook_allow_networks: tuple[str, ...] = ()

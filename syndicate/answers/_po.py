@@ -128,7 +128,9 @@ class _PoScanner:
                     self._finish(number)  # a blank or comment line ends the message
                 if line.startswith("#,"):
                     self._flags(line)
-                elif line.startswith(("#~", "#-")) or (
+                elif line.startswith(("#|", "#~")):
+                    self._commented_entry(number, line)
+                elif line.startswith("#-") or (
                         line.startswith("#:") and ("\u2068" in line or "\u2069" in line)):
                     self.babel_only = True
             elif line[0] != '"':
@@ -146,6 +148,27 @@ class _PoScanner:
             tuple(errors), self.plural_forms, tuple(self.messages), self.header_end,
             self.babel_only,
         )
+
+    def _commented_entry(self, number: int, line: str) -> None:
+        """A previous (``#|``) or obsolete (``#~``) line: gettext parses both, so they must be
+        well formed too (``msgfmt`` stops at an unterminated string there)."""
+        rest = line[2:].lstrip()
+        if line.startswith("#~"):
+            self.babel_only = True
+            rest = rest[1:].lstrip() if rest.startswith("|") else rest
+        kind = line[:2]
+        if not rest:
+            return
+        if rest[0] == '"':
+            if not _QUOTED.fullmatch(rest):
+                self.errors.append((number, f"{kind} line: unterminated or badly quoted string"))
+            return
+        match = _KEYWORD_LINE.match(rest)
+        if not match:
+            self.errors.append((number, f"{kind} line: unknown keyword {rest.split()[0]!r}"))
+        elif not _QUOTED.fullmatch(match.group(3).strip()):
+            self.errors.append(
+                (number, f"{kind} {match.group(1)}: unterminated or badly quoted string"))
 
     def _flags(self, line: str) -> None:
         """A ``#,`` line, as Babel reads flags: they apply to the next message."""
@@ -376,6 +399,8 @@ def _header_text(text: str, header_end: int) -> str:
 
 def _plural_strings(raw: RawMessage, num_plurals: int, path: Path) -> tuple[str, ...]:
     """The ``msgstr[N]`` of a plural message, ``num_plurals`` of them as Babel fills them."""
+    if num_plurals < 1:  # the header is refused by the catalog's reader, with its line
+        return tuple(_join(parts) for _, parts in raw.strings)
     forms = [""] * num_plurals
     for index, parts in raw.strings:
         if index >= num_plurals:

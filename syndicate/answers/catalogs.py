@@ -37,7 +37,9 @@ from ._po import (
     read_strict,
     revision_date,
 )
+from .clinical import COPIED, carries_dose, copied_source
 from .content import Answer, parse_answer
+from .provenance import EXAMPLE, TranslationReview, read_reviews
 
 CONDITION_CONTEXT = "condition"
 
@@ -157,8 +159,9 @@ class Entry:
 
     @property
     def translated(self) -> bool:
-        """Every form has a non-empty translation."""
-        return bool(self.strings) and all(self.strings)
+        """Every form has a non-empty translation, not a copy of a long source in a language
+        of another script (:data:`.clinical.COPIED`)."""
+        return bool(self.strings) and all(self.strings) and COPIED not in self.problems
 
     @property
     def usable(self) -> bool:
@@ -178,6 +181,11 @@ class LanguageCatalog:
     plural: Callable[[int], int]
     revised: dt.datetime | None
     """``PO-Revision-Date`` of the file (UTC), if the translator's tool set one."""
+    reviews: Mapping[str, TranslationReview] = dataclasses.field(default_factory=dict)
+    """Medical reviews of the translation, by answer id (see :mod:`.provenance`)."""
+    require_review: bool = True
+    """A message carrying a dose is usable only in an answer whose translation has a
+    recorded medical review (setting ``require_translation_review``)."""
 
     def __reduce__(self) -> tuple[object, ...]:
         # Entries travel as plain tuples: pickling 20,000 slotted dataclasses one attribute
@@ -190,13 +198,19 @@ class LanguageCatalog:
             })
         return _rebuild_catalog, (
             self.language, self.locale, self.path, entries, self.plural_count, self.plural,
-            self.revised,
+            self.revised, dict(self.reviews), self.require_review,
         )
+
+    def unreviewed_dose(self, key: Key) -> bool:
+        """``key`` carries a dose and its answer's translation has no medical review while
+        one is required."""
+        return self.require_review and key[0] is not None and key[0] != CONDITION_CONTEXT \
+            and key[0] not in self.reviews and carries_dose(key[1])
 
     def usable(self, key: Key) -> str | tuple[str, ...] | None:
         """The translation of ``key`` if it may be published, else ``None``."""
         entry = self.entries.get(key)
-        if entry is None or not entry.usable:
+        if entry is None or not entry.usable or self.unreviewed_dose(key):
             return None
         return entry.strings[0] if len(entry.source) == 1 else entry.strings
 
@@ -212,7 +226,10 @@ class LanguageCatalog:
             return "untranslated"
         if entry.fuzzy:
             return "fuzzy"
-        return "; ".join(entry.problems)
+        if entry.problems:
+            return "; ".join(entry.problems)
+        return ("carries a dose: needs a recorded medical review of this answer's translation "
+                f"({EXAMPLE!r} on the answer's title)")
 
 
 EntryRow = tuple[tuple[str, ...], tuple[str, ...], int, bool, tuple[str, ...]]
@@ -257,15 +274,23 @@ def _rebuild_catalog(
     plural_count: int,
     plural: Callable[[int], int],
     revised: dt.datetime | None,
+    reviews: dict[str, TranslationReview],
+    require_review: bool,
 ) -> LanguageCatalog:
     return LanguageCatalog(
         language, locale, path, PackedEntries(entries), plural_count, plural, revised,
+        reviews, require_review,
     )
 
 
 def expected_plural_count(locale: Locale) -> int:
     """How many plural forms CLDR (through Babel) gives ``locale``."""
     return int(get_plural(locale).num_plurals)
+
+
+def cldr_plural_forms(locale: Locale) -> str:
+    """CLDR's rule for ``locale`` (through Babel) as a ``Plural-Forms`` value."""
+    return str(get_plural(locale).plural_forms)
 
 
 class PluralRule:
@@ -288,28 +313,80 @@ class PluralRule:
         return PluralRule, (self.expression,)
 
 
+PLURAL_SAMPLES = (*range(1001), 10_000, 100_000, 1_000_000, 1_000_001, 10**9, 2**31 - 1,
+                  2**32, 10**12, 2**63 - 1)
+"""The counts a catalog's plural rule is tried on when it is read (as ``msgfmt`` tries its
+rule): any count a feed may show, and large ones where rules on ``n % 1000000`` turn."""
+MAX_PLURAL_FORMS = 6
+"""No language has more (CLDR: zero, one, two, few, many, other)."""
+MAX_PLURAL_EXPRESSION = 300
+"""Characters: the longest rule gettext ships (Slovenian, Arabic) is under 120."""
+
+
 def _plural_rule(
-    catalog: Catalog | PoMessages, path: Path, text: str
+    catalog: Catalog | PoMessages, path: Path, text: str, locale: Locale
 ) -> tuple[int, Callable[[int], int]]:
+    """The catalog's plural rule, tried on :data:`PLURAL_SAMPLES`; refused with the line of
+    its ``Plural-Forms`` header if it cannot be read, raises, is absurdly complex or picks a
+    form the catalog does not have."""
+    line = header_line(text, "Plural-Forms")
+    expected = f'; expected a line like "Plural-Forms: {cldr_plural_forms(locale)}\\n"'
     try:
         count = int(catalog.num_plurals)
-        rule = PluralRule(catalog.plural_expr)
-    except (ValueError, SyntaxError) as exc:
+        expression = str(catalog.plural_expr)
+        if len(expression) > MAX_PLURAL_EXPRESSION:
+            raise ValueError(f"plural expression longer than {MAX_PLURAL_EXPRESSION} characters")
+        rule = PluralRule(expression)
+    except (ValueError, SyntaxError, RecursionError, MemoryError) as exc:
+        raise CatalogError(f"invalid Plural-Forms header: {exc}{expected}", path=str(path),
+                           line=line) from exc
+    if not 1 <= count <= MAX_PLURAL_FORMS:
         raise CatalogError(
-            f"invalid Plural-Forms header: {exc}", path=str(path),
-            line=header_line(text, "Plural-Forms"),
-        ) from exc
+            f"invalid Plural-Forms header: nplurals={count} (a language has 1 to "
+            f"{MAX_PLURAL_FORMS} forms){expected}", path=str(path), line=line)
+    problem = plural_rule_problem(rule, count)
+    if problem:
+        raise CatalogError(
+            f"invalid Plural-Forms header: plural={expression} {problem}{expected}",
+            path=str(path), line=line)
     return count, rule
 
 
-def read_catalog(path: Path, language: str) -> LanguageCatalog:
-    """Read and check the catalog at ``path``; :class:`CatalogError` if it cannot be used."""
+def same_plural_rule(catalog: LanguageCatalog, plural_forms: str) -> bool:
+    """Whether the catalog's rule picks the same form as ``plural_forms`` for every sample."""
+    count, _, expression = plural_forms.partition(";")
+    expression = expression.strip().removeprefix("plural=").rstrip(";")
+    if int(count.partition("=")[2]) != catalog.plural_count:
+        return False
+    other = PluralRule(expression)
+    return all(catalog.plural(n) == other(n) for n in PLURAL_SAMPLES)
+
+
+def plural_rule_problem(rule: Callable[[int], int], count: int) -> str | None:
+    """What is wrong with ``rule`` for a catalog of ``count`` forms, tried on every sample."""
+    for n in PLURAL_SAMPLES:
+        try:
+            index = rule(n)
+        except (ArithmeticError, RecursionError, ValueError, TypeError) as exc:
+            name = "division by zero" if isinstance(exc, ZeroDivisionError) else type(
+                exc).__name__
+            return f"fails for n={n} ({name})"
+        if not isinstance(index, int) or not 0 <= index < count:
+            return f"gives form {index} for n={n}, but nplurals={count}"
+    return None
+
+
+def read_catalog(path: Path, language: str, *, require_review: bool = True) -> LanguageCatalog:
+    """Read and check the catalog at ``path``; :class:`CatalogError` if it cannot be used.
+
+    ``require_review``: see :attr:`LanguageCatalog.require_review`."""
     locale = babel_locale(language)
     text, syntax = read_strict(path)
     catalog: Catalog | PoMessages | None = read_messages(text, syntax, language, path)
     if catalog is None:
         catalog = babel_read(text, language, path)
-    return language_catalog(catalog, text, syntax, path=path, language=language, locale=locale)
+    return language_catalog(catalog, text, syntax, path=path, language=language, locale=locale,
+                            require_review=require_review)
 
 
 def language_catalog(
@@ -320,10 +397,12 @@ def language_catalog(
     path: Path,
     language: str,
     locale: Locale,
+    require_review: bool = True,
 ) -> LanguageCatalog:
     """Check every entry of a parsed catalog (see :func:`._po.load_po`) and index it by key."""
-    plural_count, plural = _plural_rule(catalog, path, text)
-    expected = expected_plural_count(locale)
+    plural_count, plural = _plural_rule(catalog, path, text, locale)
+    revised = revision_date(text)
+    reviews, review_problems = read_reviews(text, revised)
     entries: dict[Key, Entry] = {}
     for message in catalog:
         if not message.id:
@@ -337,13 +416,12 @@ def language_catalog(
         problems: list[str] = []
         if len(source) > 1:
             written = syntax.plural_forms.get(line, len(strings))
-            if plural_count != expected:
+            if written != plural_count:
                 problems.append(
-                    f"Plural-Forms header has {plural_count} forms, {locale} needs {expected}"
-                )
-            elif written != plural_count:
-                problems.append(f"plural has {written} forms, {locale} needs exactly {expected}")
+                    f"plural has {written} forms, {locale} needs exactly {plural_count}")
         if all(strings) and strings:
+            if len(source) == 1 and copied_source(source[0], strings[0], locale):
+                problems.append(COPIED)
             problems.extend(
                 p
                 for p in checks.check_message(
@@ -351,6 +429,7 @@ def language_catalog(
                 )
                 if p not in problems
             )
+        problems.extend(review_problems.get(line, ()))
         key: Key = (message.context, source[0])
         entries[key] = Entry(key, strings, source, line, message.fuzzy, tuple(problems))
     return LanguageCatalog(
@@ -360,5 +439,7 @@ def language_catalog(
         entries=entries,
         plural_count=plural_count,
         plural=plural,
-        revised=revision_date(text),
+        revised=revised,
+        reviews=reviews,
+        require_review=require_review,
     )

@@ -23,6 +23,7 @@ from decimal import Decimal, InvalidOperation
 from babel import Locale
 from babel.numbers import NumberFormatError, parse_decimal
 
+from . import clinical
 from .render import XML_INVALID, markup_signature
 
 PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -111,11 +112,10 @@ def _placeholder_problems(
 ) -> Iterator[str]:
     names = set(PLACEHOLDER.findall(text))
     extra = names - source_names
-    if extra:
-        yield f"unknown placeholder {{{sorted(extra)[0]}}}"
-    missing = required - names
-    if missing:
-        yield f"placeholder {{{sorted(missing)[0]}}} dropped"
+    for name in sorted(extra):
+        yield f"unknown placeholder {{{name}}}"
+    for name in sorted(required - names):
+        yield f"placeholder {{{name}}} dropped"
     if formatted:
         # The string goes through str.format: a stray brace or a field such as {n.__class__}
         # would raise or leak at render time.
@@ -123,9 +123,8 @@ def _placeholder_problems(
         if fields is None:
             yield "braces do not form valid placeholders (write {{ and }} for literal braces)"
         else:
-            odd = sorted({name for name in fields if name not in source_names})
-            if odd and not extra:
-                yield f"placeholder {{{odd[0]}}} is not in the source"
+            for name in sorted({name for name in fields if name not in source_names} - extra):
+                yield f"placeholder {{{name}}} is not in the source"
 
 
 @functools.lru_cache(maxsize=1 << 15)
@@ -169,17 +168,13 @@ def _html_problems(text: str, source_text: str) -> Iterator[str]:
             return
 
 
-def _number_problems(text: str, source_text: str, locale: Locale) -> Iterator[str]:
-    source_tokens = list(_source_number_tokens(source_text))
-    tokens = _number_tokens(text)
-    if all(raw.isdigit() for raw in source_tokens + tokens) and sorted(
-        source_tokens, key=int
-    ) == sorted(tokens, key=int):
-        return  # the same plain integers: nothing a locale could read differently
-    expected = _parse_tokens(source_tokens, _SOURCE_LOCALE)
-    got = _parse_tokens(tokens, locale)
-    if expected != got:
-        yield f"numbers differ: source has {_show(expected)}, translation {_show(got)}"
+def _newline_problems(source_text: str, text: str) -> Iterator[str]:
+    """``msgfmt`` refuses a translation that does not begin and end with a line break
+    exactly where its source does."""
+    if source_text.startswith("\n") != text.startswith("\n"):
+        yield "'msgid' and 'msgstr' entries do not both begin with '\\n'"
+    if source_text.endswith("\n") != text.endswith("\n"):
+        yield "'msgid' and 'msgstr' entries do not both end with '\\n'"
 
 
 def check_message(
@@ -214,13 +209,16 @@ def check_message(
         found.extend(_placeholder_problems(text, source_names, required, formatted))
         found.extend(_link_problems(text, source_text))
         found.extend(_html_problems(text, source_text))
+        found.extend(_newline_problems(source[0], text))
+        found.extend(clinical.invisible_problems(text, locale))
+        script = clinical.script_problem(source_text, text, locale)
+        if script:
+            found.append(script)
         if not plural:
-            found.extend(_number_problems(text, source_text, locale))
+            found.extend(p for p in (clinical.amount_problem(source_text, text, locale),
+                                     clinical.negation_problem(source_text, text, locale))
+                         if p)
         problems.extend(where + problem for problem in found)
     if plural and COUNT_PLACEHOLDER in source_names and COUNT_PLACEHOLDER not in seen_names:
         problems.append(f"placeholder {{{COUNT_PLACEHOLDER}}} appears in no plural form")
     return problems
-
-
-def _show(values: Counter[Decimal]) -> str:
-    return ", ".join(str(v) for v in sorted(values.elements())) or "none"

@@ -81,6 +81,10 @@ class Rendition:
     """Review date of the current source; later than ``reviewed`` when stale."""
     stale_notice: str | None = None
     """Set when the source was re-reviewed and this language still shows an older version."""
+    translation_reviewed: dt.date | None = None
+    """When a clinician reviewed this language's translation (``None``: no record)."""
+    translation_reviewed_by: str | None = None
+    """Who reviewed the translation (see :mod:`syndicate.answers.provenance`)."""
 
     @property
     def stale(self) -> bool:
@@ -128,13 +132,18 @@ class Rendition:
         for key in ("reviewed", "review_due", "source_reviewed", "updated"):
             value = data[key]
             data[key] = value.isoformat() if value is not None else None
+        if self.translation_reviewed is None:
+            # Absent rather than null: renditions without a record keep their content hash.
+            del data["translation_reviewed"], data["translation_reviewed_by"]
+        else:
+            data["translation_reviewed"] = self.translation_reviewed.isoformat()
         return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Rendition:
         """Inverse of :meth:`to_dict`."""
         values = dict(data)
-        for key in ("reviewed", "review_due", "source_reviewed"):
+        for key in ("reviewed", "review_due", "source_reviewed", "translation_reviewed"):
             if values.get(key):
                 values[key] = dt.date.fromisoformat(values[key])
         values["updated"] = dt.datetime.fromisoformat(values["updated"])
@@ -305,6 +314,10 @@ def localize(answer: Answer, catalog: LanguageCatalog, publisher: str) -> Rendit
     reasons.extend(dict.fromkeys(t.missing))
     if reasons:
         return Incomplete(answer.id, catalog.language, tuple(reasons))
+    review = catalog.reviews.get(answer.id)
+    if review is not None:
+        rendition = dataclasses.replace(rendition, translation_reviewed=review.date,
+                                        translation_reviewed_by=review.reviewer)
     return rendition
 
 

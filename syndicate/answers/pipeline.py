@@ -56,9 +56,9 @@ def target_languages(settings: Settings) -> list[str]:
     return [lang for lang in wanted if lang != settings.source_language]
 
 
-def _read(path: Path, language: str) -> LanguageCatalog:
+def _read(path: Path, language: str, require_review: bool = True) -> LanguageCatalog:
     try:
-        return read_catalog(path, language)
+        return read_catalog(path, language, require_review=require_review)
     except CatalogError as exc:
         exc.language = language
         raise
@@ -76,11 +76,12 @@ class LanguageOutcome:
 
 
 def localize_language(
-    path: Path, language: str, answers: Sequence[Answer], publisher: str
+    path: Path, language: str, answers: Sequence[Answer], publisher: str,
+    require_review: bool = True,
 ) -> LanguageOutcome:
     """Read one language's catalog and localize ``answers`` with it (a worker's task)."""
     try:
-        catalog = _read(path, language)
+        catalog = _read(path, language, require_review)
     except CatalogError as exc:
         return LanguageOutcome(language, None, exc, (), ())
     complete: list[Rendition] = []
@@ -99,7 +100,8 @@ _ANSWERS: dict[str, Sequence[Answer]] = {}
 
 
 def _localize_pickled(
-    path: Path, language: str, token: str, answers: bytes, publisher: str
+    path: Path, language: str, token: str, answers: bytes, publisher: str,
+    require_review: bool = True,
 ) -> LanguageOutcome:
     """:func:`localize_language` in a worker, with the answers pickled once by the parent.
 
@@ -109,7 +111,7 @@ def _localize_pickled(
     if token not in _ANSWERS:
         _ANSWERS.clear()
         _ANSWERS[token] = pickle.loads(answers)
-    return localize_language(path, language, _ANSWERS[token], publisher)
+    return localize_language(path, language, _ANSWERS[token], publisher, require_review)
 
 
 POOL_THRESHOLD = 2_000
@@ -200,7 +202,8 @@ def _localize_pooled(
         max_workers=min(workers, len(paths)), mp_context=worker_context(POOL_PRELOAD)
     ) as pool:
         futures = {
-            pool.submit(_localize_pickled, path, language, token, payload, publisher):
+            pool.submit(_localize_pickled, path, language, token, payload, publisher,
+                        settings.require_translation_review):
                 language
             for language, path in paths.items()
         }
@@ -220,7 +223,8 @@ def _localize_serial(
     advance(len(answers))
     outcomes: dict[str, LanguageOutcome] = {}
     for language, path in paths.items():
-        outcomes[language] = localize_language(path, language, answers, settings.publisher)
+        outcomes[language] = localize_language(path, language, answers, settings.publisher,
+                                               settings.require_translation_review)
         advance(len(answers))
     return source, outcomes
 

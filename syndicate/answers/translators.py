@@ -1,4 +1,4 @@
-"""The translators' workflow: extract the template, update, check and compile catalogs, status.
+"""The translators' workflow: extract the template, update, check and compile catalogs.
 
 ``extract`` runs Babel's own extraction over the package (interface strings) and the answers
 folder (extractor ``syndicate_answers``) with the same mapping as the project's ``babel.cfg``,
@@ -7,7 +7,7 @@ atomically and only when their bytes change; a catalog that cannot be read is re
 line and left exactly as it was.
 
 Completeness is never taken from Babel's statistics (they count fuzzy entries as translated):
-:func:`status` classifies every entry itself, and ``compile`` refuses to replace a ``.mo``
+:mod:`.status` classifies every entry itself, and ``compile`` refuses to replace a ``.mo``
 while :func:`check_language` reports an error for its language.
 """
 
@@ -16,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import io
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
@@ -24,25 +24,22 @@ from babel.messages.catalog import Catalog
 from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
 from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.mofile import write_mo
-from babel.messages.pofile import PoFileError, read_po, write_po
+from babel.messages.pofile import PoFileError, read_po
 
 from .._files import write_atomic
 from ..errors import CatalogError
-from . import ui
-from ._po import load_po
+from ._po import babel_read, load_po, po_syntax, read_messages, read_strict
+from ._writer import keep_previous, previous_ids, render_po, restore_previous
 from .catalogs import (
     DOMAIN,
-    Entry,
-    Key,
     LanguageCatalog,
     babel_locale,
     catalog_path,
-    expected_plural_count,
+    cldr_plural_forms,
     language_catalog,
-    message_keys,
+    same_plural_rule,
     template_path,
 )
-from .content import Answer
 
 MAPPING_CFG = """\
 [python: syndicate/**.py]
@@ -54,6 +51,9 @@ The first folder of each pattern names a root: ``syndicate`` is the installed pa
 ``content`` the answers folder given to :func:`extract_template`.
 """
 
+COMMENT_TAG = "Translators:"
+"""Comments starting with this, right above a ``gettext`` call, go to the template as ``#.``
+(``pybabel extract -c Translators:``)."""
 PROJECT = "Syndicate"
 VERSION = "0.1"
 COPYRIGHT_HOLDER = "DiseaseMaps"
@@ -62,7 +62,6 @@ PACKAGE_DIR = Path(__file__).resolve().parent.parent
 """The installed ``syndicate`` package, whose interface strings are extracted."""
 
 Severity = Literal["error", "warning"]
-EntryState = Literal["translated", "fuzzy", "untranslated", "failing"]
 
 
 # -- writing files ---------------------------------------------------------------------------
@@ -78,17 +77,6 @@ def _write(path: Path, data: bytes) -> bool:
         return write_atomic(path, data, skip_unchanged=True)
     except OSError as exc:
         raise CatalogError(f"cannot write: {exc.strerror}", path=str(path)) from exc
-
-
-def render_po(catalog: Catalog, *, template: bool = False) -> bytes:
-    """A catalog as ``.po``/``.pot`` bytes: no wrapping, previous msgids kept.
-
-    Long lines are never wrapped, so a changed word shows as a one-line diff.
-    """
-    out = io.BytesIO()
-    write_po(out, catalog, width=0, sort_by_file=template, include_previous=not template,
-             ignore_obsolete=template)
-    return out.getvalue()
 
 
 # -- extract ---------------------------------------------------------------------------------
@@ -138,6 +126,8 @@ def extract_messages(content_dir: Path, package_dir: Path = PACKAGE_DIR) -> list
             method_map=[(rule.pattern, rule.method)],
             options_map={rule.pattern: dict(rule.options)},
             keywords=DEFAULT_KEYWORDS,
+            comment_tags=(COMMENT_TAG,),
+            strip_comment_tags=True,
         )
         try:
             for filename, lineno, message, comments, context in results:
@@ -233,7 +223,10 @@ def merge(catalog: Catalog, template: Catalog) -> Catalog:
     Babel's merge: a changed paragraph becomes fuzzy with its previous msgid kept, a new one
     is empty, one that left the template becomes obsolete (``#~``).
     """
+    restore_previous(catalog)
+    before = previous_ids(catalog)
     catalog.update(template, no_fuzzy_matching=False, update_creation_date=True)
+    keep_previous(catalog, before)
     return catalog
 
 
@@ -244,6 +237,10 @@ def update_catalogs(locales_dir: Path, languages: Sequence[str]) -> list[Outcome
     for language in languages:
         try:
             path = catalog_path(locales_dir, language)
+            if not path.exists():
+                raise CatalogError(
+                    f"no catalog for {language} yet: add the language with "
+                    f"`syndicate i18n init {language}`", path=str(path))
             catalog, _, _ = load_po(path, language)
         except CatalogError as exc:
             outcomes.append(Outcome(language, exc.path, "skipped", (_from_error(exc, language),)))
@@ -251,6 +248,30 @@ def update_catalogs(locales_dir: Path, languages: Sequence[str]) -> list[Outcome
         written = _write(path, render_po(merge(catalog, template)))
         outcomes.append(Outcome(language, str(path), "written" if written else "unchanged"))
     return outcomes
+
+
+def init_catalog(locales_dir: Path, language: str, *, now: dt.datetime) -> Outcome:
+    """Start the catalog of a new language from the template, as ``pybabel init`` does.
+
+    The header names the language and carries CLDR's ``Plural-Forms`` for it (through
+    Babel), and every message is empty. An existing catalog is never overwritten.
+    """
+    path = catalog_path(locales_dir, language)
+    locale = babel_locale(language)
+    if path.exists():
+        return Outcome(language, str(path), "refused", (CheckProblem(
+            str(path), 0, "-", f"{language} has a catalog already: "
+            "`syndicate i18n update` merges the template into it", language=language),))
+    catalog = read_template(locales_dir)
+    catalog.locale = locale
+    catalog.revision_date = now
+    catalog.fuzzy = False
+    catalog.language_team = f"{locale.english_name} <{BUGS_ADDRESS}>"
+    catalog.last_translator = f"{PROJECT} translators <{BUGS_ADDRESS}>"
+    catalog.header_comment = catalog.header_comment.replace(
+        "FIRST AUTHOR <EMAIL@ADDRESS>", catalog.last_translator)
+    _write(path, render_po(catalog))
+    return Outcome(language, str(path), "written")
 
 
 # -- check -----------------------------------------------------------------------------------
@@ -268,10 +289,13 @@ class CheckProblem:
     language: str = ""
     msgid: str = ""
     severity: Severity = "error"
+    answer: str = ""
+    """The answer's name, ``id (file)``, when the msgctxt is an answer's id."""
 
     def __str__(self) -> str:
         tag = "warning: " if self.severity == "warning" else ""
-        return f"{self.path}:{self.line}: {self.context}: {tag}{self.problem}"
+        where = f"{self.path}:{self.line}" if self.line else self.path
+        return f"{where}: {self.answer or self.context}: {tag}{self.problem}"
 
     def as_dict(self) -> dict[str, object]:
         """JSON-ready data."""
@@ -291,20 +315,23 @@ def _header_line(text: str, name: str) -> int:
 
 
 def catalog_problems(
-    language_cat: LanguageCatalog, header: Catalog, text: str
+    language_cat: LanguageCatalog, header_fuzzy: bool, text: str
 ) -> list[CheckProblem]:
     """Problems of a parsed catalog: its header, then every translated entry (pure)."""
     path, language = language_cat.path, language_cat.language
     found: list[CheckProblem] = []
-    expected = expected_plural_count(language_cat.locale)
-    if language_cat.plural_count != expected:
+    cldr = cldr_plural_forms(language_cat.locale)
+    expression = getattr(language_cat.plural, "expression", "?")
+    written = f"nplurals={language_cat.plural_count}; plural={expression};"
+    if not same_plural_rule(language_cat, cldr):
         found.append(CheckProblem(
             path, _header_line(text, "Plural-Forms"), "-",
-            f"Plural-Forms header has nplurals={language_cat.plural_count}, "
-            f"{language_cat.locale} needs {expected}",
-            language=language,
+            f"Plural-Forms is {written!r} (gettext's rule) while CLDR's rule for "
+            f"{language_cat.locale} is {cldr!r}: the catalog's rule is used, so its plural "
+            f"messages need {language_cat.plural_count} forms",
+            language=language, severity="warning",
         ))
-    if header.fuzzy:
+    if header_fuzzy:
         found.append(
             CheckProblem(path, 1, "-", "header is marked fuzzy: tools will skip this catalog",
                          language=language, severity="warning")
@@ -325,18 +352,51 @@ def check_language(locales_dir: Path, language: str) -> list[CheckProblem]:
     try:
         path = catalog_path(locales_dir, language)
         locale = babel_locale(language)
-        catalog, text, syntax = load_po(path, language)
+        text, syntax = read_strict(path)
+        messages = read_messages(text, syntax, language, path)
         parsed = language_catalog(
-            catalog, text, syntax, path=path, language=language, locale=locale
+            messages or babel_read(text, language, path), text, syntax, path=path,
+            language=language, locale=locale,
         )
     except CatalogError as exc:
-        return [_from_error(exc, language)]
-    return catalog_problems(parsed, catalog, text)
+        return _syntax_problems(exc, language) or [_from_error(exc, language)]
+    first = syntax.messages[0] if syntax.messages else None
+    has_header = first is not None and first.context is None and all(
+        p == '""' for p in first.msgid)
+    header_fuzzy = has_header and first is not None and first.fuzzy
+    found = [] if has_header else [CheckProblem(
+        str(path), 1, "-", 'the catalog has no header entry (msgid "" first, with '
+        "Content-Type and Language): gettext tools refuse it", language=language)]
+    return found + catalog_problems(parsed, header_fuzzy, text)
 
 
-def check_catalogs(locales_dir: Path, languages: Sequence[str]) -> list[CheckProblem]:
-    """Every problem of every language's catalog, language by language."""
-    return [problem for language in languages for problem in check_language(locales_dir, language)]
+def _syntax_problems(exc: CatalogError, language: str) -> list[CheckProblem]:
+    """Every syntax error of an unreadable file, each with its line (the error names the
+    first only), as ``msgfmt`` lists them."""
+    if not exc.message.startswith("malformed catalog") or not exc.line:
+        return []
+    try:
+        syntax = po_syntax(Path(exc.path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError):
+        return []
+    return [CheckProblem(exc.path, line, "-", f"malformed catalog: {problem}",
+                         language=language) for line, problem in syntax.errors]
+
+
+def check_catalogs(locales_dir: Path, languages: Sequence[str],
+                   names: Mapping[str, str] | None = None) -> list[CheckProblem]:
+    """Every problem of every language's catalog, language by language; ``names`` gives the
+    name of each answer by id (see :func:`.status.answer_name`)."""
+    return _named([problem for language in languages
+                   for problem in check_language(locales_dir, language)], names)
+
+
+def _named(found: list[CheckProblem], names: Mapping[str, str] | None) -> list[CheckProblem]:
+    """Problems with the name of their answer, when ``names`` knows it."""
+    if not names:
+        return found
+    return [dataclasses.replace(p, answer=names[p.context]) if p.context in names else p
+            for p in found]
 
 
 def errors_only(problems: Iterable[CheckProblem]) -> list[CheckProblem]:
@@ -352,7 +412,8 @@ def mo_path(locales_dir: Path, language: str) -> Path:
     return catalog_path(locales_dir, language).with_suffix(".mo")
 
 
-def compile_catalogs(locales_dir: Path, languages: Sequence[str]) -> list[Outcome]:
+def compile_catalogs(locales_dir: Path, languages: Sequence[str],
+                     names: Mapping[str, str] | None = None) -> list[Outcome]:
     """Write each language's ``.mo`` unless :func:`check_language` finds an error.
 
     A refused language keeps its previous ``.mo`` untouched. Fuzzy entries are left out.
@@ -364,7 +425,7 @@ def compile_catalogs(locales_dir: Path, languages: Sequence[str]) -> list[Outcom
         except CatalogError as exc:
             outcomes.append(Outcome(language, exc.path, "refused", (_from_error(exc, language),)))
             continue
-        problems = errors_only(check_language(locales_dir, language))
+        problems = errors_only(_named(check_language(locales_dir, language), names))
         if problems:
             outcomes.append(Outcome(language, str(target), "refused", tuple(problems)))
             continue
@@ -374,124 +435,3 @@ def compile_catalogs(locales_dir: Path, languages: Sequence[str]) -> list[Outcom
         written = _write(target, out.getvalue())
         outcomes.append(Outcome(language, str(target), "written" if written else "unchanged"))
     return outcomes
-
-
-# -- status ----------------------------------------------------------------------------------
-
-
-def interface_keys() -> list[Key]:
-    """Keys of every interface string (see :mod:`syndicate.answers.ui`), without repeats."""
-    return list(dict.fromkeys(
-        (None, message if isinstance(message, str) else message[0])
-        for message in ui.interface_messages()
-    ))
-
-
-def entry_state(entry: Entry | None) -> EntryState:
-    """How far one entry is: fuzzy counts as not translated, whatever Babel says."""
-    if entry is None:
-        return "untranslated"
-    if entry.fuzzy:
-        return "fuzzy"
-    if entry.problems:
-        return "failing"
-    if not entry.translated:
-        return "untranslated"
-    return "translated"
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class Counts:
-    """How many messages of a scope are in each state."""
-
-    translated: int = 0
-    fuzzy: int = 0
-    untranslated: int = 0
-    failing: int = 0
-    """Translated, not fuzzy, but failing a check: not usable either."""
-
-    @property
-    def total(self) -> int:
-        """Every message of the scope."""
-        return self.translated + self.fuzzy + self.untranslated + self.failing
-
-    @property
-    def complete(self) -> bool:
-        """Every message usable."""
-        return self.translated == self.total
-
-
-def count(catalog: LanguageCatalog, keys: Iterable[Key]) -> Counts:
-    """Classify the entries of ``keys`` in ``catalog`` (pure)."""
-    tally = {"translated": 0, "fuzzy": 0, "untranslated": 0, "failing": 0}
-    for key in keys:
-        tally[entry_state(catalog.entries.get(key))] += 1
-    return Counts(**tally)
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class StatusRow:
-    """The state of one answer (or of the interface strings) in one language."""
-
-    language: str
-    scope: str
-    """The answer's id, or ``interface``."""
-    label: str
-    """The answer's file, or ``interface strings``."""
-    counts: Counts
-    publishable: bool
-
-    def as_dict(self) -> dict[str, object]:
-        """JSON-ready data."""
-        return {
-            "language": self.language,
-            "scope": self.scope,
-            "label": self.label,
-            **dataclasses.asdict(self.counts),
-            "total": self.counts.total,
-            "publishable": self.publishable,
-        }
-
-
-def _label(answer: Answer, content_dir: Path | None) -> str:
-    if content_dir is not None:
-        try:
-            return Path(answer.path).relative_to(content_dir).as_posix()
-        except ValueError:
-            pass
-    return answer.path
-
-
-def status(
-    catalog: LanguageCatalog, answers: Sequence[Answer], content_dir: Path | None = None
-) -> list[StatusRow]:
-    """Per answer and for the interface strings: counts and whether it may be published.
-
-    An answer is publishable in the language when every one of its messages and every
-    interface string is usable (translated, not fuzzy, passing the checks). Answers are
-    labelled by their file, relative to ``content_dir`` when given.
-    """
-    interface = count(catalog, interface_keys())
-    rows = [
-        StatusRow(catalog.language, "interface", "interface strings", interface,
-                  interface.complete)
-    ]
-    for answer in answers:
-        counts = count(catalog, message_keys(answer))
-        rows.append(
-            StatusRow(catalog.language, answer.id, _label(answer, content_dir), counts,
-                      counts.complete and interface.complete)
-        )
-    return rows
-
-
-def broken_rows(
-    language: str, answers: Sequence[Answer], content_dir: Path | None = None
-) -> Iterator[StatusRow]:
-    """Rows for a language whose catalog cannot be read: nothing is usable."""
-    yield StatusRow(language, "interface", "interface strings",
-                    Counts(untranslated=len(interface_keys())), False)
-    for answer in answers:
-        yield StatusRow(language, answer.id, _label(answer, content_dir),
-                        Counts(untranslated=len(message_keys(answer))), False)
-

@@ -2,7 +2,9 @@
 
 They are gettext messages like the answers' text and live in the same catalogs. Each function
 takes a :class:`Translator` so the strings are marked for ``pybabel extract`` (keywords
-``gettext`` and ``ngettext``) and translated at one place.
+``gettext`` and ``ngettext``) and translated at one place. The ``# Translators:`` comment
+right above each call becomes the message's ``#.`` line in the template (extraction runs with
+that comment tag, ``pybabel extract -c Translators:``): what the string is and where it shows.
 """
 
 from __future__ import annotations
@@ -38,31 +40,41 @@ class SourceTranslator:
 
 def short_answer(t: Translator) -> str:
     """Label of the short answer."""
+    # Translators: Label above the short answer, the first paragraph of every answer.
     return t.gettext("Short answer")
 
 
 def medically_reviewed(t: Translator) -> str:
     """Badge shown on every answer."""
+    # Translators: Badge shown on every answer: a clinician has reviewed the source text.
     return t.gettext("Medically reviewed")
 
 
 def last_reviewed(t: Translator, date: str) -> str:
     """When the answer was last medically reviewed; ``date`` already formatted."""
+    # Translators: Under an answer's title. {date} is the date of the medical review, already
+    # written the language's way (6 de abril de 2026).
     return t.gettext("Last reviewed on {date}").format(date=date)
 
 
 def review_due(t: Translator, date: str) -> str:
     """When the next medical review is due; ``date`` already formatted."""
+    # Translators: Under an answer's title. {date} is when the next medical review is due,
+    # already written the language's way.
     return t.gettext("Next review due on {date}").format(date=date)
 
 
 def reviewed_by(t: Translator, name: str) -> str:
     """Who reviewed the answer."""
+    # Translators: Under an answer's title. {name} is the reviewer's name as written in the
+    # answer (not translated).
     return t.gettext("Reviewed by {name}").format(name=name)
 
 
 def disclaimer(t: Translator) -> str:
     """The medical disclaimer carried by every item."""
+    # Translators: The medical disclaimer carried by every item of every feed. Keep its legal
+    # meaning exactly; ask for review if unsure.
     return t.gettext(
         "Medical Disclaimer: This information is for educational purposes only and does not "
         "constitute professional medical advice, diagnosis, or treatment. Always seek the advice "
@@ -73,6 +85,9 @@ def disclaimer(t: Translator) -> str:
 
 def experiences(t: Translator, n: int, count: str, condition: str, publisher: str) -> str:
     """How many people shared their experience; ``count`` is ``n`` formatted for the locale."""
+    # Translators: At the end of an answer. {n} is the count already written the language's
+    # way, {condition} the translated condition name, {publisher} the site's name. Use as many
+    # plural forms as the Plural-Forms header says.
     return t.ngettext(
         "{n} person with {condition} has shared their first-person experience on this "
         "question at {publisher}.",
@@ -84,21 +99,28 @@ def experiences(t: Translator, n: int, count: str, condition: str, publisher: st
 
 def attribution(t: Translator, publisher: str) -> str:
     """Credit to the publisher of the answer."""
+    # Translators: Credit at the end of every item. {publisher} is the site's name (not
+    # translated).
     return t.gettext("Source: {publisher}").format(publisher=publisher)
 
 
 def read_original(t: Translator) -> str:
     """Text of the link to the answer's page."""
+    # Translators: Text of the link from a feed item to the answer's page.
     return t.gettext("Read the answer on the publisher's site")
 
 
 def feed_title(t: Translator, publisher: str) -> str:
     """Title of a language's main feed."""
+    # Translators: Title of a language's main feed, shown in feed readers. {publisher} is the
+    # site's name.
     return t.gettext("{publisher}: health answers").format(publisher=publisher)
 
 
 def condition_feed_title(t: Translator, publisher: str, condition: str) -> str:
     """Title of a language's feed for one condition."""
+    # Translators: Title of the feed of one condition. {publisher} is the site's name,
+    # {condition} the translated condition name.
     return t.gettext("{publisher}: answers about {condition}").format(
         publisher=publisher, condition=condition
     )
@@ -106,11 +128,14 @@ def condition_feed_title(t: Translator, publisher: str, condition: str) -> str:
 
 def feed_subtitle(t: Translator) -> str:
     """Description of every feed."""
+    # Translators: Description of every feed, shown in feed readers.
     return t.gettext("Medically reviewed answers to questions about health conditions.")
 
 
 def stale_notice(t: Translator, shown: str, source: str) -> str:
     """Notice on a translation that lags behind a newer review of the source."""
+    # Translators: Notice on a translation older than the latest review of the original.
+    # {shown} and {source} are dates already written the language's way.
     return t.gettext(
         "This translation shows the version reviewed on {shown}. The original answer was "
         "reviewed again on {source}; its updated translation is not available yet."

@@ -226,6 +226,9 @@ def review_fields(rendition: Rendition) -> list[tuple[str, str]]:
     if rendition.stale:
         fields.append(("sourceReviewed", rendition.source_reviewed.isoformat()))
         fields.append(("stale", "true"))
+    if rendition.translation_reviewed is not None:
+        fields.append(("translationReviewed", rendition.translation_reviewed.isoformat()))
+        fields.append(("translationReviewedBy", rendition.translation_reviewed_by or ""))
     fields.append(("original", rendition.url))
     return fields
 

@@ -27,6 +27,9 @@ def _json_item(item: Item, publisher: str) -> dict[str, Any]:
     }
     if rendition.stale:
         review["source_reviewed"] = rendition.source_reviewed.isoformat()
+    if rendition.translation_reviewed is not None:
+        review["translation_reviewed"] = rendition.translation_reviewed.isoformat()
+        review["translation_reviewed_by"] = rendition.translation_reviewed_by
     review["translations"] = [
         {"language": t.language, "url": t.url, "title": t.title} for t in item.translations
     ]

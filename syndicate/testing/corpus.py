@@ -92,11 +92,15 @@ _SENTENCES = (
     "Exercise of about {n} minutes a day helps many people keep symptoms under control",
 )
 _VOWELS = str.maketrans("aeiouAEIOU", "áéíóúÁÉÍÓÚ")
-_KEEP = re.compile(r"(\{[^}]*\}|https?://\S+|\]\([^)]*\)|`[^`]*`)")
+_KEEP = re.compile(r"(\{[^}]*\}|https?://\S+|\]\([^)]*\)|`[^`]*`|\d[\d.,]*(?: ?[A-Za-z%]+)?"
+                   r"|\b(?:not|no|never|nor|cannot|without|avoid)\b|n't)")
+"""What a pseudo-translation keeps: placeholders, URLs, link targets, code, numbers with the
+unit word after them and negations (the translation checks compare those with the source)."""
 
 
 def pseudo_translate(text: str, language: str) -> str:
-    """A fake translation that keeps placeholders, URLs, link targets, code and numbers."""
+    """A fake translation that keeps placeholders, URLs, link targets, code and numbers (with
+    their units)."""
     parts = _KEEP.split(text)
     out = [part if index % 2 else part.translate(_VOWELS) for index, part in enumerate(parts)]
     return f"[{language}] " + "".join(out)

@@ -238,12 +238,18 @@ def test_rendition_to_dict_is_dataclasses_asdict_with_iso_dates() -> None:
 
     from syndicate.testing import make_rendition
 
-    for rendition in (make_rendition(), make_rendition(review_due=None, reviewed_by=None,
-                                                       stale_notice="Old")):
+    reviewed = make_rendition(translation_reviewed=dt.date(2026, 4, 7),
+                              translation_reviewed_by="Dr. Jana Weber (fixture)")
+    for rendition in (make_rendition(), reviewed, make_rendition(
+            review_due=None, reviewed_by=None, stale_notice="Old")):
         expected = dc.asdict(rendition)
-        for key in ("reviewed", "review_due", "source_reviewed", "updated"):
+        for key in ("reviewed", "review_due", "source_reviewed", "updated",
+                    "translation_reviewed"):
             value = expected[key]
             expected[key] = value.isoformat() if value is not None else None
+        if rendition.translation_reviewed is None:
+            # absent, not null: renditions without a record keep their content hash
+            del expected["translation_reviewed"], expected["translation_reviewed_by"]
         assert rendition.to_dict() == expected
         assert list(rendition.to_dict()) == list(expected)
         assert type(rendition).from_dict(rendition.to_dict()) == rendition

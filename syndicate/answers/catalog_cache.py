@@ -1,0 +1,138 @@
+"""What ``i18n status`` needs of each catalog, kept between runs so it answers in a moment.
+
+Reading a catalog of 20,000 messages means a strict pass over every line and every check on
+every message: seconds each. A translator asks for the status again and again while the
+catalogs do not change, so the *digest* of a checked catalog (for each message: its line,
+its state and why it is not usable; the medical review records) is kept as JSON, one file
+per language, under a key made of the catalog's bytes and the code that checks it (the
+source of the reading and checking modules): any change to either reads the catalog again.
+Messages are keyed by a short hash of msgctxt and msgid, so the digest stays small. A catalog
+that cannot be read is never cached (its error is reported each time). The cache is only
+ever a copy: deleting it changes nothing but the time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import datetime as dt
+import functools
+import hashlib
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Literal
+
+from .._files import write_atomic
+from ..tags import gettext_name
+from .catalogs import CONDITION_CONTEXT, Entry, Key, LanguageCatalog, read_catalog
+from .provenance import TranslationReview
+
+FORMAT = 3
+_CHECKING_MODULES = ("_po", "_markup", "catalogs", "checks", "clinical", "provenance", "render",
+                     "content")
+
+
+@functools.cache
+def code_key() -> str:
+    """Digest of the modules whose code decides what reading a catalog finds."""
+    digest = hashlib.sha256(f"format {FORMAT}".encode())
+    here = Path(__file__).resolve().parent
+    for name in _CHECKING_MODULES:
+        digest.update((here / f"{name}.py").read_bytes())
+    return digest.hexdigest()
+
+
+EntryState = Literal["translated", "fuzzy", "untranslated", "failing"]
+
+
+def entry_state(entry: Entry | None) -> EntryState:
+    """How far one entry is: fuzzy counts as not translated, whatever Babel says."""
+    if entry is None:
+        return "untranslated"
+    if entry.fuzzy:
+        return "fuzzy"
+    if not entry.translated:
+        return "untranslated"
+    if entry.problems:
+        return "failing"
+    return "translated"
+
+
+def message_hash(key: Key) -> str:
+    """A short stable name of a message (msgctxt and msgid)."""
+    context = "\x04" if key[0] is None else key[0]
+    return hashlib.blake2b(f"{context}\x00{key[1]}".encode(), digest_size=9).hexdigest()
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class CatalogDigest:
+    """A checked catalog reduced to what the status reports need."""
+
+    language: str
+    path: str
+    entries: Mapping[str, tuple[int, EntryState, str]]
+    """By :func:`message_hash`: ``(line, state, why not usable)``."""
+    reviews: Mapping[str, TranslationReview]
+    require_review: bool = True
+
+    def unreviewed_dose(self, key: Key) -> bool:
+        """A translated message carrying a dose (known by the caller) whose answer has no
+        review while one is required (see :meth:`.catalogs.LanguageCatalog.usable`)."""
+        return self.require_review and key[0] is not None and key[0] != CONDITION_CONTEXT \
+            and key[0] not in self.reviews
+
+
+def digest(catalog: LanguageCatalog) -> CatalogDigest:
+    """The digest of a checked catalog."""
+    entries: dict[str, tuple[int, EntryState, str]] = {}
+    for key, entry in catalog.entries.items():
+        state = entry_state(entry)
+        reason = catalog.why_not(key) if state != "translated" else ""
+        entries[message_hash(key)] = (entry.line, state, reason)
+    return CatalogDigest(catalog.language, catalog.path, entries, dict(catalog.reviews),
+                         catalog.require_review)
+
+
+def read_digest(path: Path, language: str, cache_dir: Path | None, *,
+                require_review: bool = True) -> CatalogDigest:
+    """The digest of the catalog at ``path`` (:class:`CatalogError` if it cannot be read),
+    from the cache in ``cache_dir`` when the file and the code are the ones it was made
+    from."""
+    if cache_dir is None:
+        return digest(read_catalog(path, language, require_review=require_review))
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return digest(read_catalog(path, language))  # it says why, with the path
+    key = hashlib.sha256(code_key().encode() + language.encode() + data).hexdigest()
+    stored = cache_dir / f"{gettext_name(language)}.json"
+    cached = _load(stored, key, language, str(path))
+    if cached is not None:
+        return dataclasses.replace(cached, require_review=require_review)
+    found = digest(read_catalog(path, language, require_review=require_review))
+    with contextlib.suppress(OSError):  # a cache that cannot be written costs time only
+        write_atomic(stored, _dump(found, key))
+    return found
+
+
+def _dump(found: CatalogDigest, key: str) -> bytes:
+    return json.dumps({
+        "key": key,
+        "reviews": {answer: [r.reviewer, r.date.isoformat(), r.line]
+                    for answer, r in found.reviews.items()},
+        "entries": found.entries,
+    }, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def _load(stored: Path, key: str, language: str, path: str) -> CatalogDigest | None:
+    try:
+        data = json.loads(stored.read_bytes())
+        if data.get("key") != key:
+            return None
+        reviews = {answer: TranslationReview(name, dt.date.fromisoformat(day), int(line))
+                   for answer, (name, day, line) in data["reviews"].items()}
+        # [line, state, reason] lists, unpacked like the tuples they were: no copy
+        return CatalogDigest(language, path, data["entries"], reviews)
+    except (OSError, ValueError, TypeError, KeyError):
+        return None  # absent, from another version or damaged: read the catalog
