@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
@@ -247,12 +248,23 @@ def status(settings: Settings, as_json: bool, check: bool) -> None:
     if as_json:
         emit_json(found.as_dict())
     else:
-        _print_status(found)
+        _print_status(found, settings.content_dir)
     if check and found.attention:
         sys.exit(1)
 
 
-def _print_status(found: Report) -> None:
+def _answer_name(answer_id: str, source_path: str, content_dir: Path) -> str:
+    """``id (file)``: the one name of an answer, as ``i18n status`` and ``check`` print it."""
+    if not source_path:
+        return answer_id
+    try:
+        shown = Path(source_path).resolve().relative_to(content_dir.resolve()).as_posix()
+    except ValueError:
+        shown = source_path
+    return f"{answer_id} ({shown})"
+
+
+def _print_status(found: Report, content_dir: Path) -> None:
     click.echo(table([[r.language, str(r.publishable), str(r.stale), str(r.overdue),
                        str(r.refused), str(r.content_errors)] for r in found.languages],
                      ["language", "published", "stale", "past review_due", "refused",
@@ -261,7 +273,8 @@ def _print_status(found: Report) -> None:
                          ("past review_due", found.overdue)):
         if items:
             click.echo(f"\n{title}:")
-            click.echo(table([[i.language, i.answer_id, str(i.reviewed), str(i.source_reviewed),
+            click.echo(table([[i.language, _answer_name(i.answer_id, i.source_path, content_dir),
+                               str(i.reviewed), str(i.source_reviewed),
                                str(i.review_due or "-"), i.title] for i in items],
                              ["language", "answer", "reviewed", "source reviewed", "review due",
                               "question"]))

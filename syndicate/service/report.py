@@ -62,6 +62,8 @@ class ReviewItem:
     reviewed: dt.date
     source_reviewed: dt.date
     review_due: dt.date | None
+    source_path: str = ""
+    """The answer's file as the last sync read it (with the id, the answer's one name)."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -152,7 +154,7 @@ def collect(engine: Engine, *, now: dt.datetime, jobs: tuple[str, ...] = (),
     with engine.connect() as conn:
         rows = conn.execute(
             sa.select(r.answer_id, r.language, r.title, r.reviewed, r.source_reviewed,
-                      r.review_due, r.stale)
+                      r.review_due, r.stale, r.source_path)
             .where(r.withdrawn.is_(False))
             .order_by(r.language, r.answer_id)
         ).all()
@@ -171,7 +173,7 @@ def collect(engine: Engine, *, now: dt.datetime, jobs: tuple[str, ...] = (),
     for row in rows:
         counts = per_language.setdefault(row.language, [0, 0, 0, 0, 0])
         item = ReviewItem(row.answer_id, row.language, row.title, row.reviewed, row.source_reviewed,
-                    row.review_due)
+                          row.review_due, row.source_path)
         counts[0] += 1
         if row.stale:
             counts[1] += 1

@@ -213,3 +213,20 @@ def test_a_sync_keeps_counts_not_megabytes_and_logs_a_change_once(
     second = _content_summary("run_2", result, first)
     assert second["problems_digest"] == first["problems_digest"]
     assert len(caplog.records) == logged  # nothing new, nothing logged
+
+
+def test_status_names_a_stale_answer_by_id_and_file(service: Service, workspace: Path) -> None:
+    """A stale translation is listed as ``id (file)``, the name `i18n status` and `i18n check`
+    use, so an operator can hand it to a translator as it is."""
+    runner = JobRunner(service.engine, service.settings)
+    assert runner.run("sync").outcome == "ok"
+    source = workspace / "content" / "lupus" / "what-causes-lupus.md"
+    text = source.read_text(encoding="utf-8")
+    text = text.replace("reviewed: 2026-04-06", "reviewed: 2026-04-07").replace(
+        "is not fully understood", "is not yet fully understood (test fixture edit)")
+    source.write_text(text, encoding="utf-8")
+    assert runner.run("sync").outcome == "ok"
+    code, output = _cli(service, workspace, "status")
+    assert code == 0, output
+    stale = output.split("stale translations:", 1)[1]
+    assert "75da64d16c9fcccc (lupus/what-causes-lupus.md)" in stale, output
