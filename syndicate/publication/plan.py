@@ -73,7 +73,6 @@ class PlannedFile:
     path: str
     key: str
     content_type: str
-    last_modified: dt.datetime
     produce: Callable[[], bytes]
     document: feeds.Document | None = None
     """For a feed file: the document it renders."""
@@ -184,10 +183,10 @@ class BuildPlan:
         """The URL of a rendition's page."""
         return f"{self.base}/{page_path(language, rendition.condition_slug, rendition.slug)}"
 
-    def add(self, path: str, key: str, content_type: str, modified: dt.datetime,
-            produce: Callable[[], bytes], document: feeds.Document | None = None) -> None:
-        """Plan one file."""
-        self.files.append(PlannedFile(path, key, content_type, modified, produce, document))
+    def add(self, path: str, key: str, content_type: str, produce: Callable[[], bytes],
+            document: feeds.Document | None = None) -> None:
+        """Plan one file (its Last-Modified is recorded when its bytes change: see tree)."""
+        self.files.append(PlannedFile(path, key, content_type, produce, document))
 
     def add_feed(self, name: str, title: str, subtitle: str, language: str,
                  items: list[feeds.Item]) -> None:
@@ -227,8 +226,7 @@ class BuildPlan:
             [self._item_key(item) for item in doc.items],
         )
         for fmt in FORMATS:
-            self.add(path + EXTENSIONS[fmt], key, MEDIA_TYPES[fmt], doc.updated,
-                     _rendered(doc, fmt), doc)
+            self.add(path + EXTENSIONS[fmt], key, MEDIA_TYPES[fmt], _rendered(doc, fmt), doc)
 
     def _item_key(self, item: feeds.Item) -> list[Any]:
         fp = self.fingerprints[(item.rendition.language, item.rendition.answer_id)]
@@ -247,7 +245,7 @@ class BuildPlan:
                                     tuple(feed_links), len(items))
         listing = [(item.link, item.rendition.title) for item in feeds.newest_first(items)]
         updated = feeds.newest(items, EPOCH)
-        self.add(f"{language}/index.html", input_key("index", entry, listing), HTML, updated,
+        self.add(f"{language}/index.html", input_key("index", entry, listing), HTML,
                  lambda: pages.language_index(entry, listing))
         self.languages[language] = LanguageState(direction, entries, updated, tuple(feed_links))
         return entry
@@ -272,7 +270,7 @@ class BuildPlan:
             source = self.sources.get(answer_id, before.path if before is not None else "")
             entries[answer_id] = PublishedEntry(source, published, fp, path, rendition.title)
             self.add(path, input_key(fp, link, [[o.language, o.url, o.title] for o in others]),
-                     HTML, rendition.updated, _page(rendition, others, link))
+                     HTML, _page(rendition, others, link))
         return items, entries
 
     def _feeds(self, language: str, items: list[feeds.Item]) -> list[pages.FeedLink]:
@@ -324,12 +322,10 @@ def plan_build(settings: Settings, localization: Localization,
     listing = _languages(plan, active, translations)
     withdrawn = sorted(set(previous) - set(active) - set(plan.broken))
     plan.reports += [LanguageReport(lang, "withdrawn") for lang in withdrawn]
-    newest = max((state.updated for state in plan.languages.values()
-                  if state.updated is not None), default=EPOCH)
     title = f"{settings.publisher}"
-    plan.add("index.html", input_key("site", title, listing), HTML, newest,
+    plan.add("index.html", input_key("site", title, listing), HTML,
              lambda: pages.site_index(title, listing))
-    plan.add("feeds.opml", input_key("opml", title, listing), OPML, newest,
+    plan.add("feeds.opml", input_key("opml", title, listing), OPML,
              lambda: pages.opml(title, listing))
     return plan
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import hashlib
 import json
 import os
@@ -21,10 +22,12 @@ from syndicate.testing import answer_text, generate_corpus
 from tests.support import GOLDEN, check_file, parse_feed
 
 FEED_SUFFIXES = (".atom", ".rss", ".json")
+PUBLISHED_AT = dt.datetime(2026, 5, 1, 12, 0, tzinfo=dt.UTC)
+"""When the tests' builds publish (the Last-Modified of every file they write)."""
 
 
-def build(settings: Settings) -> BuildResult:
-    return publish(settings, localize_corpus(settings))
+def build(settings: Settings, now: dt.datetime = PUBLISHED_AT) -> BuildResult:
+    return publish(settings, localize_corpus(settings), now=now)
 
 
 def public_files(out: Path) -> dict[str, bytes]:
@@ -102,9 +105,36 @@ def test_manifest_records_strong_etag_last_modified_type_and_size(
     assert manifest["en/feed.atom"].content_type == "application/atom+xml"
     assert manifest["en/feed.rss"].content_type == "application/rss+xml"
     assert manifest["en/feed.json"].content_type == "application/feed+json"
-    # Newest English entry: "Is Lupus contagious?", reviewed 2026-04-06.
-    assert manifest["en/feed.atom"].last_modified == "Mon, 06 Apr 2026 00:00:00 GMT"
-    assert manifest["en/asthma/feed.atom"].last_modified == "Thu, 15 Jan 2026 00:00:00 GMT"
+    # When the bytes were written, not the newest entry's review date (2026-04-06).
+    assert {record.last_modified for record in manifest.values()} == {
+        "Fri, 01 May 2026 12:00:00 GMT"}
+
+
+def test_last_modified_moves_only_with_the_bytes_and_only_forward(
+    feed_settings: Settings,
+) -> None:
+    """An answer reviewed long ago, first published now, changes the feeds now: the old
+    Last-Modified was the newest entry's date, so If-Modified-Since polls got 304."""
+    build(feed_settings)
+    later = PUBLISHED_AT + dt.timedelta(days=3)
+    source = feed_settings.content_dir / "lupus" / "is-lupus-contagious.md"
+    added = source.with_name("old-news.md")
+    added.write_text(source.read_text("utf-8").replace("1a2b3c4d5e6f7002", "1a2b3c4d5e6f7009")
+                     .replace("reviewed: 2026-04-06", "reviewed: 2025-01-01")
+                     .replace("is-lupus-contagious", "old-news"), "utf-8")
+    result = build(feed_settings, later)
+    manifest = read_manifest(feed_settings.out_dir)
+    assert "en/feed.atom" in result.written
+    assert manifest["en/feed.atom"].last_modified == "Mon, 04 May 2026 12:00:00 GMT"
+    assert manifest["en/lupus/old-news.html"].last_modified == "Mon, 04 May 2026 12:00:00 GMT"
+    # Arabic has no translation of it: its files' bytes did not change.
+    assert manifest["ar/feed.atom"].last_modified == "Fri, 01 May 2026 12:00:00 GMT"
+    assert manifest["en/asthma/feed.atom"].last_modified == "Fri, 01 May 2026 12:00:00 GMT"
+    # A clock set back (or two changes in one second) still moves it forward.
+    added.unlink()
+    build(feed_settings, PUBLISHED_AT)
+    manifest = read_manifest(feed_settings.out_dir)
+    assert manifest["en/feed.atom"].last_modified == "Mon, 04 May 2026 12:00:01 GMT"
 
 
 def test_two_builds_are_byte_identical_and_a_rebuild_writes_nothing(
