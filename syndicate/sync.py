@@ -79,7 +79,8 @@ def sync_and_publish(
     localization = localize_corpus(settings, progress=progress)
 
     def publish_changes(changes: ChangeSet) -> object:
-        return publish(settings, dataclasses.replace(localization, renditions=changes.renditions))
+        return publish(settings, dataclasses.replace(localization, renditions=changes.renditions),
+                       now=now)
 
     def distribute(conn: Connection, published: object) -> int:
         written = published.written if isinstance(published, BuildResult) else ()

@@ -17,6 +17,7 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from .._time import utc_now
 from ..answers import (
     Localization,
     Progress,
@@ -87,8 +88,12 @@ def input_key(*parts: Any) -> str:
 class BuildPlan:
     """One build's plan: the previous state, and every file the build is to write."""
 
-    def __init__(self, settings: Settings, loc: Localization, progress: Progress | None) -> None:
+    def __init__(self, settings: Settings, loc: Localization, progress: Progress | None,
+                 now: dt.datetime | None = None) -> None:
         self.settings = settings
+        self.now = (now or utc_now()).astimezone(dt.UTC).replace(microsecond=0)
+        """The publication time: when entries first appearing now are published (whole
+        seconds, as the API shows them)."""
         self.loc = loc
         self.progress = progress
         self.out = settings.out_dir
@@ -261,8 +266,10 @@ class BuildPlan:
             answer_id = rendition.answer_id
             fp = self.fingerprints[(language, answer_id)]
             before = previous.get(answer_id)
+            # Recorded when the entry first appears, never derived from the content's own
+            # dates (a catalog's header date may be days older than the entry).
             published = before.published if before is not None and before.published else \
-                rendition.updated.astimezone(dt.UTC)
+                self.now
             link = self.page_url(language, rendition)
             others = tuple(tr for tr in translations[answer_id] if tr.language != language)
             items.append(feeds.Item(rendition, link, published, others))
@@ -311,9 +318,10 @@ def _language_name(language: str) -> str:
 
 
 def plan_build(settings: Settings, localization: Localization,
-               progress: Progress | None = None) -> BuildPlan:
-    """Plan every file of the tree for ``localization`` (see the module doc)."""
-    plan = BuildPlan(settings, localization, progress)
+               progress: Progress | None = None, now: dt.datetime | None = None) -> BuildPlan:
+    """Plan every file of the tree for ``localization`` (see the module doc); ``now``: the
+    publication time (the real clock when not given)."""
+    plan = BuildPlan(settings, localization, progress, now)
     previous = plan.previous.languages
     plan.broken = [lang for lang in localization.broken_languages if lang in previous]
     active = [lang for lang in localization.languages if lang not in plan.broken]

@@ -75,9 +75,10 @@ def publish(
     """Write the publication tree for ``localization``; see the module docstring.
 
     ``now``: the publication time, recorded as the Last-Modified of every file whose bytes
-    change (the real clock when not given)."""
-    plan = plan_build(settings, localization, progress)
+    change and as the published date of every entry that first appears (the real clock when
+    not given)."""
     moment = (now or utc_now()).astimezone(dt.UTC).replace(microsecond=0)
+    plan = plan_build(settings, localization, progress, moment)
     out = plan.out
     out.mkdir(parents=True, exist_ok=True)
     kept = tuple(f"{lang}/" for lang in plan.broken)
