@@ -59,6 +59,8 @@ class StaticFile:
     """Seconds since the epoch, from the manifest (compared with ``If-Modified-Since``)."""
     identity: Variant
     gzipped: Variant | None
+    status: int = 200
+    """410 for a withdrawn answer's page, 301 for a page its answer moved away from."""
 
 
 def _etag_matches(header: bytes, etags: tuple[bytes, ...]) -> bytes | None:
@@ -159,6 +161,10 @@ class PublicationTree:
             (b"last-modified", str(record.get("last_modified")).encode("latin-1")),
             (b"cache-control", CACHE_CONTROL),
         ]
+        status = int(record.get("status", 200))
+        location = record.get("location")
+        if status == 301 and isinstance(location, str):
+            common.append((b"location", location.encode("utf-8")))
         if content_type.startswith(FEED_TYPES):
             self_url = f"{self.base_url}/{path}"
             link = f'<{self.hub_url}>; rel="hub", <{self_url}>; rel="self"'
@@ -185,7 +191,7 @@ class PublicationTree:
             packed = gzip.compress(body, compresslevel=6, mtime=0)
             if len(packed) < len(body):
                 gzipped = variant(packed, f'"{digest}-gzip"', b"gzip")
-        return StaticFile(path, last_modified, identity, gzipped)
+        return StaticFile(path, last_modified, identity, gzipped, status)
 
 
 def _header(scope: Scope, name: bytes) -> bytes | None:
@@ -237,14 +243,17 @@ class StaticApp:
         chosen = found.gzipped if found.gzipped and encoding and accepts_gzip(encoding) else None
         chosen = chosen or found.identity
         now = self.wall()
-        status = evaluate_preconditions(scope, found, chosen, now)
+        # Preconditions apply only to what would be a 2xx (RFC 9110 13.2.1): a withdrawn
+        # page answers 410, a moved one 301, whatever the request's validators.
+        status = evaluate_preconditions(scope, found, chosen, now) if found.status == 200 \
+            else found.status
         if status == 412:
             await _plain(send, 412, b"precondition failed\n", _dated(chosen.not_modified,
                                                                      found, now))
             return
-        headers = _dated(chosen.headers if status == 200 else chosen.not_modified, found, now)
+        headers = _dated(chosen.not_modified if status == 304 else chosen.headers, found, now)
         await send({"type": "http.response.start", "status": status, "headers": headers})
-        body = chosen.body if status == 200 and method != "HEAD" else b""
+        body = chosen.body if status != 304 and method != "HEAD" else b""
         await send({"type": "http.response.body", "body": body})
 
     async def _absent(self, scope: Scope, receive: Receive, send: Send, path: str | None

@@ -23,9 +23,11 @@ from feedgen.feed import FeedGenerator
 from lxml import etree
 
 from .. import __version__
+from .._time import rfc3339
 from .feeds import (
     HISTORY_NS,
     REVIEW_NS,
+    TOMBSTONES_NS,
     Document,
     Item,
     check_document,
@@ -50,7 +52,7 @@ class _FeedExtension(BaseExtension):  # type: ignore[misc]
         self.fmt: Format = "atom"
 
     def extend_ns(self) -> dict[str, str]:
-        return {"fh": HISTORY_NS, "review": REVIEW_NS}
+        return {"fh": HISTORY_NS, "review": REVIEW_NS, "at": TOMBSTONES_NS}
 
     def _links(self) -> list[tuple[str, str]]:
         assert self.doc is not None
@@ -66,6 +68,7 @@ class _FeedExtension(BaseExtension):  # type: ignore[misc]
         for rel, href in self._links():
             _sub(feed, "link", rel=rel, href=href)  # un-namespaced, like feedgen's own
         self._history(feed)
+        self._tombstones(feed, "link")
         return feed
 
     def extend_rss(self, rss: Any) -> Any:
@@ -73,7 +76,21 @@ class _FeedExtension(BaseExtension):  # type: ignore[misc]
         for rel, href in self._links():
             _sub(channel, f"{{{ATOM_NS}}}link", rel=rel, href=href)
         self._history(channel)
+        self._tombstones(channel, f"{{{ATOM_NS}}}link")
         return rss
+
+    def _tombstones(self, parent: Any, link_tag: str) -> None:
+        """RFC 6721 ``at:deleted-entry`` per recently withdrawn entry (in RSS as an
+        extension element of the channel, the same markup). Feed-level extension elements
+        come before the entries, as the Atom schema wants."""
+        assert self.doc is not None
+        for tombstone in self.doc.deleted:
+            deleted = _sub(parent, f"{{{TOMBSTONES_NS}}}deleted-entry", ref=tombstone.ref,
+                           when=rfc3339(tombstone.when))
+            comment = _sub(deleted, f"{{{TOMBSTONES_NS}}}comment")
+            comment.set(XML_LANG, tombstone.language)
+            comment.text = tombstone.comment
+            _sub(deleted, link_tag, rel="alternate", type="text/html", href=tombstone.link)
 
     def _history(self, parent: Any) -> None:
         assert self.doc is not None

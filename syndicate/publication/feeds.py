@@ -28,6 +28,8 @@ from .layout import EXTENSIONS, Format
 
 HISTORY_NS = "http://purl.org/syndication/history/1.0"
 """RFC 5005 (feed paging and archiving)."""
+TOMBSTONES_NS = "http://purl.org/atompub/tombstones/1.0"
+"""RFC 6721 (deleted entries)."""
 REVIEW_NS = "urn:x-syndicate:review:1.0"
 """Syndicate's extension elements: review dates, staleness, the publisher's original page."""
 _ID_NAMESPACE = uuid.UUID("6c0b3f5e-5f43-4d8e-9a55-3b1c3e0f9a11")
@@ -67,6 +69,21 @@ class Item:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class Tombstone:
+    """A withdrawn entry, announced in its feeds for a while (RFC 6721 ``at:deleted-entry``)."""
+
+    ref: str
+    """The id the entry had (:func:`entry_id`)."""
+    when: dt.datetime
+    """When it was withdrawn."""
+    language: str
+    comment: str
+    """Localized: why the entry is gone."""
+    link: str
+    """Its former page (now answering 410 Gone)."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class Document:
     """One feed document (current feed or an RFC 5005 archive), in every format.
 
@@ -93,6 +110,8 @@ class Document:
     """URL of the next older archive (without extension), if any."""
     complete: bool = False
     """The document holds every entry of the feed (RFC 5005 ``fh:complete``)."""
+    deleted: tuple[Tombstone, ...] = ()
+    """Entries withdrawn recently, newest first (current documents only)."""
 
     def url(self, fmt: Format) -> str:
         """URL of this document in ``fmt``."""
@@ -211,6 +230,9 @@ def check_document(doc: Document) -> None:
     check_text(doc.subtitle, "feed subtitle")
     check_text(doc.publisher, "publisher")
     _aware(doc.updated, "feed updated")
+    for tombstone in doc.deleted:
+        check_text(tombstone.comment, "withdrawal notice")
+        _aware(tombstone.when, "withdrawn")
 
 
 # -- review metadata -------------------------------------------------------------------------

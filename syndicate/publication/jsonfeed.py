@@ -65,6 +65,12 @@ def render_json(doc: Document) -> bytes:
         "complete": doc.complete,
         "current": doc.current + ".json" if doc.current is not None else None,
     }
+    if doc.deleted:  # RFC 6721's tombstones, in the extension
+        data["_syndicate"]["deleted"] = [
+            {"id": t.ref, "deleted_at": rfc3339(t.when), "language": t.language,
+             "comment": t.comment, "url": t.link}
+            for t in doc.deleted
+        ]
     head = json.dumps(data, ensure_ascii=False, indent=2)
     # ``data`` with "items" as its last key, as json.dumps(indent=2) writes it: each item's
     # text is made once (memoized) for every document that holds it.

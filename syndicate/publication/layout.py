@@ -64,6 +64,11 @@ def page_path(language: str, condition_slug: str, slug: str) -> str:
     return f"{language}/{condition_slug}/{slug}.html"
 
 
+def page_url(base_url: str, language: str, condition_slug: str, slug: str) -> str:
+    """The URL of an answer's page in a language."""
+    return f"{site_url(base_url)}/{page_path(language, condition_slug, slug)}"
+
+
 def feed_urls(base_url: str, language: str) -> dict[str, str]:
     """The URL of a language's main feed in each format."""
     base = f"{site_url(base_url)}/{feed_name(language)}"

@@ -139,3 +139,28 @@ def opml(title: str, languages: Sequence[LanguageEntry]) -> bytes:
         lines.append("    </outline>")
     lines += ["  </body>", "</opml>", ""]
     return "\n".join(lines).encode("utf-8")
+
+
+def gone_page(language: str, direction: str, heading: str, notice: str, title: str,
+              home: str) -> bytes:
+    """The page a withdrawn answer's URL answers with (410 Gone): a localized notice."""
+    html = (
+        "<!DOCTYPE html>\n"
+        f'<html lang="{_attr(language)}" dir="{_attr(direction)}">\n<head>\n'
+        '<meta charset="utf-8">\n<meta name="robots" content="noindex">\n'
+        f"<title>{escape(heading)}</title>\n</head>\n<body>\n<main>\n"
+        f"<h1>{escape(heading)}</h1>\n<p><del>{escape(title)}</del></p>\n"
+        f"<p>{escape(notice)}</p>\n"
+        f'<p><a href="{_attr(home)}">{escape(home)}</a></p>\n</main>\n</body>\n</html>\n'
+    )
+    return html.encode("utf-8")
+
+
+def moved_page(language: str, title: str, location: str) -> bytes:
+    """The body of a 301 from a page its answer moved away from."""
+    html = (
+        f'<!DOCTYPE html>\n<html lang="{_attr(language)}">\n<head>\n<meta charset="utf-8">\n'
+        f"<title>{escape(title)}</title>\n</head>\n<body>\n"
+        f'<p><a href="{_attr(location)}">{escape(title)}</a></p>\n</body>\n</html>\n'
+    )
+    return html.encode("utf-8")

@@ -30,6 +30,7 @@ from ..answers import (
 from ..config import Settings
 from ..errors import CatalogError, FeedError
 from . import feeds, pages
+from .departures import Departures, departures, tombstones
 from .formats import render
 from .layout import (
     EXTENSIONS,
@@ -48,7 +49,7 @@ from .manifest import FileRecord, read_manifest
 from .paging import paginate
 from .state import BuildState, LanguageState, PublishedEntry, read_renditions
 
-OUTPUT_VERSION = 1
+OUTPUT_VERSION = 2
 """Part of every input key: bump it when the rendered output changes for the same input."""
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
@@ -77,6 +78,10 @@ class PlannedFile:
     produce: Callable[[], bytes]
     document: feeds.Document | None = None
     """For a feed file: the document it renders."""
+    status: int = 200
+    """410 for a withdrawn answer's page, 301 for a page its answer moved away from."""
+    location: str | None = None
+    """For a 301: the absolute URL it points to."""
 
 
 def input_key(*parts: Any) -> str:
@@ -189,13 +194,16 @@ class BuildPlan:
         return f"{self.base}/{page_path(language, rendition.condition_slug, rendition.slug)}"
 
     def add(self, path: str, key: str, content_type: str, produce: Callable[[], bytes],
-            document: feeds.Document | None = None) -> None:
+            document: feeds.Document | None = None, status: int = 200,
+            location: str | None = None) -> None:
         """Plan one file (its Last-Modified is recorded when its bytes change: see tree)."""
-        self.files.append(PlannedFile(path, key, content_type, produce, document))
+        self.files.append(PlannedFile(path, key, content_type, produce, document, status,
+                                      location))
 
     def add_feed(self, name: str, title: str, subtitle: str, language: str,
-                 items: list[feeds.Item]) -> None:
-        """The current document of feed ``name`` (``es/feed``) and its archives."""
+                 items: list[feeds.Item], deleted: tuple[feeds.Tombstone, ...] = ()) -> None:
+        """The current document of feed ``name`` (``es/feed``), with the tombstones of
+        ``deleted``, and its archives."""
         pages_of = paginate(items, self.settings.feed_size, self.previous.archives.get(name, ()))
         self.archives[name] = pages_of.pages
         updated = feeds.newest(items, EPOCH)
@@ -209,6 +217,7 @@ class BuildPlan:
                 publisher=self.settings.publisher, base=base,
                 home_page_url=f"{self.base}/{language}/", hub_url=self.hub, items=page,
                 updated=page_updated, current=current, prev_archive=prev, complete=complete,
+                deleted=deleted if current is None else (),
             )
 
         def archive(number: int) -> str:
@@ -229,6 +238,7 @@ class BuildPlan:
              doc.home_page_url, doc.hub_url, doc.updated.isoformat(), doc.current,
              doc.prev_archive, doc.complete],
             [self._item_key(item) for item in doc.items],
+            [[t.ref, t.when.isoformat(), t.comment, t.link] for t in doc.deleted],
         )
         for fmt in FORMATS:
             self.add(path + EXTENSIONS[fmt], key, MEDIA_TYPES[fmt], _rendered(doc, fmt), doc)
@@ -244,32 +254,55 @@ class BuildPlan:
         items, entries = self._pages(language, renditions, translations)
         if not items:
             return None
-        feed_links = self._feeds(language, items)
+        gone = departures(self.previous.languages.get(language), entries, self.now)
         direction = renditions[0].direction
+        feed_links = self._feeds(language, items, gone)
+        self._departed(language, direction, gone, entries)
         entry = pages.LanguageEntry(language, direction, _language_name(language),
                                     tuple(feed_links), len(items))
         listing = [(item.link, item.rendition.title) for item in feeds.newest_first(items)]
         updated = feeds.newest(items, EPOCH)
         self.add(f"{language}/index.html", input_key("index", entry, listing), HTML,
                  lambda: pages.language_index(entry, listing))
-        self.languages[language] = LanguageState(direction, entries, updated, tuple(feed_links))
+        self.languages[language] = LanguageState(direction, entries, updated, tuple(feed_links),
+                                                 gone.withdrawn, gone.moved)
         return entry
+
+    def _departed(self, language: str, direction: str, gone: Departures,
+                  entries: dict[str, PublishedEntry]) -> None:
+        """The 410 pages of withdrawn answers, the 301s of moved ones."""
+        t = translator_for(self.loc.catalogs.get(language))
+        heading = ui.withdrawn_title(t)
+        notice = ui.withdrawn_notice(t, self.settings.publisher)
+        home = f"{self.base}/{language}/"
+        for page, title in sorted(gone.gone.items()):
+            self.add(page, input_key("gone", language, direction, heading, notice, title, home),
+                     HTML, _gone(language, direction, heading, notice, title, home), status=410)
+        for page, answer_id in sorted(gone.moved.items()):
+            target, title = f"{self.base}/{entries[answer_id].page}", entries[answer_id].title
+            self.add(page, input_key("moved", language, title, target), HTML,
+                     _moved(language, title, target), status=301, location=target)
 
     def _pages(self, language: str, renditions: list[Rendition],
                translations: dict[str, list[feeds.Translation]]
                ) -> tuple[list[feeds.Item], dict[str, PublishedEntry]]:
         """Each rendition's entry and page; what the state records of each."""
         previous = self._entries(language)
+        state = self.previous.languages.get(language)
+        withdrawn = state.withdrawn if state is not None else {}
         entries: dict[str, PublishedEntry] = {}
         items: list[feeds.Item] = []
         for rendition in renditions:
             answer_id = rendition.answer_id
             fp = self.fingerprints[(language, answer_id)]
             before = previous.get(answer_id)
-            # Recorded when the entry first appears, never derived from the content's own
-            # dates (a catalog's header date may be days older than the entry).
-            published = before.published if before is not None and before.published else \
-                self.now
+            # Recorded when the entry first appears (an answer withdrawn and back keeps its
+            # date), never derived from the content's own dates (a catalog's header date
+            # may be days older than the entry).
+            published = before.published if before is not None else None
+            if published is None and answer_id in withdrawn:
+                published = withdrawn[answer_id].published
+            published = published or self.now
             link = self.page_url(language, rendition)
             others = tuple(tr for tr in translations[answer_id] if tr.language != language)
             items.append(feeds.Item(rendition, link, published, others))
@@ -280,14 +313,22 @@ class BuildPlan:
                      HTML, _page(rendition, others, link))
         return items, entries
 
-    def _feeds(self, language: str, items: list[feeds.Item]) -> list[pages.FeedLink]:
-        """The language's feed and one per condition; their links for the indexes."""
+    def _feeds(self, language: str, items: list[feeds.Item], gone: Departures
+               ) -> list[pages.FeedLink]:
+        """The language's feed and one per condition, with the tombstones of answers
+        withdrawn within ``tombstone_days``; their links for the indexes."""
         t = translator_for(self.loc.catalogs.get(language))
         publisher = self.settings.publisher
         subtitle = ui.feed_subtitle(t)
+        since = self.now - dt.timedelta(days=self.settings.tombstone_days)
+        comment = ui.withdrawn_notice(t, publisher)
+
+        def deleted(condition: str | None = None) -> tuple[feeds.Tombstone, ...]:
+            return tombstones(gone.withdrawn, language, comment, self.base, since, condition)
+
         links = [pages.FeedLink(language, ui.feed_title(t, publisher),
                                 f"{self.base}/{feed_name(language)}")]
-        self.add_feed(feed_name(language), links[0].title, subtitle, language, items)
+        self.add_feed(feed_name(language), links[0].title, subtitle, language, items, deleted())
         by_condition: dict[str, list[feeds.Item]] = defaultdict(list)
         for item in items:
             by_condition[item.rendition.condition_slug].append(item)
@@ -296,7 +337,8 @@ class BuildPlan:
             title = ui.condition_feed_title(t, publisher, group[0].rendition.condition)
             url = f"{self.base}/{feed_name(language, slug)}"
             links.append(pages.FeedLink(language, title, url))
-            self.add_feed(feed_name(language, slug), title, subtitle, language, group)
+            self.add_feed(feed_name(language, slug), title, subtitle, language, group,
+                          deleted(slug))
         return links
 
 
@@ -307,6 +349,15 @@ def _rendered(doc: feeds.Document, fmt: Format) -> Callable[[], bytes]:
 def _page(rendition: Rendition, others: tuple[feeds.Translation, ...],
           link: str) -> Callable[[], bytes]:
     return lambda: pages.rendition_page(rendition, others, link)
+
+
+def _gone(language: str, direction: str, heading: str, notice: str, title: str,
+          home: str) -> Callable[[], bytes]:
+    return lambda: pages.gone_page(language, direction, heading, notice, title, home)
+
+
+def _moved(language: str, title: str, target: str) -> Callable[[], bytes]:
+    return lambda: pages.moved_page(language, title, target)
 
 
 def _language_name(language: str) -> str:

@@ -150,10 +150,12 @@ def _record(planned: PlannedFile, data: bytes, old: FileRecord | None,
     """The manifest record of a file's new bytes: the old one when they did not change."""
     etag = f'"{hashlib.sha256(data).hexdigest()}"'
     if old is not None and old.etag == etag and old.content_type == planned.content_type \
-            and old.size == len(data):
+            and old.size == len(data) and old.status == planned.status \
+            and old.location == planned.location:
         return old
     return FileRecord(etag=etag, last_modified=http_date(modified_at(old, moment)),
-                      content_type=planned.content_type, size=len(data))
+                      content_type=planned.content_type, size=len(data), status=planned.status,
+                      location=planned.location)
 
 
 def modified_at(old: FileRecord | None, moment: dt.datetime) -> dt.datetime:

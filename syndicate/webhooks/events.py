@@ -29,7 +29,7 @@ from typing import Any, Literal
 
 from .._time import rfc3339
 from ..answers import Answer, Corpus, LanguageCatalog, Localization, Rendition, mark_stale
-from ..publication import feed_urls
+from ..publication import entry_id, feed_urls, page_url
 
 EventType = Literal[
     "answer.published",
@@ -217,22 +217,38 @@ def encode(payload: Mapping[str, Any]) -> str:
 def payloads(change: Change, base_url: str, created: dt.datetime) -> tuple[str, str]:
     """The thin and the full webhook body of a change (Standard Webhooks envelope).
 
+    Besides the answer's canonical ``url`` (the publisher's page), ``page_url`` is its page in
+    this language in the tree, ``entry_id`` the id its entry has in every feed, and
+    ``previous_page_url`` the page it had before when it moved (condition or slug changed):
+    that page now answers 301. ``reviewed`` and ``source_reviewed`` are both review dates of
+    a stale translation (what it shows, and what the source has).
+
     The full body adds the rendition itself; if that would exceed :data:`MAX_PAYLOAD_BYTES`
     it carries ``rendition_omitted`` instead and the receiver fetches the feed.
     """
     rendition = change.rendition
     previous = change.previous.rendition if change.previous is not None else None
+    page = page_url(base_url, rendition.language, rendition.condition_slug, rendition.slug)
+    previous_page = None
+    if previous is not None and not change.withdrawn:
+        before = page_url(base_url, previous.language, previous.condition_slug, previous.slug)
+        previous_page = before if before != page else None
     data: dict[str, Any] = {
         "answer_id": rendition.answer_id,
         "language": rendition.language,
         "condition": rendition.condition_slug,
+        "condition_name": rendition.condition,
         "question": rendition.title,
         "reviewed": _day(rendition.reviewed),
         "previous_reviewed": _day(previous.reviewed) if previous is not None else None,
         "review_due": _day(rendition.review_due),
         "source_reviewed": _day(rendition.source_reviewed),
+        "reviewed_by": rendition.reviewed_by,
         "stale": rendition.stale,
         "url": rendition.url,
+        "page_url": page,
+        "previous_page_url": previous_page,
+        "entry_id": entry_id(rendition.answer_id, rendition.language),
         "feeds": feed_urls(base_url, rendition.language),
         "content_hash": rendition.content_hash,
         "version": change.version,

@@ -203,3 +203,30 @@ def test_wrong_method_on_a_feed_is_405_and_missing_feeds_and_pages_404_in_their_
         assert page.status_code == 404
         assert page.headers["content-type"] == "text/html; charset=utf-8"
         assert b"<!DOCTYPE html>" in page.content
+
+
+def test_withdrawn_page_answers_410_and_a_moved_one_301(feed_settings: Settings) -> None:
+    _publish(feed_settings, 0)
+    content = feed_settings.content_dir
+    moved = content / "lupus" / "what-causes-lupus.md"
+    (content / "asthma" / "what-causes-lupus.md").write_text(
+        moved.read_text("utf-8").replace("condition: Lupus", "condition: Asthma"), "utf-8")
+    moved.unlink()
+    withdrawn = content / "lupus" / "is-lupus-contagious.md"
+    withdrawn.write_text(withdrawn.read_text("utf-8").replace("status: published",
+                                                              "status: withdrawn"), "utf-8")
+    _publish(feed_settings, 1)
+    app = StaticApp(PublicationTree(feed_settings.out_dir, feed_settings.base_url))
+    with serve_asgi(app) as base, httpx.Client(base_url=base) as client:
+        gone = client.get("/ar/lupus/is-lupus-contagious.html")
+        assert gone.status_code == 410
+        assert gone.headers["content-type"] == "text/html; charset=utf-8"
+        assert "سحبت DiseaseMaps هذه الإجابة" in gone.text
+        again = client.get("/ar/lupus/is-lupus-contagious.html",
+                           headers={"if-none-match": gone.headers["etag"]})
+        assert again.status_code == 410  # preconditions apply to 2xx answers only
+        redirect = client.get("/en/lupus/what-causes-lupus.html")
+        assert redirect.status_code == 301
+        assert redirect.headers["location"] == \
+            "https://feeds.example.org/en/asthma/what-causes-lupus.html"
+        assert client.get("/en/asthma/what-causes-lupus.html").status_code == 200

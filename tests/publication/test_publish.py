@@ -12,12 +12,14 @@ import shutil
 from pathlib import Path
 
 import pytest
+from lxml import etree
 
 from syndicate.answers.pipeline import localize_corpus
 from syndicate.config import Settings
 from syndicate.errors import PublishError
 from syndicate.publication import MANIFEST, BuildResult, publish, read_manifest
 from syndicate.publication import tree as publish_module
+from syndicate.publication.feeds import TOMBSTONES_NS, entry_id
 from syndicate.testing import answer_text, generate_corpus
 from tests.support import GOLDEN, check_file, parse_feed
 
@@ -194,20 +196,84 @@ def test_archives_never_change_when_new_entries_are_added(tmp_path: Path) -> Non
     assert links["prev-archive"].endswith("/en/archive/6.atom")
 
 
-def test_withdrawn_answer_leaves_every_feed(feed_settings: Settings) -> None:
+def _withdraw(settings: Settings, status: str = "withdrawn") -> None:
+    path = settings.content_dir / "lupus" / "is-lupus-contagious.md"
+    text = path.read_text("utf-8")
+    path.write_text(re.sub(r"status: \w+", f"status: {status}", text), "utf-8")
+
+
+def test_withdrawn_answer_leaves_every_feed_as_a_tombstone_and_its_page_answers_410(
+    feed_settings: Settings,
+) -> None:
     build(feed_settings)
     out = feed_settings.out_dir
-    path = feed_settings.content_dir / "lupus" / "is-lupus-contagious.md"
-    path.write_text(path.read_text("utf-8").replace("status: published", "status: withdrawn"),
-                    "utf-8")
-    result = build(feed_settings)
+    _withdraw(feed_settings)
+    later = PUBLISHED_AT + dt.timedelta(days=2)
+    build(feed_settings, later)
     for feed in feed_files(out):
-        assert b"1a2b3c4d5e6f7002" not in feed.read_bytes()
         assert b"Is Lupus contagious" not in feed.read_bytes(), feed
         assert "هل الذئبة معدية".encode() not in feed.read_bytes()
-    assert not (out / "en/lupus/is-lupus-contagious.html").exists()
-    assert "en/lupus/is-lupus-contagious.html" in result.deleted
-    assert "en/lupus/is-lupus-contagious.html" not in read_manifest(out)
+        check_file(feed)  # tombstones keep every feed valid
+    manifest = read_manifest(out)
+    ref = entry_id("1a2b3c4d5e6f7002", "ar")
+    notice = "سحبت DiseaseMaps هذه الإجابة. لا تعتمد على نسخ منها معروضة في أماكن أخرى."
+    for name in ("ar/feed.atom", "ar/lupus/feed.atom", "ar/feed.rss"):
+        tree = etree.fromstring((out / name).read_bytes())
+        (deleted,) = tree.iter(f"{{{TOMBSTONES_NS}}}deleted-entry")
+        assert deleted.get("ref") == ref and deleted.get("when") == "2026-05-03T12:00:00Z"
+        comment = deleted.find(f"{{{TOMBSTONES_NS}}}comment")
+        assert comment.text == notice
+        assert comment.get("{http://www.w3.org/XML/1998/namespace}lang") == "ar"
+    assert b"deleted-entry" not in (out / "ar/asthma/feed.atom").read_bytes()
+    assert b"deleted-entry" not in (out / "ar/archive/1.atom").read_bytes()
+    data = json.loads((out / "ar/feed.json").read_bytes())
+    assert data["_syndicate"]["deleted"] == [{
+        "id": ref, "deleted_at": "2026-05-03T12:00:00Z", "language": "ar", "comment": notice,
+        "url": "https://feeds.example.org/ar/lupus/is-lupus-contagious.html"}]
+    assert ref not in {item["id"] for item in data["items"]}
+    page = manifest["ar/lupus/is-lupus-contagious.html"]
+    assert page.status == 410
+    body = (out / "ar/lupus/is-lupus-contagious.html").read_text("utf-8")
+    assert notice in body and 'dir="rtl"' in body
+    assert manifest["en/lupus/is-lupus-contagious.html"].status == 410
+    # After tombstone_days the feeds forget it; the page still answers 410.
+    build(feed_settings, later + dt.timedelta(days=91))
+    assert b"deleted-entry" not in (out / "ar/feed.atom").read_bytes()
+    assert "deleted" not in json.loads((out / "ar/feed.json").read_bytes())["_syndicate"]
+    assert read_manifest(out)["ar/lupus/is-lupus-contagious.html"].status == 410
+
+
+def test_an_answer_back_after_withdrawal_keeps_its_first_published_date(
+    feed_settings: Settings,
+) -> None:
+    build(feed_settings)
+    _withdraw(feed_settings)
+    build(feed_settings, PUBLISHED_AT + dt.timedelta(days=1))
+    _withdraw(feed_settings, "published")
+    build(feed_settings, PUBLISHED_AT + dt.timedelta(days=2))
+    out = feed_settings.out_dir
+    items = json.loads((out / "en/lupus/feed.json").read_bytes())["items"]
+    back = next(i for i in items if i["url"].endswith("/is-lupus-contagious.html"))
+    assert back["date_published"] == "2026-05-01T12:00:00Z"
+    assert b"deleted-entry" not in (out / "en/feed.atom").read_bytes()
+    assert read_manifest(out)["en/lupus/is-lupus-contagious.html"].status == 200
+
+
+def test_a_moved_answer_leaves_a_301_at_its_old_page(feed_settings: Settings) -> None:
+    build(feed_settings)
+    content = feed_settings.content_dir
+    source = content / "lupus" / "is-lupus-contagious.md"
+    target = content / "asthma" / "is-lupus-contagious.md"
+    target.write_text(source.read_text("utf-8").replace("condition: Lupus", "condition: Asthma"),
+                      "utf-8")
+    source.unlink()
+    build(feed_settings, PUBLISHED_AT + dt.timedelta(days=1))
+    manifest = read_manifest(feed_settings.out_dir)
+    old = manifest["en/lupus/is-lupus-contagious.html"]
+    assert old.status == 301
+    assert old.location == "https://feeds.example.org/en/asthma/is-lupus-contagious.html"
+    assert manifest["en/asthma/is-lupus-contagious.html"].status == 200
+    assert b"deleted-entry" not in (feed_settings.out_dir / "en/feed.atom").read_bytes()
 
 
 def test_removed_catalog_withdraws_its_language_cleanly(feed_settings: Settings) -> None:
@@ -349,12 +415,14 @@ def test_manifest_bytes_are_json_dumps_of_the_manifest() -> None:
 
     text = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=12)
     size = st.one_of(st.integers(0, 10**12), st.floats(0, 10, allow_nan=False), st.booleans())
-    record = st.builds(FileRecord, etag=text, last_modified=text, content_type=text, size=size)
+    record = st.builds(FileRecord, etag=text, last_modified=text, content_type=text, size=size,
+                       status=st.sampled_from([200, 301, 410]),
+                       location=st.one_of(st.none(), text))
 
     @settings(max_examples=300)
     @given(st.dictionaries(text, record, max_size=6))
     def agree(records: dict[str, FileRecord]) -> None:
-        data = {"version": 1, "files": {path: dataclasses.asdict(records[path])
+        data = {"version": 1, "files": {path: records[path].to_dict()
                                         for path in sorted(records)}}
         expected = json.dumps(data, ensure_ascii=False, indent=1, sort_keys=True) + "\n"
         assert _manifest_bytes(records) == expected.encode()

@@ -10,6 +10,7 @@ from pathlib import Path
 from syndicate.answers.localize import Rendition
 from syndicate.answers.pipeline import localize_corpus
 from syndicate.config import Settings
+from syndicate.publication import entry_id
 from syndicate.webhooks import events as ev
 from tests.support import ANSWER_FILE, hook_settings, set_front_matter
 
@@ -154,3 +155,28 @@ def test_updated_comes_from_the_store_once_it_knows_the_rendition(workspace: Pat
         now=dt.datetime(2026, 10, 1, tzinfo=dt.UTC),
     )
     assert changed.renditions["en"][0].updated == dt.datetime(2026, 10, 1, tzinfo=dt.UTC)
+
+
+def test_payload_names_the_page_the_feed_entry_the_reviewer_and_a_moved_pages_old_url(
+    workspace: Path,
+) -> None:
+    settings = _settings(workspace)
+    first = ev.diff(localize_corpus(settings), {})
+    german = next(change for change in first.changes if change.language == "de")
+    data = json.loads(ev.payloads(german, settings.base_url, NOW)[0])["data"]
+    assert data["page_url"] == "https://answers.example/de/lupus/what-causes-lupus.html"
+    assert data["entry_id"] == entry_id("75da64d16c9fcccc", "de")
+    assert data["condition"] == "lupus" and data["condition_name"] == "Lupus"
+    assert data["previous_page_url"] is None
+    assert "reviewed_by" in data
+    stored = _stored(first)
+    answer = workspace / "content" / ANSWER_FILE
+    answer.rename(answer.with_name("causes-of-lupus.md"))
+    moved = ev.diff(localize_corpus(settings), stored)
+    assert _types(moved) == [("answer.updated", "de"), ("answer.updated", "en")]
+    for change in moved.changes:
+        data = json.loads(ev.payloads(change, settings.base_url, NOW)[0])["data"]
+        lang = change.language
+        assert data["page_url"] == f"https://answers.example/{lang}/lupus/causes-of-lupus.html"
+        assert data["previous_page_url"] == \
+            f"https://answers.example/{lang}/lupus/what-causes-lupus.html"
