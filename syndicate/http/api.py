@@ -19,13 +19,15 @@ thread pool, off the event loop.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl
 
 import httpx
+import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from starlette.applications import Starlette
 from starlette.background import BackgroundTask
@@ -36,32 +38,27 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Message, Receive, Scope, Send
 
+from .. import store
 from .._time import Clock, rfc3339, utc_now
 from ..config import Settings
-from ..errors import ApiError, CursorError, HubRequestError, UnsafeURLError
+from ..errors import ApiError, CursorError, HubRequestError, InputError, UnsafeURLError
 from ..metrics import CONTENT_TYPE, Metrics
 from ..tags import LANGUAGE_TAG, SAFE_NAME
 from ..webhooks import ANSWER_EVENTS, PinnedTransport, list_deliveries, netguard, requeue, websub
 from ..webhooks import subscribers as subs
-from . import catchup, openapi, tokens
+from . import catchup, models, openapi, tokens
 from .inputs import (
-    EVENT_PATTERN,
     RateLimiter,
-    boolean,
-    only,
     query,
     query_int,
     query_match,
     read_body,
     read_json,
-    string,
-    string_list,
 )
 from .static import PublicationTree, StaticApp
 
 log = logging.getLogger("syndicate.api")
 T = TypeVar("T")
-FILTERS = ("languages", "conditions", "event_types", "full")
 EVENT_TYPES = frozenset(ANSWER_EVENTS)
 
 
@@ -82,27 +79,65 @@ def subscription_json(found: subs.Subscriber) -> dict[str, Any]:
     }
 
 
-def _event_types(body: dict[str, Any]) -> tuple[str, ...]:
-    found = string_list(body, "event_types", EVENT_PATTERN)
-    for pattern in found:
+def _event_types(patterns: Sequence[str]) -> tuple[str, ...]:
+    for pattern in patterns:
         if "*" not in pattern and pattern not in EVENT_TYPES:
-            raise ApiError(422, "invalid_field", f"event_types: {pattern!r} is not an event type")
-    return found
+            raise ApiError(422, "invalid_field",
+                           f"event_types: {pattern!r} is not an event type; allowed: "
+                           f"{', '.join(sorted(EVENT_TYPES))} or a pattern such as answer.*")
+    return tuple(patterns)
 
 
-def _filters(body: dict[str, Any]) -> dict[str, Any]:
-    """The filters a subscription request gives (checked), by the names
-    :func:`~syndicate.webhooks.subscribers.add` and ``update_filters`` take."""
+def _check_values(field: str, given: Sequence[str], allowed: Collection[str], what: str
+                  ) -> tuple[str, ...]:
+    """422 naming the first value not in ``allowed``, and listing those that are."""
+    for value in given:
+        if value not in allowed:
+            raise ApiError(422, "invalid_field",
+                           f"{field}: {value!r} is not {what}; allowed: "
+                           f"{', '.join(sorted(allowed)) or '(none yet)'}")
+    return tuple(given)
+
+
+def _filters(body: models.Filters, known: Known) -> dict[str, Any]:
+    """The filters a subscription request gives (checked against what is published), by
+    the names :func:`~syndicate.webhooks.subscribers.add` and ``update_filters`` take."""
+    given = body.model_fields_set
     found: dict[str, Any] = {}
-    if "languages" in body:
-        found["languages"] = string_list(body, "languages", LANGUAGE_TAG)
-    if "conditions" in body:
-        found["conditions"] = string_list(body, "conditions", SAFE_NAME)
-    if "event_types" in body:
-        found["event_types"] = _event_types(body)
-    if "full" in body:
-        found["full"] = boolean(body, "full")
+    if "languages" in given:
+        found["languages"] = _check_values("languages", body.languages, known.languages,
+                                           "a published language")
+    if "conditions" in given:
+        found["conditions"] = _check_values("conditions", body.conditions, known.conditions,
+                                            "a condition")
+    if "event_types" in given:
+        found["event_types"] = _event_types(body.event_types)
+    if "full" in given:
+        found["full"] = body.full
     return found
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Known:
+    """The languages and conditions a filter may name."""
+
+    languages: frozenset[str]
+    conditions: frozenset[str]
+
+
+def known_filters(settings: Settings, engine: Engine) -> Known:
+    """What is published (the store's renditions), what is configured (``languages``, the
+    source language) and the condition folders of the content."""
+    r = store.renditions.c
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(r.language, r.condition_slug).distinct()).all()
+    languages = {row.language for row in rows} | set(settings.languages)
+    languages.add(settings.source_language)
+    conditions = {row.condition_slug for row in rows}
+    if settings.content_dir.is_dir():
+        conditions |= {path.name for path in settings.content_dir.iterdir()
+                       if path.is_dir() and SAFE_NAME.fullmatch(path.name)}
+    return Known(frozenset(languages), frozenset(conditions))
 
 
 class ApiHandlers:
@@ -157,22 +192,31 @@ class ApiHandlers:
     async def create(self, request: Request) -> Response:
         """POST /api/v1/subscriptions"""
         partner = await self.partner(request)
-        body = await read_json(request, self.settings.api_max_body)
-        only(body, ("url", *FILTERS), required=("url",))
-        url = string(body, "url")
+        body = models.parse(models.NewSubscription,
+                            await read_json(request, self.settings.api_max_body))
+        filters = _filters(body, await self.db(known_filters, self.settings, self.engine))
         try:
             found = await self.db(
-                subs.add, self.engine, url, now=self.clock(),
+                subs.add, self.engine, body.url, now=self.clock(),
                 allow_networks=self.settings.webhook_allow_networks, owner=partner,
-                **_filters(body),
+                secret=body.secret, verify=False, **filters,
             )
         except UnsafeURLError as exc:
             raise ApiError(422, "unsafe_url", str(exc)) from exc
+        except InputError as exc:
+            raise ApiError(422, "invalid_field", f"secret: {exc}") from exc
         log.info("subscription created", extra={"partner": partner, "subscriber": found.id})
+        # The endpoint.verify challenge is queued only once this response, which carries
+        # the secret it is signed with, has been sent.
         return JSONResponse(
             {"subscription": subscription_json(found), "secret": found.secret}, status_code=201,
             headers={"location": f"/api/v1/subscriptions/{found.id}"},
+            background=BackgroundTask(self.db, self._queue_verification, found.id),
         )
+
+    def _queue_verification(self, subscriber_id: str) -> None:
+        with self.engine.begin() as conn:
+            subs.queue_verification(conn, subscriber_id, self.clock())
 
     async def listing(self, request: Request) -> Response:
         """GET /api/v1/subscriptions"""
@@ -190,10 +234,11 @@ class ApiHandlers:
         """PATCH /api/v1/subscriptions/{id}: change filters."""
         partner = await self.partner(request)
         found = await self.owned(request, partner)
-        body = await read_json(request, self.settings.api_max_body)
-        only(body, FILTERS)
+        body = models.parse(models.Filters,
+                            await read_json(request, self.settings.api_max_body))
+        filters = _filters(body, await self.db(known_filters, self.settings, self.engine))
         updated = await self.db(subs.update_filters, self.engine, found.id, now=self.clock(),
-                                **_filters(body))
+                                **filters)
         log.info("subscription updated", extra={"partner": partner, "subscriber": found.id})
         return JSONResponse({"subscription": subscription_json(updated)})
 
@@ -209,7 +254,8 @@ class ApiHandlers:
         """POST /api/v1/subscriptions/{id}/rotate-secret"""
         partner = await self.partner(request)
         found = await self.owned(request, partner)
-        only(await read_json(request, self.settings.api_max_body, allow_empty=True), ())
+        models.parse(models.EmptyBody,
+                     await read_json(request, self.settings.api_max_body, allow_empty=True))
         now = self.clock()
         secret = await self.db(subs.rotate_secret, self.engine, found.id, now=now)
         log.info("subscription secret rotated", extra={"partner": partner,
@@ -238,25 +284,19 @@ class ApiHandlers:
         """POST /api/v1/subscriptions/{id}/replay: send again, same ``webhook-id``."""
         partner = await self.partner(request)
         found = await self.owned(request, partner)
-        body = await read_json(request, self.settings.api_max_body)
-        only(body, ("since", "delivery_ids"))
-        if ("since" in body) == ("delivery_ids" in body):
+        body = models.parse(models.ReplayRequest,
+                            await read_json(request, self.settings.api_max_body))
+        if (body.since is None) == (body.delivery_ids is None):
             raise ApiError(422, "invalid_request", "give either since or delivery_ids")
         options: dict[str, Any] = {}
-        if "since" in body:
-            raw = string(body, "since", max_length=40)
+        if body.since is not None:
             try:
-                since = dt.datetime.fromisoformat(raw.replace("Z", "+00:00"))
+                since = dt.datetime.fromisoformat(body.since.replace("Z", "+00:00"))
             except ValueError as exc:
                 raise ApiError(422, "invalid_field", "since must be an RFC 3339 time") from exc
             options["since"] = since if since.tzinfo else since.replace(tzinfo=dt.UTC)
         else:
-            ids = body["delivery_ids"]
-            if (not isinstance(ids, list) or not ids or len(ids) > 500
-                    or not all(type(i) is int and 0 < i < 2**62 for i in ids)):
-                raise ApiError(422, "invalid_field",
-                               "delivery_ids must be a list of 1 to 500 delivery ids")
-            options["ids"] = ids
+            options["ids"] = body.delivery_ids
         count = await self.db(
             requeue, self.engine, now=self.clock(), subscriber_id=found.id,
             states=("delivered", "dead", "pending"), **options,

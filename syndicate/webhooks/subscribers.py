@@ -163,8 +163,11 @@ def add(
     full: bool = False,
     secret: str | None = None,
     owner: str | None = None,
+    verify: bool = True,
 ) -> Subscriber:
-    """Register a subscriber (pending) and queue its ``endpoint.verify`` event."""
+    """Register a subscriber (pending) and queue its ``endpoint.verify`` event (with
+    ``verify=False`` the caller queues it later, :func:`queue_verification`: the API does
+    once its response, which carries the secret, has been sent)."""
     netguard.check_url(url, netguard.parse_networks(allow_networks))
     secret = check_secret(secret) if secret else new_secret()
     subscriber_id = "sub_" + secrets.token_hex(8)
@@ -177,7 +180,8 @@ def add(
                 status="pending", created_at=now, updated_at=now, owner=owner,
             )
         )
-        queue_verification(conn, subscriber_id, now)
+        if verify:
+            queue_verification(conn, subscriber_id, now)
     found = get(engine, subscriber_id)
     assert found is not None
     return found

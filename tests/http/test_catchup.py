@@ -20,6 +20,7 @@ from tests.support import (
     Service,
     parse_feed,
     set_front_matter,
+    verification_queued,
     write_complete_catalog,
 )
 
@@ -125,6 +126,7 @@ def test_rereviewed_answer_reaches_the_feed_the_changes_and_a_webhook_after_one_
     with Receiver() as receiver, service.client(service.token("partner-a")) as client:
         created = client.post("/api/v1/subscriptions",
                               json={"url": receiver.url(), "languages": ["de"]}).json()
+        verification_queued(service.engine, created["subscription"]["id"])
         asyncio.run(deliver_until_idle(service.engine, service.settings, clock=service.clock))
         before = client.get("/de/feed.atom", headers={"accept-encoding": "identity"})
         cursor = client.get(CHANGES).json()["next"]
