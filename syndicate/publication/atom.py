@@ -25,6 +25,7 @@ from lxml import etree
 from .. import __version__
 from .._time import rfc3339
 from .feeds import (
+    CONDITION_SCHEME,
     HISTORY_NS,
     REVIEW_NS,
     TOMBSTONES_NS,
@@ -33,10 +34,12 @@ from .feeds import (
     check_document,
     content_html,
     review_fields,
+    summary_html,
 )
 from .layout import EXTENSIONS, MEDIA_TYPES, Format
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
+DC_NS = "http://purl.org/dc/elements/1.1/"
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 
 
@@ -52,7 +55,7 @@ class _FeedExtension(BaseExtension):  # type: ignore[misc]
         self.fmt: Format = "atom"
 
     def extend_ns(self) -> dict[str, str]:
-        return {"fh": HISTORY_NS, "review": REVIEW_NS, "at": TOMBSTONES_NS}
+        return {"fh": HISTORY_NS, "review": REVIEW_NS, "at": TOMBSTONES_NS, "dc": DC_NS}
 
     def _links(self) -> list[tuple[str, str]]:
         assert self.doc is not None
@@ -105,6 +108,7 @@ class _EntryExtension(BaseEntryExtension):  # type: ignore[misc]
 
     def __init__(self) -> None:
         self.item: Item | None = None
+        self.publisher = ""
 
     def _review(self, entry: Any) -> None:
         assert self.item is not None
@@ -140,6 +144,8 @@ class _EntryExtension(BaseEntryExtension):  # type: ignore[misc]
         link = etree.Element("link")
         link.text = self.item.link
         item.insert(1, link)
+        # RSS's <author> must be an e-mail address: the publisher goes in dc:creator.
+        _sub(item, f"{{{DC_NS}}}creator").text = self.publisher
         self._review(item)
         return item
 
@@ -177,7 +183,7 @@ def _generator(doc: Document, fmt: Format) -> Any:
 
 
 @functools.lru_cache(maxsize=4096)
-def _entry_element(item: Item, fmt: Literal["atom", "rss"]) -> Any:
+def _entry_element(item: Item, fmt: Literal["atom", "rss"], publisher: str) -> Any:
     """The entry element feedgen makes for ``item`` (never attached: callers copy it).
 
     An entry is in its language's feed and its condition's feed (and may move to an
@@ -189,11 +195,18 @@ def _entry_element(item: Item, fmt: Literal["atom", "rss"]) -> Any:
     entry = FeedEntry()
     entry.register_extension("syndicate", _EntryExtension, atom=True, rss=True)
     entry.syndicate.item = item
+    entry.syndicate.publisher = publisher
     entry.id(item.id)  # sets the RSS guid too (isPermaLink="false"); never call guid()
     entry.title(rendition.title)
     entry.updated(rendition.updated)
     entry.published(item.published)
-    entry.summary(rendition.summary_html, type="html")
+    if fmt == "atom":
+        entry.author(name=publisher)
+        if rendition.reviewed_by:  # the medical reviewer contributed to the entry
+            entry.contributor(name=rendition.reviewed_by)
+    entry.category(term=rendition.condition_slug, scheme=CONDITION_SCHEME,
+                   label=rendition.condition)
+    entry.summary(summary_html(rendition), type="html")
     entry.content(content_html(rendition), type="html")
     return entry.atom_entry() if fmt == "atom" else entry.rss_entry()
 
@@ -208,7 +221,7 @@ def render_atom(doc: Document) -> bytes:
     check_document(doc)
     feed, tree = _generator(doc, "atom")._create_atom()
     for item in doc.items:
-        feed.append(copy.deepcopy(_entry_element(item, "atom")))
+        feed.append(copy.deepcopy(_entry_element(item, "atom", doc.publisher)))
     return _serialize(tree)
 
 
@@ -218,5 +231,5 @@ def render_rss(doc: Document) -> bytes:
     rss, tree = _generator(doc, "rss")._create_rss()
     channel = rss.find("channel")
     for item in doc.items:
-        channel.append(copy.deepcopy(_entry_element(item, "rss")))
+        channel.append(copy.deepcopy(_entry_element(item, "rss", doc.publisher)))
     return _serialize(tree)

@@ -22,7 +22,7 @@ import operator
 import uuid
 from collections.abc import Iterable
 
-from ..answers import XML_INVALID, Labels, Rendition
+from ..answers import XML_INVALID, Labels, Rendition, escape
 from ..errors import FeedError
 from .layout import EXTENSIONS, Format
 
@@ -252,10 +252,39 @@ def review_fields(rendition: Rendition) -> list[tuple[str, str]]:
     return fields
 
 
+CONDITION_SCHEME = "urn:x-syndicate:condition"
+"""The scheme of the entries' condition categories (term: the condition's folder)."""
+
+
+def _directed(rendition: Rendition, html: str) -> str:
+    """``html`` in a block that names its language and direction, so a reader or widget
+    embedding it in a page of another language shows Arabic right to left."""
+    return (f'<div lang="{escape(rendition.language)}" dir="{escape(rendition.direction)}">'
+            f"{html}</div>")
+
+
 @functools.lru_cache(maxsize=1 << 15)
 def content_html(rendition: Rendition) -> str:
-    """:attr:`Rendition.content_html`, memoized: every format and page of an entry uses it."""
-    return rendition.content_html
+    """:attr:`Rendition.content_html` with its language and direction, memoized: every
+    format and page of an entry uses it."""
+    return _directed(rendition, rendition.content_html)
+
+
+@functools.lru_cache(maxsize=1 << 15)
+def summary_html(rendition: Rendition) -> str:
+    """The short answer with the attribution and the disclaimer (widgets that show only
+    the summary keep them), with its language and direction."""
+    labels = rendition.labels
+    return _directed(rendition, (
+        f"{rendition.summary_html}\n<p><em>{escape(labels.disclaimer)}</em></p>\n"
+        f'<p>{escape(labels.attribution)} <a href="{escape(rendition.url)}">'
+        f"{escape(labels.read_original)}</a></p>"))
+
+
+def summary_text(rendition: Rendition) -> str:
+    """The short answer as plain text, with the attribution and the disclaimer."""
+    labels = rendition.labels
+    return f"{rendition.summary_text}\n\n{labels.disclaimer}\n\n{labels.attribution}"
 
 
 def newest(items: Iterable[Item], default: dt.datetime) -> dt.datetime:

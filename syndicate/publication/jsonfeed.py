@@ -12,7 +12,14 @@ import json
 from typing import Any
 
 from .._time import rfc3339
-from .feeds import Document, Item, check_document, content_html
+from .feeds import (
+    CONDITION_SCHEME,
+    Document,
+    Item,
+    check_document,
+    content_html,
+    summary_text,
+)
 
 JSON_FEED_VERSION = "https://jsonfeed.org/version/1.1"
 
@@ -27,6 +34,9 @@ def _json_item(item: Item, publisher: str) -> dict[str, Any]:
     }
     if rendition.stale:
         review["source_reviewed"] = rendition.source_reviewed.isoformat()
+    review["condition"] = {"term": rendition.condition_slug, "scheme": CONDITION_SCHEME,
+                           "label": rendition.condition}
+    review["direction"] = rendition.direction
     review["translations"] = [
         {"language": t.language, "url": t.url, "title": t.title} for t in item.translations
     ]
@@ -35,12 +45,13 @@ def _json_item(item: Item, publisher: str) -> dict[str, Any]:
         "url": item.link,
         "external_url": rendition.url,
         "title": rendition.title,
-        "summary": rendition.summary_text,
+        "summary": summary_text(rendition),
         "content_html": content_html(rendition),
         "date_published": rfc3339(item.published),
         "date_modified": rfc3339(rendition.updated),
         "authors": [{"name": publisher}],
         "language": rendition.language,
+        "tags": [rendition.condition],
         "_syndicate": review,
     }
 

@@ -49,7 +49,7 @@ from .manifest import FileRecord, read_manifest
 from .paging import paginate
 from .state import BuildState, LanguageState, PublishedEntry, read_renditions
 
-OUTPUT_VERSION = 2
+OUTPUT_VERSION = 3
 """Part of every input key: bump it when the rendered output changes for the same input."""
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 

@@ -440,3 +440,27 @@ def test_fingerprint_is_the_joined_fields_digest() -> None:
         parts += [str(getattr(rendition.labels, name)) for name in _LABEL_FIELDS]
         data = "\x00".join(parts).encode("utf-8", "surrogatepass")
         assert fingerprint(rendition) == hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+def test_entries_carry_condition_publisher_reviewer_and_attribution_where_readers_look(
+    feed_settings: Settings,
+) -> None:
+    build(feed_settings)
+    out = feed_settings.out_dir
+    atom = parse_feed((out / "ar/lupus/feed.atom").read_bytes())
+    entry = next(e for e in atom.entries if e.link.endswith("what-causes-lupus.html"))
+    assert entry.tags[0].term == "lupus" and entry.tags[0].label == "الذئبة"
+    assert entry.tags[0].scheme == "urn:x-syndicate:condition"
+    assert entry.author == "DiseaseMaps"
+    assert [c.name for c in entry.contributors] == ["Dr. Ana Núñez"]  # the reviewer
+    assert entry.summary.startswith('<div dir="rtl" lang="ar">')
+    assert "المصدر: DiseaseMaps" in entry.summary and "إخلاء مسؤولية طبية" in entry.summary
+    assert entry.content[0].value.startswith('<div dir="rtl" lang="ar">')
+    rss = parse_feed((out / "ar/lupus/feed.rss").read_bytes()).entries[0]
+    assert rss.author == "DiseaseMaps" and rss.tags[0].term == "الذئبة"  # RSS: the label
+    assert rss.tags[0].scheme == "urn:x-syndicate:condition"
+    assert "المصدر: DiseaseMaps" in rss.summary
+    item = json.loads((out / "ar/lupus/feed.json").read_bytes())["items"][0]
+    assert item["tags"] == ["الذئبة"] and item["authors"] == [{"name": "DiseaseMaps"}]
+    assert item["_syndicate"]["condition"]["term"] == "lupus"
+    assert "المصدر: DiseaseMaps" in item["summary"] and item["_syndicate"]["direction"] == "rtl"
