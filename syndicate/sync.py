@@ -51,6 +51,7 @@ def sync(
     base_url: str,
     publish: Publisher | None = None,
     distribute: Distributor | None = None,
+    review_notice_days: int = 30,
 ) -> SyncResult:
     """Diff, store the state, enqueue events and deliveries, publish: all or nothing.
 
@@ -58,7 +59,7 @@ def sync(
     deliveries of the published files themselves (WebSub content distribution).
     """
     with engine.begin() as conn:
-        changes = events.diff(localization, outbox.load_stored(conn), now)
+        changes = events.diff(localization, outbox.load_stored(conn), now, review_notice_days)
         fresh = outbox.record_changes(conn, changes, base_url=base_url, now=now)
         count = outbox.enqueue(conn, fresh, subscribers.recipients(conn), now) if fresh else 0
         if publish is not None:
@@ -87,7 +88,8 @@ def sync_and_publish(
         return websub.enqueue_feed_updates(conn, settings, written, now)
 
     result = sync(engine, localization, now=now, base_url=settings.base_url,
-                  publish=publish_changes, distribute=distribute)
+                  publish=publish_changes, distribute=distribute,
+                  review_notice_days=settings.review_notice_days)
     if metrics is not None:
         metrics.observe_feed_build(time.perf_counter() - started)
     return result

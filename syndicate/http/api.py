@@ -44,7 +44,15 @@ from ..config import Settings
 from ..errors import ApiError, CursorError, HubRequestError, InputError, UnsafeURLError
 from ..metrics import CONTENT_TYPE, Metrics
 from ..tags import LANGUAGE_TAG, SAFE_NAME
-from ..webhooks import ANSWER_EVENTS, PinnedTransport, list_deliveries, netguard, requeue, websub
+from ..webhooks import (
+    ANSWER_EVENTS,
+    REVIEW_EVENTS,
+    PinnedTransport,
+    list_deliveries,
+    netguard,
+    requeue,
+    websub,
+)
 from ..webhooks import subscribers as subs
 from . import catchup, models, openapi, tokens
 from .inputs import (
@@ -59,7 +67,7 @@ from .static import PublicationTree, StaticApp
 
 log = logging.getLogger("syndicate.api")
 T = TypeVar("T")
-EVENT_TYPES = frozenset(ANSWER_EVENTS)
+EVENT_TYPES = frozenset(ANSWER_EVENTS) | frozenset(REVIEW_EVENTS)
 
 
 def subscription_json(found: subs.Subscriber) -> dict[str, Any]:

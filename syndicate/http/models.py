@@ -17,7 +17,7 @@ from pydantic.json_schema import models_json_schema
 
 from ..errors import ApiError
 from ..tags import LANGUAGE_TAG, SAFE_NAME
-from ..webhooks import ANSWER_EVENTS
+from ..webhooks import ANSWER_EVENTS, REVIEW_EVENTS
 
 SECRET_PATTERN = r"^whsec_[A-Za-z0-9+/]{32,}={0,2}$"
 """``whsec_`` and base64 of at least 24 bytes (32 characters)."""
@@ -25,12 +25,13 @@ SECRET_PATTERN = r"^whsec_[A-Za-z0-9+/]{32,}={0,2}$"
 Language = Annotated[str, StringConstraints(pattern=f"^(?:{LANGUAGE_TAG.pattern})$")]
 Condition = Annotated[str, StringConstraints(pattern=f"^(?:{SAFE_NAME.pattern})$")]
 EventPattern = Annotated[str, StringConstraints(pattern="^(?:" + "|".join(
-    [*(e.replace(".", "\\.") for e in ANSWER_EVENTS), "[a-z]+\\.\\*", "\\*"]) + ")$")]
+    [*(e.replace(".", "\\.") for e in (*ANSWER_EVENTS, *REVIEW_EVENTS)), "[a-z]+\\.\\*",
+     "\\*"]) + ")$")]
 Time = Annotated[str, Field(json_schema_extra={"format": "date-time"})]
 Day = Annotated[str, Field(json_schema_extra={"format": "date"})]
 AnswerEventType = Literal[
     "answer.published", "answer.reviewed", "answer.updated", "answer.withdrawn",
-    "translation.stale",
+    "translation.stale", "answer.review_due", "answer.review_overdue",
 ]
 
 
@@ -272,6 +273,8 @@ class AnswerEventData(BaseModel):
     feeds: dict[str, str]
     content_hash: str
     version: int
+    due_date: Day | None = Field(
+        None, description="answer.review_due and answer.review_overdue: the review due date")
     rendition: dict[str, Any] | None = Field(None, description="subscribers with `full`")
     rendition_omitted: str | None = None
 

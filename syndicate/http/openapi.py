@@ -14,7 +14,7 @@ from typing import Any
 
 from ..config import Settings
 from ..publication import site_url
-from ..webhooks import ANSWER_EVENTS
+from ..webhooks import ANSWER_EVENTS, REVIEW_EVENTS
 from . import models
 
 JSON = "application/json"
@@ -249,6 +249,10 @@ _EVENT_TEXT = {
     "answer.withdrawn": "The answer was withdrawn: remove it; its page answers 410.",
     "translation.stale": "The source was re-reviewed and this translation lags: its last "
                          "version stays published, marked stale (both review dates given).",
+    "answer.review_due": "The answer's medical review is due within `review_notice_days` "
+                         "(once per answer, language and due date; only if you name it).",
+    "answer.review_overdue": "The answer's review date has passed; it stays published, "
+                             "marked overdue (once per due date; only if you name it).",
 }
 
 
@@ -256,7 +260,7 @@ def webhooks() -> dict[str, Any]:
     """Every event the service sends, with its payload (OpenAPI 3.1 ``webhooks``)."""
     received = {"2XX": {"description": "Received (any 2xx); anything else is retried"}}
     found: dict[str, Any] = {}
-    for event in ANSWER_EVENTS:
+    for event in (*ANSWER_EVENTS, *REVIEW_EVENTS):
         name = "".join(part.title() for part in event.replace(".", "_").split("_"))
         found[event] = {"post": {
             "operationId": f"on{name}", "tags": ["webhooks"], "summary": _EVENT_TEXT[event],

@@ -114,6 +114,8 @@ class _EntryExtension(BaseEntryExtension):  # type: ignore[misc]
         assert self.item is not None
         for name, text in review_fields(self.item.rendition):
             _sub(entry, f"{{{REVIEW_NS}}}{name}").text = text
+        if self.item.overdue:
+            _sub(entry, f"{{{REVIEW_NS}}}overdue").text = "true"
 
     def extend_atom(self, entry: Any) -> Any:
         assert self.item is not None

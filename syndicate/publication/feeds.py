@@ -56,6 +56,8 @@ class Item:
     """When the entry first appeared in a feed (UTC)."""
     translations: tuple[Translation, ...] = ()
     """Every *other* published language of the answer, sorted by language."""
+    overdue: bool = False
+    """Its ``review_due`` date has passed (it stays published, marked)."""
 
     @property
     def id(self) -> str:

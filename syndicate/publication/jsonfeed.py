@@ -31,6 +31,7 @@ def _json_item(item: Item, publisher: str) -> dict[str, Any]:
         "next_review_due": rendition.review_due.isoformat() if rendition.review_due else None,
         "reviewed_by": rendition.reviewed_by,
         "stale": rendition.stale,
+        "overdue": item.overdue,
     }
     if rendition.stale:
         review["source_reviewed"] = rendition.source_reviewed.isoformat()

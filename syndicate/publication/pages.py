@@ -44,9 +44,11 @@ def _attr(value: str) -> str:
 
 
 def rendition_page(
-    rendition: Rendition, translations: Sequence[Translation], self_url: str
+    rendition: Rendition, translations: Sequence[Translation], self_url: str,
+    overdue: str | None = None,
 ) -> bytes:
-    """The HTML page of one rendition, with links to its other languages."""
+    """The HTML page of one rendition, with links to its other languages; ``overdue``: the
+    notice shown when its review date has passed."""
     lang, direction = rendition.language, rendition.direction
     alternates = "".join(
         f'\n<link rel="alternate" hreflang="{_attr(t.language)}" href="{_attr(t.url)}">'
@@ -64,7 +66,9 @@ def rendition_page(
         f'<link rel="canonical" href="{_attr(rendition.url)}">\n'
         f'<link rel="alternate" hreflang="{_attr(lang)}" href="{_attr(self_url)}">'
         f"{alternates}\n</head>\n<body>\n<article>\n<h1>{escape(rendition.title)}</h1>\n"
-        f"{content_html(rendition)}\n</article>\n"
+        + (f'<p class="notice overdue" role="note"><strong>{escape(overdue)}</strong></p>\n'
+           if overdue else "")
+        + f"{content_html(rendition)}\n</article>\n"
         + (f"<nav><ul>{others}</ul></nav>\n" if others else "")
         + "</body>\n</html>\n"
     )

@@ -17,6 +17,8 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from babel.dates import format_date
+
 from .._time import utc_now
 from ..answers import (
     Localization,
@@ -49,7 +51,7 @@ from .manifest import FileRecord, read_manifest
 from .paging import paginate
 from .state import BuildState, LanguageState, PublishedEntry, read_renditions
 
-OUTPUT_VERSION = 3
+OUTPUT_VERSION = 4
 """Part of every input key: bump it when the rendered output changes for the same input."""
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
@@ -245,7 +247,7 @@ class BuildPlan:
 
     def _item_key(self, item: feeds.Item) -> list[Any]:
         fp = self.fingerprints[(item.rendition.language, item.rendition.answer_id)]
-        return [fp, item.link, item.published.isoformat(),
+        return [fp, item.link, item.published.isoformat(), item.overdue,
                 [[t.language, t.url, t.title] for t in item.translations]]
 
     def language(self, language: str, renditions: list[Rendition],
@@ -305,13 +307,24 @@ class BuildPlan:
             published = published or self.now
             link = self.page_url(language, rendition)
             others = tuple(tr for tr in translations[answer_id] if tr.language != language)
-            items.append(feeds.Item(rendition, link, published, others))
+            due = rendition.review_due
+            overdue = due is not None and self.now.date() > due
+            items.append(feeds.Item(rendition, link, published, others, overdue))
             path = page_path(language, rendition.condition_slug, rendition.slug)
             source = self.sources.get(answer_id, before.path if before is not None else "")
             entries[answer_id] = PublishedEntry(source, published, fp, path, rendition.title)
-            self.add(path, input_key(fp, link, [[o.language, o.url, o.title] for o in others]),
-                     HTML, _page(rendition, others, link))
+            notice = self._overdue_notice(language, due) if overdue and due else None
+            self.add(path, input_key(fp, link, [[o.language, o.url, o.title] for o in others],
+                                     notice), HTML, _page(rendition, others, link, notice))
         return items, entries
+
+    def _overdue_notice(self, language: str, due: dt.date) -> str:
+        catalog = self.loc.catalogs.get(language)
+        try:
+            day = format_date(due, format="long", locale=babel_locale(language))
+        except CatalogError:
+            day = due.isoformat()
+        return ui.review_overdue(translator_for(catalog), str(day))
 
     def _feeds(self, language: str, items: list[feeds.Item], gone: Departures
                ) -> list[pages.FeedLink]:
@@ -347,8 +360,8 @@ def _rendered(doc: feeds.Document, fmt: Format) -> Callable[[], bytes]:
 
 
 def _page(rendition: Rendition, others: tuple[feeds.Translation, ...],
-          link: str) -> Callable[[], bytes]:
-    return lambda: pages.rendition_page(rendition, others, link)
+          link: str, overdue: str | None) -> Callable[[], bytes]:
+    return lambda: pages.rendition_page(rendition, others, link, overdue)
 
 
 def _gone(language: str, direction: str, heading: str, notice: str, title: str,

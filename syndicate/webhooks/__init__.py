@@ -15,6 +15,7 @@ from .delivery import Stats, Worker, deliver_until_idle
 from .events import (
     ANSWER_EVENTS,
     DISABLED_EVENT,
+    REVIEW_EVENTS,
     VERIFY_EVENT,
     Change,
     ChangeSet,
@@ -31,6 +32,7 @@ __all__ = [
     "ANSWER_EVENTS",
     "CONTENT_EVENT",
     "DISABLED_EVENT",
+    "REVIEW_EVENTS",
     "SCHEDULE",
     "VERIFY_EVENT",
     "Attempt",

@@ -40,7 +40,7 @@ from .._time import rfc3339
 from ..errors import InputError, NotFoundError, StoreError
 from ..store import any_of, attempts, deliveries, subscribers
 from . import netguard, outbox
-from .events import ANSWER_EVENTS, DISABLED_EVENT, VERIFY_EVENT, encode
+from .events import ANSWER_EVENTS, DISABLED_EVENT, REVIEW_EVENTS, VERIFY_EVENT, encode
 
 SubscriberStatus = Literal["pending", "active", "paused", "disabled"]
 Kind = Literal["webhook", "websub"]
@@ -86,6 +86,8 @@ class Subscriber:
             return False
         if self.conditions and condition not in self.conditions:
             return False
+        if event_type in REVIEW_EVENTS:  # only to those who ask for them by name
+            return event_type in self.event_types
         patterns = self.event_types or ANSWER_EVENTS
         return any(fnmatch.fnmatchcase(event_type, pattern) for pattern in patterns)
 
