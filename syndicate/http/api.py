@@ -19,10 +19,9 @@ thread pool, off the event loop.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import logging
-from collections.abc import Awaitable, Callable, Collection, Sequence
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl
 
@@ -38,15 +37,12 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Message, Receive, Scope, Send
 
-from .. import store
 from .._time import Clock, rfc3339, utc_now
 from ..config import Settings
 from ..errors import ApiError, CursorError, HubRequestError, InputError, UnsafeURLError
 from ..metrics import CONTENT_TYPE, Metrics
 from ..tags import LANGUAGE_TAG, SAFE_NAME
 from ..webhooks import (
-    ANSWER_EVENTS,
-    REVIEW_EVENTS,
     PinnedTransport,
     list_deliveries,
     netguard,
@@ -54,7 +50,7 @@ from ..webhooks import (
     websub,
 )
 from ..webhooks import subscribers as subs
-from . import catchup, models, openapi, tokens
+from . import catchup, filters, models, openapi, tokens
 from .inputs import (
     RateLimiter,
     query,
@@ -67,7 +63,8 @@ from .static import PublicationTree, StaticApp
 
 log = logging.getLogger("syndicate.api")
 T = TypeVar("T")
-EVENT_TYPES = frozenset(ANSWER_EVENTS) | frozenset(REVIEW_EVENTS)
+LOGGED_TYPES = frozenset(ANSWER_EVENTS)
+"""The event types of the changes log (review reminders are not changes)."""
 
 
 def subscription_json(found: subs.Subscriber) -> dict[str, Any]:
@@ -85,67 +82,6 @@ def subscription_json(found: subs.Subscriber) -> dict[str, Any]:
         "verified_at": rfc3339(found.verified_at, "seconds") if found.verified_at else None,
         "failing_since": rfc3339(found.failing_since, "seconds") if found.failing_since else None,
     }
-
-
-def _event_types(patterns: Sequence[str]) -> tuple[str, ...]:
-    for pattern in patterns:
-        if "*" not in pattern and pattern not in EVENT_TYPES:
-            raise ApiError(422, "invalid_field",
-                           f"event_types: {pattern!r} is not an event type; allowed: "
-                           f"{', '.join(sorted(EVENT_TYPES))} or a pattern such as answer.*")
-    return tuple(patterns)
-
-
-def _check_values(field: str, given: Sequence[str], allowed: Collection[str], what: str
-                  ) -> tuple[str, ...]:
-    """422 naming the first value not in ``allowed``, and listing those that are."""
-    for value in given:
-        if value not in allowed:
-            raise ApiError(422, "invalid_field",
-                           f"{field}: {value!r} is not {what}; allowed: "
-                           f"{', '.join(sorted(allowed)) or '(none yet)'}")
-    return tuple(given)
-
-
-def _filters(body: models.Filters, known: Known) -> dict[str, Any]:
-    """The filters a subscription request gives (checked against what is published), by
-    the names :func:`~syndicate.webhooks.subscribers.add` and ``update_filters`` take."""
-    given = body.model_fields_set
-    found: dict[str, Any] = {}
-    if "languages" in given:
-        found["languages"] = _check_values("languages", body.languages, known.languages,
-                                           "a published language")
-    if "conditions" in given:
-        found["conditions"] = _check_values("conditions", body.conditions, known.conditions,
-                                            "a condition")
-    if "event_types" in given:
-        found["event_types"] = _event_types(body.event_types)
-    if "full" in given:
-        found["full"] = body.full
-    return found
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class Known:
-    """The languages and conditions a filter may name."""
-
-    languages: frozenset[str]
-    conditions: frozenset[str]
-
-
-def known_filters(settings: Settings, engine: Engine) -> Known:
-    """What is published (the store's renditions), what is configured (``languages``, the
-    source language) and the condition folders of the content."""
-    r = store.renditions.c
-    with engine.connect() as conn:
-        rows = conn.execute(sa.select(r.language, r.condition_slug).distinct()).all()
-    languages = {row.language for row in rows} | set(settings.languages)
-    languages.add(settings.source_language)
-    conditions = {row.condition_slug for row in rows}
-    if settings.content_dir.is_dir():
-        conditions |= {path.name for path in settings.content_dir.iterdir()
-                       if path.is_dir() and SAFE_NAME.fullmatch(path.name)}
-    return Known(frozenset(languages), frozenset(conditions))
 
 
 class ApiHandlers:
@@ -202,12 +138,12 @@ class ApiHandlers:
         partner = await self.partner(request)
         body = models.parse(models.NewSubscription,
                             await read_json(request, self.settings.api_max_body))
-        filters = _filters(body, await self.db(known_filters, self.settings, self.engine))
+        chosen = filters.checked(body, await self.db(filters.known, self.settings, self.engine))
         try:
             found = await self.db(
                 subs.add, self.engine, body.url, now=self.clock(),
                 allow_networks=self.settings.webhook_allow_networks, owner=partner,
-                secret=body.secret, verify=False, **filters,
+                secret=body.secret, verify=False, **chosen,
             )
         except UnsafeURLError as exc:
             raise ApiError(422, "unsafe_url", str(exc)) from exc
@@ -244,9 +180,9 @@ class ApiHandlers:
         found = await self.owned(request, partner)
         body = models.parse(models.Filters,
                             await read_json(request, self.settings.api_max_body))
-        filters = _filters(body, await self.db(known_filters, self.settings, self.engine))
+        chosen = filters.checked(body, await self.db(filters.known, self.settings, self.engine))
         updated = await self.db(subs.update_filters, self.engine, found.id, now=self.clock(),
-                                **filters)
+                                **chosen)
         log.info("subscription updated", extra={"partner": partner, "subscriber": found.id})
         return JSONResponse({"subscription": subscription_json(updated)})
 
@@ -325,7 +261,7 @@ class ApiHandlers:
             except CursorError as exc:
                 raise ApiError(400, "invalid_cursor", str(exc)) from exc
         event_type = params.get("type")
-        if event_type is not None and event_type not in EVENT_TYPES:
+        if event_type is not None and event_type not in LOGGED_TYPES:
             raise ApiError(400, "invalid_parameter", "type is not an event type")
         page = await self.db(
             catchup.changes, self.engine, since=since,
@@ -386,7 +322,6 @@ class ApiHandlers:
 
     async def readyz(self, request: Request) -> Response:
         """GET /readyz: the database answers and the scheduler runs."""
-        import sqlalchemy as sa
 
         def ping() -> None:
             with self.engine.connect() as conn:

@@ -2,7 +2,7 @@
 
 The tree::
 
-    index.html, feeds.opml, manifest.json
+    index.html, style.css, feeds.opml, manifest.json
     <lang>/index.html
     <lang>/feed.atom|.rss|.json               newest entries of the language
     <lang>/archive/<n>.atom|.rss|.json        RFC 5005 archives, oldest page is 1
@@ -28,6 +28,7 @@ MEDIA_TYPES: dict[Format, str] = {
     "json": "application/feed+json",
 }
 HTML = "text/html; charset=utf-8"
+CSS = "text/css; charset=utf-8"
 OPML = "text/x-opml"
 
 MANIFEST = "manifest.json"

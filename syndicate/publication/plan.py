@@ -35,6 +35,7 @@ from . import feeds, pages
 from .departures import Departures, departures, tombstones
 from .formats import render
 from .layout import (
+    CSS,
     EXTENSIONS,
     FORMATS,
     HTML,
@@ -51,7 +52,7 @@ from .manifest import FileRecord, read_manifest
 from .paging import paginate
 from .state import BuildState, LanguageState, PublishedEntry, read_renditions
 
-OUTPUT_VERSION = 4
+OUTPUT_VERSION = 5
 """Part of every input key: bump it when the rendered output changes for the same input."""
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
@@ -313,18 +314,36 @@ class BuildPlan:
             path = page_path(language, rendition.condition_slug, rendition.slug)
             source = self.sources.get(answer_id, before.path if before is not None else "")
             entries[answer_id] = PublishedEntry(source, published, fp, path, rendition.title)
-            notice = self._overdue_notice(language, due) if overdue and due else None
-            self.add(path, input_key(fp, link, [[o.language, o.url, o.title] for o in others],
-                                     notice), HTML, _page(rendition, others, link, notice))
+            context = self._page_context(language, rendition, link, published,
+                                         translations[answer_id], overdue)
+            self.add(path, input_key(fp, [[o.language, o.url, o.title] for o in others],
+                                     context), HTML, _page(rendition, others, context))
         return items, entries
 
-    def _overdue_notice(self, language: str, due: dt.date) -> str:
-        catalog = self.loc.catalogs.get(language)
-        try:
-            day = format_date(due, format="long", locale=babel_locale(language))
-        except CatalogError:
-            day = due.isoformat()
-        return ui.review_overdue(translator_for(catalog), str(day))
+    def _page_context(self, language: str, rendition: Rendition, link: str,
+                      published: dt.datetime, every: list[feeds.Translation],
+                      overdue: bool) -> pages.PageContext:
+        """What a rendition's page shows besides the rendition (see pages)."""
+        t = translator_for(self.loc.catalogs.get(language))
+        publisher = self.settings.publisher
+        source = self.settings.source_language
+        x_default = next((tr.url for tr in every if tr.language == source), link)
+        feed_links = (
+            pages.FeedLink(language, ui.feed_title(t, publisher),
+                           f"{self.base}/{feed_name(language)}"),
+            pages.FeedLink(language, ui.condition_feed_title(t, publisher, rendition.condition),
+                           f"{self.base}/{feed_name(language, rendition.condition_slug)}"),
+        )
+        notice = None
+        if overdue and rendition.review_due is not None:
+            try:
+                day = format_date(rendition.review_due, format="long",
+                                  locale=babel_locale(language))
+            except CatalogError:
+                day = rendition.review_due.isoformat()
+            notice = ui.review_overdue(t, str(day))
+        return pages.PageContext(link, x_default, feed_links, publisher, published, source,
+                                 ui.other_languages(t), notice)
 
     def _feeds(self, language: str, items: list[feeds.Item], gone: Departures
                ) -> list[pages.FeedLink]:
@@ -360,8 +379,8 @@ def _rendered(doc: feeds.Document, fmt: Format) -> Callable[[], bytes]:
 
 
 def _page(rendition: Rendition, others: tuple[feeds.Translation, ...],
-          link: str, overdue: str | None) -> Callable[[], bytes]:
-    return lambda: pages.rendition_page(rendition, others, link, overdue)
+          context: pages.PageContext) -> Callable[[], bytes]:
+    return lambda: pages.rendition_page(rendition, others, context)
 
 
 def _gone(language: str, direction: str, heading: str, notice: str, title: str,
@@ -395,6 +414,9 @@ def plan_build(settings: Settings, localization: Localization,
     withdrawn = sorted(set(previous) - set(active) - set(plan.broken))
     plan.reports += [LanguageReport(lang, "withdrawn") for lang in withdrawn]
     title = f"{settings.publisher}"
+    style = pages.stylesheet()
+    plan.add(pages.STYLESHEET, input_key("style", hashlib.sha256(style).hexdigest()), CSS,
+             lambda: style)
     plan.add("index.html", input_key("site", title, listing), HTML,
              lambda: pages.site_index(title, listing))
     plan.add("feeds.opml", input_key("opml", title, listing), OPML,
