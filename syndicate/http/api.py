@@ -43,6 +43,7 @@ from ..errors import ApiError, CursorError, HubRequestError, InputError, UnsafeU
 from ..metrics import CONTENT_TYPE, Metrics
 from ..tags import LANGUAGE_TAG, SAFE_NAME
 from ..webhooks import (
+    ANSWER_EVENTS,
     PinnedTransport,
     list_deliveries,
     netguard,
