@@ -47,6 +47,7 @@ from ..webhooks import (
     PinnedTransport,
     list_deliveries,
     netguard,
+    public_key,
     requeue,
     websub,
 )
@@ -77,6 +78,8 @@ def subscription_json(found: subs.Subscriber) -> dict[str, Any]:
         "conditions": list(found.conditions),
         "event_types": list(found.event_types),
         "full": found.full,
+        "signature": "v1a" if public_key(found.secret) else "v1",
+        "public_key": public_key(found.secret),
         "status": found.status,
         "status_reason": found.status_reason,
         "created_at": rfc3339(found.created_at, "seconds"),
@@ -144,7 +147,8 @@ class ApiHandlers:
             found = await self.db(
                 subs.add, self.engine, body.url, now=self.clock(),
                 allow_networks=self.settings.webhook_allow_networks, owner=partner,
-                secret=body.secret, verify=False, **chosen,
+                secret=subs.new_signing_key() if body.signature == "v1a" else body.secret,
+                verify=False, **chosen,
             )
         except UnsafeURLError as exc:
             raise ApiError(422, "unsafe_url", str(exc)) from exc
@@ -154,7 +158,8 @@ class ApiHandlers:
         # The endpoint.verify challenge is queued only once this response, which carries
         # the secret it is signed with, has been sent.
         return JSONResponse(
-            {"subscription": subscription_json(found), "secret": found.secret}, status_code=201,
+            {"subscription": subscription_json(found),
+             "secret": None if public_key(found.secret) else found.secret}, status_code=201,
             headers={"location": f"/api/v1/subscriptions/{found.id}"},
             background=BackgroundTask(self.db, self._queue_verification, found.id),
         )
@@ -206,7 +211,8 @@ class ApiHandlers:
         log.info("subscription secret rotated", extra={"partner": partner,
                                                        "subscriber": found.id})
         return JSONResponse({
-            "secret": secret,
+            "secret": None if public_key(secret) else secret,
+            "public_key": public_key(secret),
             "previous_secret_valid_until": rfc3339(now + subs.ROTATION_OVERLAP, "seconds"),
         })
 

@@ -87,6 +87,9 @@ class NewSubscription(Filters):
         None, pattern=SECRET_PATTERN, json_schema_extra=_optional,
         description="your own signing secret (`whsec_` + base64 of at least 24 bytes); "
                     "leave out to get one generated")
+    signature: Literal["v1", "v1a"] = Field(
+        "v1", description="`v1`: HMAC-SHA256 with a shared secret; `v1a`: Ed25519, verified "
+                          "with the subscription's `public_key` (you keep no secret)")
 
 
 class ReplayRequest(_Body):
@@ -129,7 +132,7 @@ class Subscription(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{
         "id": "sub_0f3c", "url": "https://partner.example/hooks/syndicate",
         "languages": ["de"], "conditions": [], "event_types": ["answer.*"], "full": False,
-        "status": "active", "status_reason": None,
+        "signature": "v1", "public_key": None, "status": "active", "status_reason": None,
         "created_at": "2026-06-01T08:00:00Z", "verified_at": "2026-06-01T08:00:01Z",
         "failing_since": None}]})
 
@@ -139,6 +142,8 @@ class Subscription(BaseModel):
     conditions: list[str]
     event_types: list[str]
     full: bool
+    signature: Literal["v1", "v1a"]
+    public_key: str | None = Field(description="for v1a: the `whpk_` Ed25519 public key")
     status: Literal["pending", "active", "paused", "disabled"]
     status_reason: str | None
     created_at: Time
@@ -156,7 +161,8 @@ class SubscriptionCreated(BaseModel):
     """A new subscription and its secret (shown once)."""
 
     subscription: Subscription
-    secret: str = Field(description="the signing secret (`whsec_...`), shown once")
+    secret: str | None = Field(
+        description="the shared signing secret (`whsec_...`), shown once; null for v1a")
 
 
 class SubscriptionList(BaseModel):
@@ -168,7 +174,8 @@ class SubscriptionList(BaseModel):
 class RotatedSecret(BaseModel):
     """A new secret; the previous one signs for 24 more hours."""
 
-    secret: str
+    secret: str | None = Field(description="the new shared secret; null for v1a")
+    public_key: str | None = Field(None, description="for v1a: the new public key")
     previous_secret_valid_until: Time
 
 

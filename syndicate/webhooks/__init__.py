@@ -22,7 +22,7 @@ from .events import (
     StoredRendition,
     diff,
 )
-from .policy import SCHEDULE, Attempt, decide, sign, signed_headers
+from .policy import SCHEDULE, Attempt, decide, public_key, sign, signed_headers
 from .queue import Claim, Decision
 from .subscribers import Subscriber
 from .transport import PinnedTransport
@@ -51,6 +51,7 @@ __all__ = [
     "deliver_until_idle",
     "diff",
     "list_deliveries",
+    "public_key",
     "requeue",
     "show_delivery",
     "sign",

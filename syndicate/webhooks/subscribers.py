@@ -45,6 +45,9 @@ from .events import ANSWER_EVENTS, DISABLED_EVENT, REVIEW_EVENTS, VERIFY_EVENT, 
 SubscriberStatus = Literal["pending", "active", "paused", "disabled"]
 Kind = Literal["webhook", "websub"]
 SECRET_PREFIX = "whsec_"
+SIGNING_KEY_PREFIX = "whsk_"
+"""An Ed25519 signing key (Standard Webhooks ``v1a`` signatures), kept by the service in
+place of a shared secret; :func:`syndicate.webhooks.policy.public_key` gives its public key."""
 SUBSCRIBER_ID = re.compile(r"sub_[0-9a-f]{16}")
 """The shape of every subscriber id (``sub_`` and 16 hex digits); use ``fullmatch``."""
 ROTATION_OVERLAP = dt.timedelta(hours=24)
@@ -117,8 +120,28 @@ def new_secret() -> str:
     return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode("ascii")
 
 
+def new_signing_key() -> str:
+    """A fresh ``whsk_`` Ed25519 signing key (its 32-byte seed, base64)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    seed = Ed25519PrivateKey.generate().private_bytes(
+        serialization.Encoding.Raw, serialization.PrivateFormat.Raw,
+        serialization.NoEncryption())
+    return SIGNING_KEY_PREFIX + base64.b64encode(seed).decode("ascii")
+
+
 def check_secret(secret: str) -> str:
     """Validate an operator-given secret; :class:`InputError` if it is not usable."""
+    if secret.startswith(SIGNING_KEY_PREFIX):
+        try:
+            seed = base64.b64decode(secret[len(SIGNING_KEY_PREFIX):], validate=True)
+        except ValueError as exc:
+            raise InputError("a signing key is whsk_ followed by base64",
+                             field="secret") from exc
+        if len(seed) != 32:
+            raise InputError("a signing key holds a 32-byte Ed25519 seed", field="secret")
+        return secret
     if not secret.startswith(SECRET_PREFIX):
         raise InputError("a secret starts with whsec_", field="secret")
     try:
@@ -272,7 +295,12 @@ def rotate_secret(
 ) -> str:
     """Give a subscriber a new secret; the old one also signs for :data:`ROTATION_OVERLAP`."""
     current = require(engine, subscriber_id)
-    fresh = check_secret(secret) if secret else new_secret()
+    if secret:
+        fresh = check_secret(secret)
+    elif current.secret.startswith(SIGNING_KEY_PREFIX):  # v1a stays v1a
+        fresh = new_signing_key()
+    else:
+        fresh = new_secret()
     with engine.begin() as conn:
         conn.execute(
             subscribers.update().where(subscribers.c.id == subscriber_id).values(

@@ -166,3 +166,61 @@ def test_every_payload_sent_validates_against_the_documents_webhooks(service: Se
         jsonschema.validate(body, resolver, cls=jsonschema.Draft202012Validator)
         assert body["data"].get("challenge") or body["data"]["entry_id"].startswith("urn:uuid:")
     assert json.loads(received[1].body)["data"]["page_url"].startswith("https://answers.example/")
+
+
+def _ed25519_check(public_key: list[str]) -> Any:
+    """A strict v1a verifier over PyNaCl (libsodium), independent of the service's code."""
+    from nacl.exceptions import BadSignatureError
+    from nacl.signing import VerifyKey
+
+    def check(body: bytes, headers: dict[str, str]) -> bool:
+        if not public_key:
+            return False
+        key = VerifyKey(base64.b64decode(public_key[-1].removeprefix("whpk_")))
+        signed = f"{headers['webhook-id']}.{headers['webhook-timestamp']}.".encode() + body
+        for signature in headers["webhook-signature"].split():
+            version, _, value = signature.partition(",")
+            if version != "v1a":
+                continue
+            try:
+                key.verify(signed, base64.b64decode(value))
+            except BadSignatureError:
+                continue
+            return True
+        return False
+
+    return check
+
+
+def test_v1a_subscriptions_are_signed_with_ed25519_and_verified_with_the_public_key(
+    service: Service,
+) -> None:
+    from syndicate import store
+    from tests.support import count
+
+    public: list[str] = []
+    with Receiver() as receiver, service.client(service.token("partner-a")) as client:
+        receiver.verify("/hook", _ed25519_check(public))
+        before = count(service.engine, store.events)
+        created = client.post("/api/v1/subscriptions", json={
+            "url": receiver.url(), "languages": ["de"], "signature": "v1a"}).json()
+        assert created["secret"] is None  # the partner keeps no shared secret
+        sub = created["subscription"]
+        assert sub["signature"] == "v1a" and sub["public_key"].startswith("whpk_")
+        public.append(sub["public_key"])
+        _verify_queued(service, before)
+        _deliver(service)
+        (verify,) = receiver.requests()
+        assert verify.headers["webhook-signature"].startswith("v1a,")
+        path = f"/api/v1/subscriptions/{sub['id']}"
+        assert client.get(path).json()["subscription"]["status"] == "active"
+        rotated = client.post(f"{path}/rotate-secret").json()
+        assert rotated["secret"] is None and rotated["public_key"] != public[0]
+        public.append(rotated["public_key"])  # the receiver switches to the new key
+        set_front_matter(service.settings.content_dir / ANSWER_FILE, "reviewed", "2026-06-01")
+        service.sync()
+        _deliver(service)
+        event = receiver.requests()[-1]
+        assert event.json()["type"] == "answer.reviewed"
+        assert len(event.headers["webhook-signature"].split()) == 2  # both keys during rotation
+        assert len(receiver.requests()) == 2  # nothing refused, nothing retried
