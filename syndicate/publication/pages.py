@@ -7,8 +7,9 @@ path, and announces its feeds for autodiscovery (``<link rel="alternate">`` for 
 JSON Feed). An answer's page is canonical to itself, lists every language of the answer as an
 ``hreflang`` alternate (itself included) with ``x-default`` on the source language's page,
 carries schema.org ``MedicalWebPage`` JSON-LD, and lists its other languages bidi-safely
-(``lang`` and ``dir="auto"`` on each link, titles isolated in ``<bdi>``). No separator is
-written in a language's text: lists are lists.
+(``lang`` and ``dir="auto"`` on each link, titles isolated in ``<bdi>``). The page is built
+from the rendition's parts (stale and overdue notices, review badge, body, review dates,
+disclaimer, attribution), so no separator is written in a language's text: lists are lists.
 
 Pure: values in, bytes out.
 """
@@ -28,7 +29,7 @@ import jinja2
 from markupsafe import Markup
 
 from ..answers import Rendition, escape
-from .feeds import Translation, content_html
+from .feeds import Translation
 from .layout import EXTENSIONS, FORMATS, MEDIA_TYPES
 
 STYLESHEET = "style.css"
@@ -146,8 +147,8 @@ def rendition_page(rendition: Rendition, translations: Sequence[Translation],
         root=_root(2), self_url=context.self_url, alternates=alternates,
         x_default=context.x_default, feeds=_discovery(context.feeds),
         json_ld=Markup(json_ld(rendition, context)), overdue=context.overdue,
-        badge=rendition.labels.medically_reviewed, last_reviewed=rendition.labels.last_reviewed,
-        content=Markup(content_html(rendition)), others=list(translations),
+        stale=rendition.stale_notice, labels=rendition.labels, original=rendition.url,
+        body=Markup(rendition.body_html), others=list(translations),
         other_languages=context.other_languages,
     )
 

@@ -52,7 +52,7 @@ from .manifest import FileRecord, read_manifest
 from .paging import paginate
 from .state import BuildState, LanguageState, PublishedEntry, read_renditions
 
-OUTPUT_VERSION = 5
+OUTPUT_VERSION = 6
 """Part of every input key: bump it when the rendered output changes for the same input."""
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 

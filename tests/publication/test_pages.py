@@ -73,6 +73,8 @@ def test_language_lists_are_bidi_safe_and_pages_carry_no_glued_separators(
     assert link.get("lang") == "en" and link.get("dir") == "auto"
     assert link.xpath("bdi/text()") == ["What causes Lupus?"]
     assert page.xpath("//nav/h2/text()") == ["لغات أخرى"]
+    assert " · " not in (feed_settings.out_dir / "ar/lupus/what-causes-lupus.html").read_text()
+    assert page.xpath("//ul[@class='review']/li/text()")[-1] == "راجعه Dr. Ana Núñez"
     for path in ("index.html", "ar/index.html"):
         text = (feed_settings.out_dir / path).read_text("utf-8")
         assert "</a> · <a" not in text and "إجابات صحية: " not in text
