@@ -39,7 +39,7 @@ from .publication import (
 RECORD = ".syndicate-build.json"
 RECORD_VERSION = 1
 PACKAGE_DIR = Path(__file__).resolve().parent
-LIBRARIES = ("babel", "markdown-it-py", "nh3", "feedgen", "lxml", "PyYAML")
+LIBRARIES = ("babel", "markdown-it-py", "nh3", "feedgen", "lxml", "PyYAML", "Jinja2")
 """Distributions whose version can change what a build writes."""
 
 
@@ -93,6 +93,7 @@ def inputs_fingerprint(settings: Settings) -> str:
         dataclasses.asdict(settings),
         _files("code", PACKAGE_DIR, "**/*.py"),
         _files("schemas", PACKAGE_DIR / "schemas", "*"),
+        _files("templates", PACKAGE_DIR / "publication" / "templates", "*"),
         _files("content", settings.content_dir, "**/*.md"),
         _files("locales", settings.locales_dir, f"*/LC_MESSAGES/{DOMAIN}.po"),
     ]

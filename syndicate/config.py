@@ -50,6 +50,10 @@ class Settings:
     review of the answer's translation (``# medical-review:``, see docs/translators.md)."""
     feed_size: int = 50
     """Entries in a current feed document; older entries go to RFC 5005 archives."""
+    tombstone_days: int = 90
+    """Days a withdrawn answer stays in its feeds as a deletion notice (RFC 6721 tombstone)."""
+    review_notice_days: int = 30
+    """Days before an answer's review is due that ``answer.review_due`` is sent."""
     webhook_allow_networks: tuple[str, ...] = ()
     """Networks webhooks may target although not globally routable (e.g. ``127.0.0.0/8``)."""
     webhook_timeout: float = 15.0
@@ -220,12 +224,12 @@ def _validate(settings: Settings) -> Settings:
             "setting retry_schedule: every delay must be a finite number of seconds >= 0",
             name="retry_schedule",
         )
-    if settings.feed_size < 1:
-        raise ConfigError("setting feed_size: must be at least 1", name="feed_size")
+    for name, least in (("feed_size", 1), ("tombstone_days", 0), ("review_notice_days", 0),
+                        ("job_history", 1)):
+        if getattr(settings, name) < least:
+            raise ConfigError(f"setting {name}: must be at least {least}", name=name)
     if settings.leader_lease < 1:
         raise ConfigError("setting leader_lease: must be at least 1 second", name="leader_lease")
-    if settings.job_history < 1:
-        raise ConfigError("setting job_history: must be at least 1", name="job_history")
     for name in ("sync_interval", "deliver_interval", "report_interval", "shutdown_timeout"):
         if getattr(settings, name) <= 0:
             raise ConfigError(f"setting {name}: must be positive", name=name)

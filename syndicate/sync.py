@@ -58,6 +58,7 @@ def sync(
     base_url: str,
     publish: Publisher | None = None,
     distribute: Distributor | None = None,
+    review_notice_days: int = 30,
 ) -> SyncResult:
     """Diff, store the state, enqueue events and deliveries, publish: all or nothing.
 
@@ -65,7 +66,7 @@ def sync(
     deliveries of the published files themselves (WebSub content distribution).
     """
     with engine.begin() as conn:
-        changes = events.diff(localization, outbox.load_stored(conn), now)
+        changes = events.diff(localization, outbox.load_stored(conn), now, review_notice_days)
         fresh = outbox.record_changes(conn, changes, base_url=base_url, now=now)
         count = outbox.enqueue(conn, fresh, subscribers.recipients(conn), now) if fresh else 0
         if publish is not None:
@@ -86,14 +87,16 @@ def sync_and_publish(
     localization = localize_corpus(settings, progress=progress)
 
     def publish_changes(changes: ChangeSet) -> object:
-        return publish(settings, dataclasses.replace(localization, renditions=changes.renditions))
+        return publish(settings, dataclasses.replace(localization, renditions=changes.renditions),
+                       now=now)
 
     def distribute(conn: Connection, published: object) -> int:
         written = published.written if isinstance(published, BuildResult) else ()
         return websub.enqueue_feed_updates(conn, settings, written, now)
 
     result = sync(engine, localization, now=now, base_url=settings.base_url,
-                  publish=publish_changes, distribute=distribute)
+                  publish=publish_changes, distribute=distribute,
+                  review_notice_days=settings.review_notice_days)
     if metrics is not None:
         metrics.observe_feed_build(time.perf_counter() - started)
     corpus = localization.corpus

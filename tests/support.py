@@ -316,3 +316,13 @@ def count(engine: sa.engine.Engine, table: sa.Table, *where: sa.ColumnElement[bo
 def delivered(engine: sa.engine.Engine) -> int:
     """Deliveries in state delivered."""
     return count(engine, store.deliveries, store.deliveries.c.state == "delivered")
+
+
+def verification_queued(engine: sa.engine.Engine, subscriber_id: str) -> None:
+    """Wait for the endpoint.verify the API queues once its creating response has been
+    sent (it never races the response that carries the secret)."""
+    from syndicate import store as store_tables
+
+    wait_until(lambda: count(engine, store_tables.events,
+                             store_tables.events.c.subscriber_id == subscriber_id) == 1, 10,
+               "endpoint.verify queued")

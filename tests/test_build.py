@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import shutil
 from pathlib import Path
+
+import pytest
 
 from syndicate.answers.catalogs import catalog_path
 from syndicate.build import RECORD, build, inputs_fingerprint
@@ -76,3 +79,20 @@ def test_settings_and_tampered_trees_invalidate_the_record(feed_settings: Settin
     manifest.write_bytes(manifest.read_bytes() + b" ")
     assert not build(feed_settings).skipped
     assert build(feed_settings).skipped
+
+
+def test_the_page_templates_are_inputs_of_the_build(
+    feed_settings: Settings, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A changed template or stylesheet rebuilds: the pages are made from them."""
+    from syndicate import build as build_module
+
+    package = feed_settings.out_dir.parent / "package"
+    shutil.copytree(build_module.PACKAGE_DIR / "publication" / "templates",
+                    package / "publication" / "templates")
+    shutil.copytree(build_module.PACKAGE_DIR / "schemas", package / "schemas")
+    monkeypatch.setattr(build_module, "PACKAGE_DIR", package)
+    before = inputs_fingerprint(feed_settings)
+    style = package / "publication" / "templates" / "style.css"
+    style.write_text(style.read_text("utf-8") + "\n/* changed */\n", "utf-8")
+    assert inputs_fingerprint(feed_settings) != before

@@ -142,6 +142,36 @@ def stale_notice(t: Translator, shown: str, source: str) -> str:
     ).format(shown=shown, source=source)
 
 
+def withdrawn_title(t: Translator) -> str:
+    """Heading of a withdrawn answer's page."""
+    # Translators: Heading of the page left where an answer was withdrawn by its publisher.
+    return t.gettext("This answer was withdrawn")
+
+
+def withdrawn_notice(t: Translator, publisher: str) -> str:
+    """Why a withdrawn answer is gone: on its page and in its feeds' deletion notices."""
+    # Translators: Shown on a withdrawn answer's page and in feed readers' deletion notices.
+    # {publisher} is the site's name (not translated).
+    return t.gettext(
+        "{publisher} withdrew this answer. Do not rely on copies of it shown elsewhere."
+    ).format(publisher=publisher)
+
+
+def review_overdue(t: Translator, date: str) -> str:
+    """Notice on an answer whose medical review date has passed (it stays published)."""
+    # Translators: Notice on an answer whose medical review is late. {date} is a date already
+    # written the language's way.
+    return t.gettext(
+        "Review overdue: this answer was due for medical review on {date}."
+    ).format(date=date)
+
+
+def other_languages(t: Translator) -> str:
+    """Heading of the list of an answer's other languages on its page."""
+    # Translators: Heading of the list of links to the same answer in other languages.
+    return t.gettext("Other languages")
+
+
 class _Recorder:
     """A :class:`Translator` that writes down every message it is asked for."""
 
@@ -183,3 +213,7 @@ def all_messages(t: Translator) -> None:
     condition_feed_title(t, "", "")
     feed_subtitle(t)
     stale_notice(t, "", "")
+    withdrawn_title(t)
+    withdrawn_notice(t, "")
+    review_overdue(t, "")
+    other_languages(t)

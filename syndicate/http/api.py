@@ -26,6 +26,7 @@ from typing import Any, TypeVar
 from urllib.parse import parse_qsl
 
 import httpx
+import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from starlette.applications import Starlette
 from starlette.background import BackgroundTask
@@ -38,31 +39,41 @@ from starlette.types import Message, Receive, Scope, Send
 
 from .._time import Clock, rfc3339, utc_now
 from ..config import Settings
-from ..errors import ApiError, CursorError, HubRequestError, StoreError, UnsafeURLError
+from ..errors import (
+    ApiError,
+    CursorError,
+    HubRequestError,
+    InputError,
+    StoreError,
+    UnsafeURLError,
+)
 from ..metrics import CONTENT_TYPE, Metrics, content_counts, last_sync_summary
 from ..tags import LANGUAGE_TAG, SAFE_NAME
-from ..webhooks import ANSWER_EVENTS, PinnedTransport, list_deliveries, netguard, requeue, websub
+from ..webhooks import (
+    ANSWER_EVENTS,
+    PinnedTransport,
+    list_deliveries,
+    netguard,
+    public_key,
+    requeue,
+    websub,
+)
 from ..webhooks import subscribers as subs
-from . import catchup, openapi, tokens
+from . import catchup, filters, models, openapi, tokens
 from .inputs import (
-    EVENT_PATTERN,
     RateLimiter,
-    boolean,
-    only,
     query,
     query_int,
     query_match,
     read_body,
     read_json,
-    string,
-    string_list,
 )
 from .static import PublicationTree, StaticApp
 
 log = logging.getLogger("syndicate.api")
 T = TypeVar("T")
-FILTERS = ("languages", "conditions", "event_types", "full")
-EVENT_TYPES = frozenset(ANSWER_EVENTS)
+LOGGED_TYPES = frozenset(ANSWER_EVENTS)
+"""The event types of the changes log (review reminders are not changes)."""
 
 
 def subscription_json(found: subs.Subscriber) -> dict[str, Any]:
@@ -74,35 +85,14 @@ def subscription_json(found: subs.Subscriber) -> dict[str, Any]:
         "conditions": list(found.conditions),
         "event_types": list(found.event_types),
         "full": found.full,
+        "signature": "v1a" if public_key(found.secret) else "v1",
+        "public_key": public_key(found.secret),
         "status": found.status,
         "status_reason": found.status_reason,
         "created_at": rfc3339(found.created_at, "seconds"),
         "verified_at": rfc3339(found.verified_at, "seconds") if found.verified_at else None,
         "failing_since": rfc3339(found.failing_since, "seconds") if found.failing_since else None,
     }
-
-
-def _event_types(body: dict[str, Any]) -> tuple[str, ...]:
-    found = string_list(body, "event_types", EVENT_PATTERN)
-    for pattern in found:
-        if "*" not in pattern and pattern not in EVENT_TYPES:
-            raise ApiError(422, "invalid_field", f"event_types: {pattern!r} is not an event type")
-    return found
-
-
-def _filters(body: dict[str, Any]) -> dict[str, Any]:
-    """The filters a subscription request gives (checked), by the names
-    :func:`~syndicate.webhooks.subscribers.add` and ``update_filters`` take."""
-    found: dict[str, Any] = {}
-    if "languages" in body:
-        found["languages"] = string_list(body, "languages", LANGUAGE_TAG)
-    if "conditions" in body:
-        found["conditions"] = string_list(body, "conditions", SAFE_NAME)
-    if "event_types" in body:
-        found["event_types"] = _event_types(body)
-    if "full" in body:
-        found["full"] = boolean(body, "full")
-    return found
 
 
 class ApiHandlers:
@@ -157,22 +147,33 @@ class ApiHandlers:
     async def create(self, request: Request) -> Response:
         """POST /api/v1/subscriptions"""
         partner = await self.partner(request)
-        body = await read_json(request, self.settings.api_max_body)
-        only(body, ("url", *FILTERS), required=("url",))
-        url = string(body, "url")
+        body = models.parse(models.NewSubscription,
+                            await read_json(request, self.settings.api_max_body))
+        chosen = filters.checked(body, await self.db(filters.known, self.settings, self.engine))
         try:
             found = await self.db(
-                subs.add, self.engine, url, now=self.clock(),
+                subs.add, self.engine, body.url, now=self.clock(),
                 allow_networks=self.settings.webhook_allow_networks, owner=partner,
-                **_filters(body),
+                secret=subs.new_signing_key() if body.signature == "v1a" else body.secret,
+                verify=False, **chosen,
             )
         except UnsafeURLError as exc:
             raise ApiError(422, "unsafe_url", str(exc)) from exc
+        except InputError as exc:
+            raise ApiError(422, "invalid_field", f"secret: {exc}") from exc
         log.info("subscription created", extra={"partner": partner, "subscriber": found.id})
+        # The endpoint.verify challenge is queued only once this response, which carries
+        # the secret it is signed with, has been sent.
         return JSONResponse(
-            {"subscription": subscription_json(found), "secret": found.secret}, status_code=201,
+            {"subscription": subscription_json(found),
+             "secret": None if public_key(found.secret) else found.secret}, status_code=201,
             headers={"location": f"/api/v1/subscriptions/{found.id}"},
+            background=BackgroundTask(self.db, self._queue_verification, found.id),
         )
+
+    def _queue_verification(self, subscriber_id: str) -> None:
+        with self.engine.begin() as conn:
+            subs.queue_verification(conn, subscriber_id, self.clock())
 
     async def listing(self, request: Request) -> Response:
         """GET /api/v1/subscriptions"""
@@ -190,10 +191,11 @@ class ApiHandlers:
         """PATCH /api/v1/subscriptions/{id}: change filters."""
         partner = await self.partner(request)
         found = await self.owned(request, partner)
-        body = await read_json(request, self.settings.api_max_body)
-        only(body, FILTERS)
+        body = models.parse(models.Filters,
+                            await read_json(request, self.settings.api_max_body))
+        chosen = filters.checked(body, await self.db(filters.known, self.settings, self.engine))
         updated = await self.db(subs.update_filters, self.engine, found.id, now=self.clock(),
-                                **_filters(body))
+                                **chosen)
         log.info("subscription updated", extra={"partner": partner, "subscriber": found.id})
         return JSONResponse({"subscription": subscription_json(updated)})
 
@@ -209,13 +211,15 @@ class ApiHandlers:
         """POST /api/v1/subscriptions/{id}/rotate-secret"""
         partner = await self.partner(request)
         found = await self.owned(request, partner)
-        only(await read_json(request, self.settings.api_max_body, allow_empty=True), ())
+        models.parse(models.EmptyBody,
+                     await read_json(request, self.settings.api_max_body, allow_empty=True))
         now = self.clock()
         secret = await self.db(subs.rotate_secret, self.engine, found.id, now=now)
         log.info("subscription secret rotated", extra={"partner": partner,
                                                        "subscriber": found.id})
         return JSONResponse({
-            "secret": secret,
+            "secret": None if public_key(secret) else secret,
+            "public_key": public_key(secret),
             "previous_secret_valid_until": rfc3339(now + subs.ROTATION_OVERLAP, "seconds"),
         })
 
@@ -238,25 +242,19 @@ class ApiHandlers:
         """POST /api/v1/subscriptions/{id}/replay: send again, same ``webhook-id``."""
         partner = await self.partner(request)
         found = await self.owned(request, partner)
-        body = await read_json(request, self.settings.api_max_body)
-        only(body, ("since", "delivery_ids"))
-        if ("since" in body) == ("delivery_ids" in body):
+        body = models.parse(models.ReplayRequest,
+                            await read_json(request, self.settings.api_max_body))
+        if (body.since is None) == (body.delivery_ids is None):
             raise ApiError(422, "invalid_request", "give either since or delivery_ids")
         options: dict[str, Any] = {}
-        if "since" in body:
-            raw = string(body, "since", max_length=40)
+        if body.since is not None:
             try:
-                since = dt.datetime.fromisoformat(raw.replace("Z", "+00:00"))
+                since = dt.datetime.fromisoformat(body.since.replace("Z", "+00:00"))
             except ValueError as exc:
                 raise ApiError(422, "invalid_field", "since must be an RFC 3339 time") from exc
             options["since"] = since if since.tzinfo else since.replace(tzinfo=dt.UTC)
         else:
-            ids = body["delivery_ids"]
-            if (not isinstance(ids, list) or not ids or len(ids) > 500
-                    or not all(type(i) is int and 0 < i < 2**62 for i in ids)):
-                raise ApiError(422, "invalid_field",
-                               "delivery_ids must be a list of 1 to 500 delivery ids")
-            options["ids"] = ids
+            options["ids"] = body.delivery_ids
         count = await self.db(
             requeue, self.engine, now=self.clock(), subscriber_id=found.id,
             states=("delivered", "dead", "pending"), **options,
@@ -277,7 +275,7 @@ class ApiHandlers:
             except CursorError as exc:
                 raise ApiError(400, "invalid_cursor", str(exc)) from exc
         event_type = params.get("type")
-        if event_type is not None and event_type not in EVENT_TYPES:
+        if event_type is not None and event_type not in LOGGED_TYPES:
             raise ApiError(400, "invalid_parameter", "type is not an event type")
         page = await self.db(
             catchup.changes, self.engine, since=since,

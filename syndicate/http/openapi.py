@@ -1,8 +1,11 @@
 """The OpenAPI 3.1 document of the HTTP service, served at ``/openapi.json``.
 
-Written by hand, next to the handlers in :mod:`syndicate.http.api`; tests check that it is a valid
-OpenAPI 3.1 document, that it lists exactly the routes the app serves, and that responses
-match its schemas.
+The paths are written here, next to the handlers in :mod:`syndicate.http.api`; every body's
+schema is generated from the pydantic models the handlers validate with
+(:mod:`syndicate.http.models`), and the ``webhooks`` section describes every event payload
+the service sends. Tests check that it is a valid OpenAPI 3.1 document, that it lists exactly
+the routes the app serves, that responses and sent payloads match its schemas, and that a
+client generated from it by ``openapi-python-client`` works against a live server.
 """
 
 from __future__ import annotations
@@ -11,8 +14,8 @@ from typing import Any
 
 from ..config import Settings
 from ..publication import site_url
-from ..tags import LANGUAGE_TAG, SAFE_NAME
-from ..webhooks import ANSWER_EVENTS
+from ..webhooks import ANSWER_EVENTS, REVIEW_EVENTS
+from . import models
 
 JSON = "application/json"
 
@@ -40,126 +43,12 @@ _ERROR_TEXT = {
     503: "Not ready.",
 }
 
-_STRINGS = {"type": "array", "items": {"type": "string"}}
-# The grammars the handlers check (syndicate.tags), so that a request the document calls
-# valid is not refused for its syntax. JSON Schema patterns search: anchor them.
-_LANGUAGE = {"type": "string", "pattern": f"^(?:{LANGUAGE_TAG.pattern})$"}
-_SLUG = {"type": "string", "pattern": f"^(?:{SAFE_NAME.pattern})$"}
-_EVENT = {"type": "string", "pattern": "^(?:" + "|".join(
-    [*(e.replace(".", "\\.") for e in ANSWER_EVENTS), "[a-z]+\\.\\*", "\\*"]) + ")$"}
+_LANGUAGE = models.Filters.model_json_schema()["properties"]["languages"]["items"]
+_SLUG = models.Filters.model_json_schema()["properties"]["conditions"]["items"]
 _TIME = {"type": "string", "format": "date-time"}
-_DAY = {"type": "string", "format": "date"}
 
-
-def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
-    return {"anyOf": [schema, {"type": "null"}]}
-
-
-SCHEMAS: dict[str, Any] = {
-    "Error": {
-        "type": "object", "required": ["error"], "additionalProperties": False,
-        "properties": {"error": {
-            "type": "object", "required": ["code", "message"], "additionalProperties": False,
-            "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
-        }},
-    },
-    "Filters": {
-        "type": "object", "additionalProperties": False,
-        "properties": {
-            "languages": {"type": "array", "items": _LANGUAGE, "maxItems": 100,
-                          "description": "BCP 47; empty: all"},
-            "conditions": {"type": "array", "items": _SLUG, "maxItems": 100,
-                           "description": "condition slugs; empty: all"},
-            "event_types": {"type": "array", "items": _EVENT, "maxItems": 100,
-                            "description": f"event types or patterns (`answer.*`) of "
-                                           f"{', '.join(ANSWER_EVENTS)}; empty: all"},
-            "full": {"type": "boolean", "description": "send the whole rendition"},
-        },
-    },
-    "NewSubscription": {
-        "type": "object", "required": ["url"], "additionalProperties": False,
-        "properties": {
-            "url": {"type": "string", "format": "uri", "maxLength": 2048},
-            "languages": {"$ref": "#/components/schemas/Filters/properties/languages"},
-            "conditions": {"$ref": "#/components/schemas/Filters/properties/conditions"},
-            "event_types": {"$ref": "#/components/schemas/Filters/properties/event_types"},
-            "full": {"type": "boolean"},
-        },
-    },
-    "Subscription": {
-        "type": "object", "additionalProperties": False,
-        "required": ["id", "url", "languages", "conditions", "event_types", "full", "status",
-                     "status_reason", "created_at", "verified_at", "failing_since"],
-        "properties": {
-            "id": {"type": "string"},
-            "url": {"type": "string"},
-            "languages": _STRINGS,
-            "conditions": _STRINGS,
-            "event_types": _STRINGS,
-            "full": {"type": "boolean"},
-            "status": {"enum": ["pending", "active", "paused", "disabled"]},
-            "status_reason": _nullable({"type": "string"}),
-            "created_at": _TIME,
-            "verified_at": _nullable(_TIME),
-            "failing_since": _nullable(_TIME),
-        },
-    },
-    "Delivery": {
-        "type": "object",
-        "required": ["id", "event_id", "event_type", "subscriber_id", "state", "attempts",
-                     "due_at", "created_at", "delivered_at", "last_status", "last_error"],
-        "properties": {
-            "id": {"type": "integer"},
-            "event_id": {"type": "string", "description": "the webhook-id"},
-            "event_type": {"type": "string"},
-            "subscriber_id": {"type": "string"},
-            "state": {"enum": ["pending", "delivered", "dead"]},
-            "attempts": {"type": "integer"},
-            "due_at": _TIME,
-            "created_at": _TIME,
-            "delivered_at": _nullable(_TIME),
-            "last_status": _nullable({"type": "integer"}),
-            "last_error": _nullable({"type": "string"}),
-        },
-    },
-    "Change": {
-        "type": "object",
-        "required": ["id", "type", "answer_id", "language", "condition", "created_at", "data",
-                     "cursor"],
-        "properties": {
-            "id": {"type": "string", "description": "the event id (webhook-id)"},
-            "type": {"enum": list(ANSWER_EVENTS)},
-            "answer_id": {"type": "string"},
-            "language": {"type": "string"},
-            "condition": {"type": "string"},
-            "created_at": _TIME,
-            "data": {"type": "object", "description": "the webhook payload's data"},
-            "cursor": {"type": "string", "description": "resume after this change"},
-        },
-    },
-    "Answer": {
-        "type": "object",
-        "required": ["answer_id", "language", "condition", "question", "reviewed",
-                     "source_reviewed", "review_due", "stale", "version", "content_hash",
-                     "url", "feeds", "first_published", "updated"],
-        "properties": {
-            "answer_id": {"type": "string"},
-            "language": {"type": "string"},
-            "condition": {"type": "string"},
-            "question": {"type": "string"},
-            "reviewed": _DAY,
-            "source_reviewed": _DAY,
-            "review_due": _nullable(_DAY),
-            "stale": {"type": "boolean"},
-            "version": {"type": "integer"},
-            "content_hash": {"type": "string"},
-            "url": _nullable({"type": "string"}),
-            "feeds": {"type": "object", "additionalProperties": {"type": "string"}},
-            "first_published": _TIME,
-            "updated": _TIME,
-        },
-    },
-}
+SCHEMAS: dict[str, Any] = models.component_schemas()
+"""Generated from :mod:`syndicate.http.models`, the models the handlers validate with."""
 
 
 def _path_parameter() -> dict[str, Any]:
@@ -172,13 +61,26 @@ def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any
             "description": description}
 
 
+_TAGS = {
+    "Subscription": "subscriptions", "Secret": "subscriptions", "Deliveries": "deliveries",
+    "Changes": "catch-up", "Answers": "catch-up", "websub": "websub",
+}
+
+
+def _tag(operation_id: str) -> str:
+    for word, tag in _TAGS.items():
+        if word in operation_id:
+            return tag
+    return "operations"
+
+
 def _operation(
     operation_id: str, summary: str, responses: dict[str, Any], *,
     body: dict[str, Any] | None = None, parameters: list[dict[str, Any]] | None = None,
     public: bool = False,
 ) -> dict[str, Any]:
     found: dict[str, Any] = {"operationId": operation_id, "summary": summary,
-                             "responses": responses}
+                             "tags": [_tag(operation_id)], "responses": responses}
     if body is not None:
         found["requestBody"] = body
     if parameters:
@@ -199,8 +101,7 @@ def paths() -> dict[str, Any]:
 
 
 _AUTH = _errors(401, 429)
-_ONE = {"type": "object", "required": ["subscription"], "additionalProperties": False,
-        "properties": {"subscription": _ref("Subscription")}}
+_ONE = _ref("SubscriptionEnvelope")
 
 
 def _subscription_paths() -> dict[str, Any]:
@@ -209,18 +110,13 @@ def _subscription_paths() -> dict[str, Any]:
     return {
         "/api/v1/subscriptions": {
             "get": _operation("listSubscriptions", "Your webhook subscriptions", {
-                "200": _json({"type": "object", "required": ["subscriptions"],
-                              "properties": {"subscriptions": {
-                                  "type": "array", "items": _ref("Subscription")}}},
-                             "The subscriptions"), **_errors(400), **auth}),
+                "200": _json(_ref("SubscriptionList"), "The subscriptions"), **_errors(400),
+                **auth}),
             "post": _operation(
                 "createSubscription",
-                "Register a webhook URL (verified by an endpoint.verify challenge)",
-                {"201": _json({"type": "object", "required": ["subscription", "secret"],
-                               "properties": {"subscription": _ref("Subscription"),
-                                              "secret": {"type": "string",
-                                                         "description": "shown once"}}},
-                              "Created, pending verification"),
+                "Register a webhook URL (verified by an endpoint.verify challenge, sent "
+                "after this response)",
+                {"201": _json(_ref("SubscriptionCreated"), "Created, pending verification"),
                  **_errors(400, 413, 415, 422), **auth},
                 body=_body(_ref("NewSubscription"))),
         },
@@ -246,23 +142,16 @@ def _subscription_action_paths() -> dict[str, Any]:
             "parameters": sub,
             "post": _operation(
                 "rotateSecret", "New signing secret; the old one signs 24 more hours",
-                {"200": _json({"type": "object",
-                               "required": ["secret", "previous_secret_valid_until"],
-                               "properties": {"secret": {"type": "string"},
-                                              "previous_secret_valid_until": _TIME}},
-                              "The new secret, shown once"),
+                {"200": _json(_ref("RotatedSecret"), "The new secret, shown once"),
                  **_errors(400, 404, 413, 415, 422), **auth},
-                body=_body({"type": "object", "additionalProperties": False},
-                           required=False)),
+                body=_body(_ref("EmptyBody"), required=False)),
         },
         "/api/v1/subscriptions/{subscription_id}/deliveries": {
             "parameters": sub,
             "get": _operation(
                 "listDeliveries", "Recent deliveries, newest first",
-                {"200": _json({"type": "object", "required": ["deliveries"],
-                               "properties": {"deliveries": {"type": "array",
-                                                             "items": _ref("Delivery")}}},
-                              "The deliveries"), **_errors(400, 404), **auth},
+                {"200": _json(_ref("DeliveryList"), "The deliveries"), **_errors(400, 404),
+                 **auth},
                 parameters=[
                     _query("state", {"enum": ["pending", "delivered", "dead"]}, "Only these"),
                     _query("limit", {"type": "integer", "minimum": 1, "maximum": 500},
@@ -273,14 +162,9 @@ def _subscription_action_paths() -> dict[str, Any]:
             "parameters": sub,
             "post": _operation(
                 "replayDeliveries", "Send deliveries again (same webhook-id)",
-                {"202": _json({"type": "object", "required": ["requeued"],
-                               "properties": {"requeued": {"type": "integer"}}},
-                              "Queued again"), **_errors(400, 404, 413, 415, 422), **auth},
-                body=_body({"type": "object", "additionalProperties": False,
-                            "properties": {"since": _TIME,
-                                           "delivery_ids": {"type": "array", "minItems": 1,
-                                                            "maxItems": 500,
-                                                            "items": {"type": "integer"}}}})),
+                {"202": _json(_ref("Requeued"), "Queued again"),
+                 **_errors(400, 404, 413, 415, 422), **auth},
+                body=_body(_ref("ReplayRequest"))),
         },
     }
 
@@ -292,12 +176,8 @@ def _catch_up_paths() -> dict[str, Any]:
         "/api/v1/changes": {
             "get": _operation(
                 "listChanges", "Answer events in order, after a cursor",
-                {"200": _json({"type": "object", "required": ["changes", "next", "has_more"],
-                               "properties": {"changes": {"type": "array",
-                                                          "items": _ref("Change")},
-                                              "next": {"type": "string"},
-                                              "has_more": {"type": "boolean"}}},
-                              "A page of changes"), **_errors(400), **auth},
+                {"200": _json(_ref("ChangesPage"), "A page of changes"), **_errors(400),
+                 **auth},
                 parameters=[
                     _query("since", {"type": "string"}, "A cursor (`next`); none: from the start"),
                     _query("language", _LANGUAGE, "Only this language"),
@@ -310,10 +190,7 @@ def _catch_up_paths() -> dict[str, Any]:
         "/api/v1/answers": {
             "get": _operation(
                 "listAnswers", "Every published answer with review dates and URLs",
-                {"200": _json({"type": "object", "required": ["answers"],
-                               "properties": {"answers": {"type": "array",
-                                                          "items": _ref("Answer")}}},
-                              "The answers"), **_errors(400), **auth},
+                {"200": _json(_ref("PublishedAnswerList"), "The answers"), **_errors(400), **auth},
                 parameters=[_query("language", _LANGUAGE, "Only this language")]),
         },
     }
@@ -363,6 +240,48 @@ def _operations_paths() -> dict[str, Any]:
     }
 
 
+_EVENT_TEXT = {
+    "answer.published": "A language has a complete rendition of an answer for the first "
+                        "time (or again after a withdrawal).",
+    "answer.reviewed": "The review date of a language's rendition changed.",
+    "answer.updated": "The content changed with the same review date (or the answer moved: "
+                      "`previous_page_url`).",
+    "answer.withdrawn": "The answer was withdrawn: remove it; its page answers 410.",
+    "translation.stale": "The source was re-reviewed and this translation lags: its last "
+                         "version stays published, marked stale (both review dates given).",
+    "answer.review_due": "The answer's medical review is due within `review_notice_days` "
+                         "(once per answer, language and due date; only if you name it).",
+    "answer.review_overdue": "The answer's review date has passed; it stays published, "
+                             "marked overdue (once per due date; only if you name it).",
+}
+
+
+def webhooks() -> dict[str, Any]:
+    """Every event the service sends, with its payload (OpenAPI 3.1 ``webhooks``)."""
+    received = {"2XX": {"description": "Received (any 2xx); anything else is retried"}}
+    found: dict[str, Any] = {}
+    for event in (*ANSWER_EVENTS, *REVIEW_EVENTS):
+        name = "".join(part.title() for part in event.replace(".", "_").split("_"))
+        found[event] = {"post": {
+            "operationId": f"on{name}", "tags": ["webhooks"], "summary": _EVENT_TEXT[event],
+            "description": "Signed per Standard Webhooks (`webhook-id`, `webhook-timestamp`, "
+                           "`webhook-signature`); see docs/webhooks.md.",
+            "requestBody": {"required": True, "content": {JSON: {"schema": _ref("AnswerEvent")}}},
+            "responses": received,
+        }}
+    found["endpoint.verify"] = {"post": {
+        "operationId": "onEndpointVerify", "tags": ["webhooks"],
+        "summary": "Sent once to a new URL, after the response that created the subscription",
+        "requestBody": {"required": True, "content": {JSON: {"schema": _ref("VerifyEvent")}}},
+        "responses": {"2XX": _json(
+            {"type": "object", "required": ["challenge"],
+             "properties": {"challenge": {"type": "string",
+                                          "description": "`data.challenge`, echoed"}}},
+            "The challenge echoed: the subscription becomes active")},
+    }}
+    return found
+
+
 def document(settings: Settings) -> dict[str, Any]:
     """The OpenAPI document for a deployment (its ``base_url`` as the server)."""
     responses = {
@@ -386,7 +305,16 @@ def document(settings: Settings) -> dict[str, Any]:
         },
         "servers": [{"url": site_url(settings.base_url)}],
         "security": [{"bearer": []}],
+        "tags": [
+            {"name": "subscriptions", "description": "Your webhook subscriptions"},
+            {"name": "deliveries", "description": "What was sent, and sending it again"},
+            {"name": "catch-up", "description": "The changes log and the published answers"},
+            {"name": "websub", "description": "The WebSub hub the feeds name"},
+            {"name": "operations", "description": "Health, readiness, metrics, this document"},
+            {"name": "webhooks", "description": "Events the service sends to your URL"},
+        ],
         "paths": paths(),
+        "webhooks": webhooks(),
         "components": {
             "schemas": SCHEMAS,
             "responses": responses,

@@ -9,7 +9,7 @@ manifest (:mod:`.tree`, :mod:`.manifest`); where each file lives is :mod:`.layou
 
 from __future__ import annotations
 
-from .feeds import Document, Item, Translation
+from .feeds import Document, Item, Translation, entry_id
 from .formats import render
 from .layout import (
     EXTENSIONS,
@@ -22,6 +22,7 @@ from .layout import (
     feed_media_type,
     feed_urls,
     hub_url,
+    page_url,
     site_url,
 )
 from .manifest import FileRecord, read_manifest
@@ -42,10 +43,12 @@ __all__ = [
     "Item",
     "LanguageReport",
     "Translation",
+    "entry_id",
     "feed_documents",
     "feed_media_type",
     "feed_urls",
     "hub_url",
+    "page_url",
     "publish",
     "read_manifest",
     "render",

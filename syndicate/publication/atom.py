@@ -23,18 +23,23 @@ from feedgen.feed import FeedGenerator
 from lxml import etree
 
 from .. import __version__
+from .._time import rfc3339
 from .feeds import (
+    CONDITION_SCHEME,
     HISTORY_NS,
     REVIEW_NS,
+    TOMBSTONES_NS,
     Document,
     Item,
     check_document,
     content_html,
     review_fields,
+    summary_html,
 )
 from .layout import EXTENSIONS, MEDIA_TYPES, Format
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
+DC_NS = "http://purl.org/dc/elements/1.1/"
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 
 
@@ -50,7 +55,7 @@ class _FeedExtension(BaseExtension):  # type: ignore[misc]
         self.fmt: Format = "atom"
 
     def extend_ns(self) -> dict[str, str]:
-        return {"fh": HISTORY_NS, "review": REVIEW_NS}
+        return {"fh": HISTORY_NS, "review": REVIEW_NS, "at": TOMBSTONES_NS, "dc": DC_NS}
 
     def _links(self) -> list[tuple[str, str]]:
         assert self.doc is not None
@@ -66,6 +71,7 @@ class _FeedExtension(BaseExtension):  # type: ignore[misc]
         for rel, href in self._links():
             _sub(feed, "link", rel=rel, href=href)  # un-namespaced, like feedgen's own
         self._history(feed)
+        self._tombstones(feed, "link")
         return feed
 
     def extend_rss(self, rss: Any) -> Any:
@@ -73,7 +79,21 @@ class _FeedExtension(BaseExtension):  # type: ignore[misc]
         for rel, href in self._links():
             _sub(channel, f"{{{ATOM_NS}}}link", rel=rel, href=href)
         self._history(channel)
+        self._tombstones(channel, f"{{{ATOM_NS}}}link")
         return rss
+
+    def _tombstones(self, parent: Any, link_tag: str) -> None:
+        """RFC 6721 ``at:deleted-entry`` per recently withdrawn entry (in RSS as an
+        extension element of the channel, the same markup). Feed-level extension elements
+        come before the entries, as the Atom schema wants."""
+        assert self.doc is not None
+        for tombstone in self.doc.deleted:
+            deleted = _sub(parent, f"{{{TOMBSTONES_NS}}}deleted-entry", ref=tombstone.ref,
+                           when=rfc3339(tombstone.when))
+            comment = _sub(deleted, f"{{{TOMBSTONES_NS}}}comment")
+            comment.set(XML_LANG, tombstone.language)
+            comment.text = tombstone.comment
+            _sub(deleted, link_tag, rel="alternate", type="text/html", href=tombstone.link)
 
     def _history(self, parent: Any) -> None:
         assert self.doc is not None
@@ -88,11 +108,14 @@ class _EntryExtension(BaseEntryExtension):  # type: ignore[misc]
 
     def __init__(self) -> None:
         self.item: Item | None = None
+        self.publisher = ""
 
     def _review(self, entry: Any) -> None:
         assert self.item is not None
         for name, text in review_fields(self.item.rendition):
             _sub(entry, f"{{{REVIEW_NS}}}{name}").text = text
+        if self.item.overdue:
+            _sub(entry, f"{{{REVIEW_NS}}}overdue").text = "true"
 
     def extend_atom(self, entry: Any) -> Any:
         assert self.item is not None
@@ -123,6 +146,8 @@ class _EntryExtension(BaseEntryExtension):  # type: ignore[misc]
         link = etree.Element("link")
         link.text = self.item.link
         item.insert(1, link)
+        # RSS's <author> must be an e-mail address: the publisher goes in dc:creator.
+        _sub(item, f"{{{DC_NS}}}creator").text = self.publisher
         self._review(item)
         return item
 
@@ -160,7 +185,7 @@ def _generator(doc: Document, fmt: Format) -> Any:
 
 
 @functools.lru_cache(maxsize=4096)
-def _entry_element(item: Item, fmt: Literal["atom", "rss"]) -> Any:
+def _entry_element(item: Item, fmt: Literal["atom", "rss"], publisher: str) -> Any:
     """The entry element feedgen makes for ``item`` (never attached: callers copy it).
 
     An entry is in its language's feed and its condition's feed (and may move to an
@@ -172,11 +197,18 @@ def _entry_element(item: Item, fmt: Literal["atom", "rss"]) -> Any:
     entry = FeedEntry()
     entry.register_extension("syndicate", _EntryExtension, atom=True, rss=True)
     entry.syndicate.item = item
+    entry.syndicate.publisher = publisher
     entry.id(item.id)  # sets the RSS guid too (isPermaLink="false"); never call guid()
     entry.title(rendition.title)
     entry.updated(rendition.updated)
     entry.published(item.published)
-    entry.summary(rendition.summary_html, type="html")
+    if fmt == "atom":
+        entry.author(name=publisher)
+        if rendition.reviewed_by:  # the medical reviewer contributed to the entry
+            entry.contributor(name=rendition.reviewed_by)
+    entry.category(term=rendition.condition_slug, scheme=CONDITION_SCHEME,
+                   label=rendition.condition)
+    entry.summary(summary_html(rendition), type="html")
     entry.content(content_html(rendition), type="html")
     return entry.atom_entry() if fmt == "atom" else entry.rss_entry()
 
@@ -191,7 +223,7 @@ def render_atom(doc: Document) -> bytes:
     check_document(doc)
     feed, tree = _generator(doc, "atom")._create_atom()
     for item in doc.items:
-        feed.append(copy.deepcopy(_entry_element(item, "atom")))
+        feed.append(copy.deepcopy(_entry_element(item, "atom", doc.publisher)))
     return _serialize(tree)
 
 
@@ -201,5 +233,5 @@ def render_rss(doc: Document) -> bytes:
     rss, tree = _generator(doc, "rss")._create_rss()
     channel = rss.find("channel")
     for item in doc.items:
-        channel.append(copy.deepcopy(_entry_element(item, "rss")))
+        channel.append(copy.deepcopy(_entry_element(item, "rss", doc.publisher)))
     return _serialize(tree)

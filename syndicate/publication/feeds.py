@@ -22,12 +22,14 @@ import operator
 import uuid
 from collections.abc import Iterable
 
-from ..answers import XML_INVALID, Labels, Rendition
+from ..answers import XML_INVALID, Labels, Rendition, escape
 from ..errors import FeedError
 from .layout import EXTENSIONS, Format
 
 HISTORY_NS = "http://purl.org/syndication/history/1.0"
 """RFC 5005 (feed paging and archiving)."""
+TOMBSTONES_NS = "http://purl.org/atompub/tombstones/1.0"
+"""RFC 6721 (deleted entries)."""
 REVIEW_NS = "urn:x-syndicate:review:1.0"
 """Syndicate's extension elements: review dates, staleness, the publisher's original page."""
 _ID_NAMESPACE = uuid.UUID("6c0b3f5e-5f43-4d8e-9a55-3b1c3e0f9a11")
@@ -54,6 +56,8 @@ class Item:
     """When the entry first appeared in a feed (UTC)."""
     translations: tuple[Translation, ...] = ()
     """Every *other* published language of the answer, sorted by language."""
+    overdue: bool = False
+    """Its ``review_due`` date has passed (it stays published, marked)."""
 
     @property
     def id(self) -> str:
@@ -64,6 +68,21 @@ class Item:
     def updated(self) -> dt.datetime:
         """When the rendition last changed."""
         return self.rendition.updated
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Tombstone:
+    """A withdrawn entry, announced in its feeds for a while (RFC 6721 ``at:deleted-entry``)."""
+
+    ref: str
+    """The id the entry had (:func:`entry_id`)."""
+    when: dt.datetime
+    """When it was withdrawn."""
+    language: str
+    comment: str
+    """Localized: why the entry is gone."""
+    link: str
+    """Its former page (now answering 410 Gone)."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -93,6 +112,8 @@ class Document:
     """URL of the next older archive (without extension), if any."""
     complete: bool = False
     """The document holds every entry of the feed (RFC 5005 ``fh:complete``)."""
+    deleted: tuple[Tombstone, ...] = ()
+    """Entries withdrawn recently, newest first (current documents only)."""
 
     def url(self, fmt: Format) -> str:
         """URL of this document in ``fmt``."""
@@ -211,6 +232,9 @@ def check_document(doc: Document) -> None:
     check_text(doc.subtitle, "feed subtitle")
     check_text(doc.publisher, "publisher")
     _aware(doc.updated, "feed updated")
+    for tombstone in doc.deleted:
+        check_text(tombstone.comment, "withdrawal notice")
+        _aware(tombstone.when, "withdrawn")
 
 
 # -- review metadata -------------------------------------------------------------------------
@@ -233,10 +257,39 @@ def review_fields(rendition: Rendition) -> list[tuple[str, str]]:
     return fields
 
 
+CONDITION_SCHEME = "urn:x-syndicate:condition"
+"""The scheme of the entries' condition categories (term: the condition's folder)."""
+
+
+def _directed(rendition: Rendition, html: str) -> str:
+    """``html`` in a block that names its language and direction, so a reader or widget
+    embedding it in a page of another language shows Arabic right to left."""
+    return (f'<div lang="{escape(rendition.language)}" dir="{escape(rendition.direction)}">'
+            f"{html}</div>")
+
+
 @functools.lru_cache(maxsize=1 << 15)
 def content_html(rendition: Rendition) -> str:
-    """:attr:`Rendition.content_html`, memoized: every format and page of an entry uses it."""
-    return rendition.content_html
+    """:attr:`Rendition.content_html` with its language and direction, memoized: every
+    format and page of an entry uses it."""
+    return _directed(rendition, rendition.content_html)
+
+
+@functools.lru_cache(maxsize=1 << 15)
+def summary_html(rendition: Rendition) -> str:
+    """The short answer with the attribution and the disclaimer (widgets that show only
+    the summary keep them), with its language and direction."""
+    labels = rendition.labels
+    return _directed(rendition, (
+        f"{rendition.summary_html}\n<p><em>{escape(labels.disclaimer)}</em></p>\n"
+        f'<p>{escape(labels.attribution)} <a href="{escape(rendition.url)}">'
+        f"{escape(labels.read_original)}</a></p>"))
+
+
+def summary_text(rendition: Rendition) -> str:
+    """The short answer as plain text, with the attribution and the disclaimer."""
+    labels = rendition.labels
+    return f"{rendition.summary_text}\n\n{labels.disclaimer}\n\n{labels.attribution}"
 
 
 def newest(items: Iterable[Item], default: dt.datetime) -> dt.datetime:

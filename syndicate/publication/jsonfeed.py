@@ -12,7 +12,14 @@ import json
 from typing import Any
 
 from .._time import rfc3339
-from .feeds import Document, Item, check_document, content_html
+from .feeds import (
+    CONDITION_SCHEME,
+    Document,
+    Item,
+    check_document,
+    content_html,
+    summary_text,
+)
 
 JSON_FEED_VERSION = "https://jsonfeed.org/version/1.1"
 
@@ -24,12 +31,16 @@ def _json_item(item: Item, publisher: str) -> dict[str, Any]:
         "next_review_due": rendition.review_due.isoformat() if rendition.review_due else None,
         "reviewed_by": rendition.reviewed_by,
         "stale": rendition.stale,
+        "overdue": item.overdue,
     }
     if rendition.stale:
         review["source_reviewed"] = rendition.source_reviewed.isoformat()
     if rendition.translation_reviewed is not None:
         review["translation_reviewed"] = rendition.translation_reviewed.isoformat()
         review["translation_reviewed_by"] = rendition.translation_reviewed_by
+    review["condition"] = {"term": rendition.condition_slug, "scheme": CONDITION_SCHEME,
+                           "label": rendition.condition}
+    review["direction"] = rendition.direction
     review["translations"] = [
         {"language": t.language, "url": t.url, "title": t.title} for t in item.translations
     ]
@@ -38,12 +49,13 @@ def _json_item(item: Item, publisher: str) -> dict[str, Any]:
         "url": item.link,
         "external_url": rendition.url,
         "title": rendition.title,
-        "summary": rendition.summary_text,
+        "summary": summary_text(rendition),
         "content_html": content_html(rendition),
         "date_published": rfc3339(item.published),
         "date_modified": rfc3339(rendition.updated),
         "authors": [{"name": publisher}],
         "language": rendition.language,
+        "tags": [rendition.condition],
         "_syndicate": review,
     }
 
@@ -68,6 +80,12 @@ def render_json(doc: Document) -> bytes:
         "complete": doc.complete,
         "current": doc.current + ".json" if doc.current is not None else None,
     }
+    if doc.deleted:  # RFC 6721's tombstones, in the extension
+        data["_syndicate"]["deleted"] = [
+            {"id": t.ref, "deleted_at": rfc3339(t.when), "language": t.language,
+             "comment": t.comment, "url": t.link}
+            for t in doc.deleted
+        ]
     head = json.dumps(data, ensure_ascii=False, indent=2)
     # ``data`` with "items" as its last key, as json.dumps(indent=2) writes it: each item's
     # text is made once (memoized) for every document that holds it.

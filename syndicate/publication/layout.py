@@ -2,7 +2,7 @@
 
 The tree::
 
-    index.html, feeds.opml, manifest.json
+    index.html, style.css, feeds.opml, manifest.json
     <lang>/index.html
     <lang>/feed.atom|.rss|.json               newest entries of the language
     <lang>/archive/<n>.atom|.rss|.json        RFC 5005 archives, oldest page is 1
@@ -28,6 +28,7 @@ MEDIA_TYPES: dict[Format, str] = {
     "json": "application/feed+json",
 }
 HTML = "text/html; charset=utf-8"
+CSS = "text/css; charset=utf-8"
 OPML = "text/x-opml"
 
 MANIFEST = "manifest.json"
@@ -62,6 +63,11 @@ def archive_name(feed: str, number: int) -> str:
 def page_path(language: str, condition_slug: str, slug: str) -> str:
     """The HTML page of an answer in a language: ``es/lupus/what-causes-lupus.html``."""
     return f"{language}/{condition_slug}/{slug}.html"
+
+
+def page_url(base_url: str, language: str, condition_slug: str, slug: str) -> str:
+    """The URL of an answer's page in a language."""
+    return f"{site_url(base_url)}/{page_path(language, condition_slug, slug)}"
 
 
 def feed_urls(base_url: str, language: str) -> dict[str, str]:

@@ -28,10 +28,19 @@ class FileRecord:
     last_modified: str
     content_type: str
     size: int
+    status: int = 200
+    """410 for a withdrawn answer's page, 301 for a page its answer moved away from."""
+    location: str | None = None
+    """For a 301: where the answer is now (absolute URL)."""
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready data."""
-        return dataclasses.asdict(self)
+        """JSON-ready data (``status`` and ``location`` only when they say something)."""
+        data = dataclasses.asdict(self)
+        if self.status == 200:
+            del data["status"]
+        if self.location is None:
+            del data["location"]
+        return data
 
 
 def http_date(value: dt.datetime) -> str:
@@ -58,6 +67,8 @@ def manifest_bytes(records: dict[str, FileRecord]) -> bytes:
     """
     if not all(type(record.size) is int and isinstance(record.etag, str)
                and isinstance(record.last_modified, str) and isinstance(record.content_type, str)
+               and type(record.status) is int
+               and (record.location is None or isinstance(record.location, str))
                for record in records.values()):
         # Whatever a hand-edited manifest held: the generic encoder.
         data = {"version": 1, "files": {path: records[path].to_dict() for path in sorted(records)}}
@@ -67,7 +78,11 @@ def manifest_bytes(records: dict[str, FileRecord]) -> bytes:
         f'  {string(path)}: {{\n   "content_type": {string(record.content_type)},\n'
         f'   "etag": {string(record.etag)},\n'
         f'   "last_modified": {string(record.last_modified)},\n'
-        f'   "size": {int(record.size)!r}\n  }}'
+        + (f'   "location": {string(record.location)},\n' if record.location is not None
+           else "")
+        + f'   "size": {int(record.size)!r}'
+        + (f',\n   "status": {int(record.status)!r}' if record.status != 200 else "")
+        + "\n  }"
         for path, record in sorted(records.items())
     ]
     body = "{\n" + ",\n".join(files) + "\n }" if files else "{}"

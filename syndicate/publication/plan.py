@@ -17,6 +17,9 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from babel.dates import format_date
+
+from .._time import utc_now
 from ..answers import (
     Localization,
     Progress,
@@ -29,8 +32,10 @@ from ..answers import (
 from ..config import Settings
 from ..errors import CatalogError, FeedError
 from . import feeds, pages
+from .departures import Departures, departures, tombstones
 from .formats import render
 from .layout import (
+    CSS,
     EXTENSIONS,
     FORMATS,
     HTML,
@@ -47,7 +52,7 @@ from .manifest import FileRecord, read_manifest
 from .paging import paginate
 from .state import BuildState, LanguageState, PublishedEntry, read_renditions
 
-OUTPUT_VERSION = 1
+OUTPUT_VERSION = 6
 """Part of every input key: bump it when the rendered output changes for the same input."""
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
@@ -73,10 +78,13 @@ class PlannedFile:
     path: str
     key: str
     content_type: str
-    last_modified: dt.datetime
     produce: Callable[[], bytes]
     document: feeds.Document | None = None
     """For a feed file: the document it renders."""
+    status: int = 200
+    """410 for a withdrawn answer's page, 301 for a page its answer moved away from."""
+    location: str | None = None
+    """For a 301: the absolute URL it points to."""
 
 
 def input_key(*parts: Any) -> str:
@@ -88,8 +96,12 @@ def input_key(*parts: Any) -> str:
 class BuildPlan:
     """One build's plan: the previous state, and every file the build is to write."""
 
-    def __init__(self, settings: Settings, loc: Localization, progress: Progress | None) -> None:
+    def __init__(self, settings: Settings, loc: Localization, progress: Progress | None,
+                 now: dt.datetime | None = None) -> None:
         self.settings = settings
+        self.now = (now or utc_now()).astimezone(dt.UTC).replace(microsecond=0)
+        """The publication time: when entries first appearing now are published (whole
+        seconds, as the API shows them)."""
         self.loc = loc
         self.progress = progress
         self.out = settings.out_dir
@@ -184,14 +196,17 @@ class BuildPlan:
         """The URL of a rendition's page."""
         return f"{self.base}/{page_path(language, rendition.condition_slug, rendition.slug)}"
 
-    def add(self, path: str, key: str, content_type: str, modified: dt.datetime,
-            produce: Callable[[], bytes], document: feeds.Document | None = None) -> None:
-        """Plan one file."""
-        self.files.append(PlannedFile(path, key, content_type, modified, produce, document))
+    def add(self, path: str, key: str, content_type: str, produce: Callable[[], bytes],
+            document: feeds.Document | None = None, status: int = 200,
+            location: str | None = None) -> None:
+        """Plan one file (its Last-Modified is recorded when its bytes change: see tree)."""
+        self.files.append(PlannedFile(path, key, content_type, produce, document, status,
+                                      location))
 
     def add_feed(self, name: str, title: str, subtitle: str, language: str,
-                 items: list[feeds.Item]) -> None:
-        """The current document of feed ``name`` (``es/feed``) and its archives."""
+                 items: list[feeds.Item], deleted: tuple[feeds.Tombstone, ...] = ()) -> None:
+        """The current document of feed ``name`` (``es/feed``), with the tombstones of
+        ``deleted``, and its archives."""
         pages_of = paginate(items, self.settings.feed_size, self.previous.archives.get(name, ()))
         self.archives[name] = pages_of.pages
         updated = feeds.newest(items, EPOCH)
@@ -205,6 +220,7 @@ class BuildPlan:
                 publisher=self.settings.publisher, base=base,
                 home_page_url=f"{self.base}/{language}/", hub_url=self.hub, items=page,
                 updated=page_updated, current=current, prev_archive=prev, complete=complete,
+                deleted=deleted if current is None else (),
             )
 
         def archive(number: int) -> str:
@@ -225,14 +241,14 @@ class BuildPlan:
              doc.home_page_url, doc.hub_url, doc.updated.isoformat(), doc.current,
              doc.prev_archive, doc.complete],
             [self._item_key(item) for item in doc.items],
+            [[t.ref, t.when.isoformat(), t.comment, t.link] for t in doc.deleted],
         )
         for fmt in FORMATS:
-            self.add(path + EXTENSIONS[fmt], key, MEDIA_TYPES[fmt], doc.updated,
-                     _rendered(doc, fmt), doc)
+            self.add(path + EXTENSIONS[fmt], key, MEDIA_TYPES[fmt], _rendered(doc, fmt), doc)
 
     def _item_key(self, item: feeds.Item) -> list[Any]:
         fp = self.fingerprints[(item.rendition.language, item.rendition.answer_id)]
-        return [fp, item.link, item.published.isoformat(),
+        return [fp, item.link, item.published.isoformat(), item.overdue,
                 [[t.language, t.url, t.title] for t in item.translations]]
 
     def language(self, language: str, renditions: list[Rendition],
@@ -241,48 +257,110 @@ class BuildPlan:
         items, entries = self._pages(language, renditions, translations)
         if not items:
             return None
-        feed_links = self._feeds(language, items)
+        gone = departures(self.previous.languages.get(language), entries, self.now)
         direction = renditions[0].direction
+        feed_links = self._feeds(language, items, gone)
+        self._departed(language, direction, gone, entries)
         entry = pages.LanguageEntry(language, direction, _language_name(language),
                                     tuple(feed_links), len(items))
         listing = [(item.link, item.rendition.title) for item in feeds.newest_first(items)]
         updated = feeds.newest(items, EPOCH)
-        self.add(f"{language}/index.html", input_key("index", entry, listing), HTML, updated,
+        self.add(f"{language}/index.html", input_key("index", entry, listing), HTML,
                  lambda: pages.language_index(entry, listing))
-        self.languages[language] = LanguageState(direction, entries, updated, tuple(feed_links))
+        self.languages[language] = LanguageState(direction, entries, updated, tuple(feed_links),
+                                                 gone.withdrawn, gone.moved)
         return entry
+
+    def _departed(self, language: str, direction: str, gone: Departures,
+                  entries: dict[str, PublishedEntry]) -> None:
+        """The 410 pages of withdrawn answers, the 301s of moved ones."""
+        t = translator_for(self.loc.catalogs.get(language))
+        heading = ui.withdrawn_title(t)
+        notice = ui.withdrawn_notice(t, self.settings.publisher)
+        home = f"{self.base}/{language}/"
+        for page, title in sorted(gone.gone.items()):
+            self.add(page, input_key("gone", language, direction, heading, notice, title, home),
+                     HTML, _gone(language, direction, heading, notice, title, home), status=410)
+        for page, answer_id in sorted(gone.moved.items()):
+            target, title = f"{self.base}/{entries[answer_id].page}", entries[answer_id].title
+            self.add(page, input_key("moved", language, title, target), HTML,
+                     _moved(language, title, target), status=301, location=target)
 
     def _pages(self, language: str, renditions: list[Rendition],
                translations: dict[str, list[feeds.Translation]]
                ) -> tuple[list[feeds.Item], dict[str, PublishedEntry]]:
         """Each rendition's entry and page; what the state records of each."""
         previous = self._entries(language)
+        state = self.previous.languages.get(language)
+        withdrawn = state.withdrawn if state is not None else {}
         entries: dict[str, PublishedEntry] = {}
         items: list[feeds.Item] = []
         for rendition in renditions:
             answer_id = rendition.answer_id
             fp = self.fingerprints[(language, answer_id)]
             before = previous.get(answer_id)
-            published = before.published if before is not None and before.published else \
-                rendition.updated.astimezone(dt.UTC)
+            # Recorded when the entry first appears (an answer withdrawn and back keeps its
+            # date), never derived from the content's own dates (a catalog's header date
+            # may be days older than the entry).
+            published = before.published if before is not None else None
+            if published is None and answer_id in withdrawn:
+                published = withdrawn[answer_id].published
+            published = published or self.now
             link = self.page_url(language, rendition)
             others = tuple(tr for tr in translations[answer_id] if tr.language != language)
-            items.append(feeds.Item(rendition, link, published, others))
+            due = rendition.review_due
+            overdue = due is not None and self.now.date() > due
+            items.append(feeds.Item(rendition, link, published, others, overdue))
             path = page_path(language, rendition.condition_slug, rendition.slug)
             source = self.sources.get(answer_id, before.path if before is not None else "")
             entries[answer_id] = PublishedEntry(source, published, fp, path, rendition.title)
-            self.add(path, input_key(fp, link, [[o.language, o.url, o.title] for o in others]),
-                     HTML, rendition.updated, _page(rendition, others, link))
+            context = self._page_context(language, rendition, link, published,
+                                         translations[answer_id], overdue)
+            self.add(path, input_key(fp, [[o.language, o.url, o.title] for o in others],
+                                     context), HTML, _page(rendition, others, context))
         return items, entries
 
-    def _feeds(self, language: str, items: list[feeds.Item]) -> list[pages.FeedLink]:
-        """The language's feed and one per condition; their links for the indexes."""
+    def _page_context(self, language: str, rendition: Rendition, link: str,
+                      published: dt.datetime, every: list[feeds.Translation],
+                      overdue: bool) -> pages.PageContext:
+        """What a rendition's page shows besides the rendition (see pages)."""
+        t = translator_for(self.loc.catalogs.get(language))
+        publisher = self.settings.publisher
+        source = self.settings.source_language
+        x_default = next((tr.url for tr in every if tr.language == source), link)
+        feed_links = (
+            pages.FeedLink(language, ui.feed_title(t, publisher),
+                           f"{self.base}/{feed_name(language)}"),
+            pages.FeedLink(language, ui.condition_feed_title(t, publisher, rendition.condition),
+                           f"{self.base}/{feed_name(language, rendition.condition_slug)}"),
+        )
+        notice = None
+        if overdue and rendition.review_due is not None:
+            try:
+                day = format_date(rendition.review_due, format="long",
+                                  locale=babel_locale(language))
+            except CatalogError:
+                day = rendition.review_due.isoformat()
+            notice = ui.review_overdue(t, str(day))
+        return pages.PageContext(link, x_default, feed_links, publisher, published, source,
+                                 ui.other_languages(t), notice)
+
+    def _feeds(self, language: str, items: list[feeds.Item], gone: Departures
+               ) -> list[pages.FeedLink]:
+        """The language's feed and one per condition, with the tombstones of answers
+        withdrawn within ``tombstone_days``; their links for the indexes."""
         t = translator_for(self.loc.catalogs.get(language))
         publisher = self.settings.publisher
         subtitle = ui.feed_subtitle(t)
+        since = self.now - dt.timedelta(days=self.settings.tombstone_days)
+        comment = ui.withdrawn_notice(t, publisher)
+
+        def deleted(condition: str | None = None) -> tuple[feeds.Tombstone, ...]:
+            return tombstones(gone.withdrawn, language, comment, self.base, since, condition)
+
         links = [pages.FeedLink(language, ui.feed_title(t, publisher),
                                 f"{self.base}/{feed_name(language)}")]
-        self.add_feed(feed_name(language), links[0].title, subtitle, language, items)
+        self.add_feed(feed_name(language), links[0].title, subtitle, language, items, deleted())
         by_condition: dict[str, list[feeds.Item]] = defaultdict(list)
         for item in items:
             by_condition[item.rendition.condition_slug].append(item)
@@ -291,7 +369,8 @@ class BuildPlan:
             title = ui.condition_feed_title(t, publisher, group[0].rendition.condition)
             url = f"{self.base}/{feed_name(language, slug)}"
             links.append(pages.FeedLink(language, title, url))
-            self.add_feed(feed_name(language, slug), title, subtitle, language, group)
+            self.add_feed(feed_name(language, slug), title, subtitle, language, group,
+                          deleted(slug))
         return links
 
 
@@ -300,8 +379,17 @@ def _rendered(doc: feeds.Document, fmt: Format) -> Callable[[], bytes]:
 
 
 def _page(rendition: Rendition, others: tuple[feeds.Translation, ...],
-          link: str) -> Callable[[], bytes]:
-    return lambda: pages.rendition_page(rendition, others, link)
+          context: pages.PageContext) -> Callable[[], bytes]:
+    return lambda: pages.rendition_page(rendition, others, context)
+
+
+def _gone(language: str, direction: str, heading: str, notice: str, title: str,
+          home: str) -> Callable[[], bytes]:
+    return lambda: pages.gone_page(language, direction, heading, notice, title, home)
+
+
+def _moved(language: str, title: str, target: str) -> Callable[[], bytes]:
+    return lambda: pages.moved_page(language, title, target)
 
 
 def _language_name(language: str) -> str:
@@ -313,9 +401,10 @@ def _language_name(language: str) -> str:
 
 
 def plan_build(settings: Settings, localization: Localization,
-               progress: Progress | None = None) -> BuildPlan:
-    """Plan every file of the tree for ``localization`` (see the module doc)."""
-    plan = BuildPlan(settings, localization, progress)
+               progress: Progress | None = None, now: dt.datetime | None = None) -> BuildPlan:
+    """Plan every file of the tree for ``localization`` (see the module doc); ``now``: the
+    publication time (the real clock when not given)."""
+    plan = BuildPlan(settings, localization, progress, now)
     previous = plan.previous.languages
     plan.broken = [lang for lang in localization.broken_languages if lang in previous]
     active = [lang for lang in localization.languages if lang not in plan.broken]
@@ -324,12 +413,13 @@ def plan_build(settings: Settings, localization: Localization,
     listing = _languages(plan, active, translations)
     withdrawn = sorted(set(previous) - set(active) - set(plan.broken))
     plan.reports += [LanguageReport(lang, "withdrawn") for lang in withdrawn]
-    newest = max((state.updated for state in plan.languages.values()
-                  if state.updated is not None), default=EPOCH)
     title = f"{settings.publisher}"
-    plan.add("index.html", input_key("site", title, listing), HTML, newest,
+    style = pages.stylesheet()
+    plan.add(pages.STYLESHEET, input_key("style", hashlib.sha256(style).hexdigest()), CSS,
+             lambda: style)
+    plan.add("index.html", input_key("site", title, listing), HTML,
              lambda: pages.site_index(title, listing))
-    plan.add("feeds.opml", input_key("opml", title, listing), OPML, newest,
+    plan.add("feeds.opml", input_key("opml", title, listing), OPML,
              lambda: pages.opml(title, listing))
     return plan
 

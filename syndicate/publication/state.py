@@ -1,8 +1,10 @@
 """What one build leaves for the next: the build state and the last published renditions.
 
 ``.syndicate-state.json`` (:class:`BuildState`) records, per language, every published entry
-(its source file, when it first appeared, its fingerprint, its page and title), the feeds
-and when the language last changed; the members of every RFC 5005 archive page; and the
+(its source file, when it first appeared, its fingerprint, its page and title), every
+withdrawn one (when, and where its page was: it answers 410 and its feeds carry a tombstone
+for a while), every page an answer moved away from (it answers 301), the feeds and when the
+language last changed; the members of every RFC 5005 archive page; and the
 input key of every file, so the next build renders and writes only files whose inputs
 changed. ``.syndicate-renditions/<language>.json`` keeps the renditions last published, so an
 answer whose file or translation broke stays in the feeds with its last good version.
@@ -45,6 +47,25 @@ class PublishedEntry:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class WithdrawnEntry:
+    """An answer a language published and no longer does."""
+
+    when: dt.datetime
+    """When the build that first left it out ran."""
+    page: str
+    """Its former page, relative to the tree (answers 410 Gone)."""
+    title: str
+    published: dt.datetime | None
+    """When it had first appeared (kept should it come back)."""
+
+    @property
+    def condition_slug(self) -> str:
+        """The condition folder its page was in."""
+        parts = self.page.split("/")
+        return parts[1] if len(parts) == 3 else ""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class LanguageState:
     """One language as the last build published it."""
 
@@ -54,6 +75,10 @@ class LanguageState:
     updated: dt.datetime | None
     """The newest entry's last change."""
     feeds: tuple[FeedLink, ...]
+    withdrawn: Mapping[str, WithdrawnEntry] = dataclasses.field(default_factory=dict)
+    """By answer id."""
+    moved: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    """Pages an answer moved away from (its condition or slug changed): answer id by page."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -131,8 +156,17 @@ def _language(data: dict[str, Any]) -> LanguageState:
     for link in data.get("feeds", []) if isinstance(data.get("feeds"), list) else []:
         with contextlib.suppress(TypeError):
             feeds.append(FeedLink(**link))
+    withdrawn = {}
+    for answer_id, entry in _mapping(data, "withdrawn").items():
+        when = _when(entry.get("when")) if isinstance(entry, dict) else None
+        if when is not None:
+            withdrawn[answer_id] = WithdrawnEntry(when, _text(entry.get("page")),
+                                                  _text(entry.get("title")),
+                                                  _when(entry.get("published")))
+    moved = {page: answer_id for page, answer_id in _mapping(data, "moved").items()
+             if isinstance(answer_id, str)}
     return LanguageState(_text(data.get("direction"), "ltr"), entries,
-                         _when(data.get("updated")), tuple(feeds))
+                         _when(data.get("updated")), tuple(feeds), withdrawn, moved)
 
 
 def _language_json(state: LanguageState) -> dict[str, Any]:
@@ -146,6 +180,15 @@ def _language_json(state: LanguageState) -> dict[str, Any]:
                             "feeds": [dataclasses.asdict(link) for link in state.feeds]}
     if state.updated is not None:
         data["updated"] = state.updated.isoformat()
+    if state.withdrawn:
+        data["withdrawn"] = {
+            answer_id: {key: value for key, value in (
+                ("when", entry.when.isoformat()), ("page", entry.page), ("title", entry.title),
+                ("published", _iso(entry.published))) if value is not None}
+            for answer_id, entry in state.withdrawn.items()
+        }
+    if state.moved:
+        data["moved"] = dict(state.moved)
     return data
 
 

@@ -9,12 +9,20 @@ not have other file systems mounted inside it); only then are they renamed into 
 left the tree deleted. A failure in the first phase changes nothing; in the second, every
 file is still whole (old or new) and the manifest is rewritten, when it can be, to describe
 exactly what is on disk. Then the state for the next build is saved.
+
+Each file's Last-Modified is the moment its bytes last changed, recorded here when they do
+(:func:`modified_at`): a file whose bytes come out the same keeps the value it had, a changed
+one gets the publication time, and always a later second than its previous value, so a
+client polling with ``If-Modified-Since`` sees every change. It is never the date of an
+entry: an answer reviewed in January and first published today changes the feed today.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import datetime as dt
+import email.utils
 import hashlib
 import os
 from collections.abc import Iterable
@@ -22,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from .._files import discard, fsync, stage, syncfs, write_atomic
+from .._time import utc_now
 from ..answers import Localization, Progress
 from ..config import Settings
 from ..errors import FeedError, PublishError
@@ -60,10 +69,16 @@ class BuildResult:
 
 
 def publish(
-    settings: Settings, localization: Localization, progress: Progress | None = None
+    settings: Settings, localization: Localization, progress: Progress | None = None,
+    *, now: dt.datetime | None = None,
 ) -> BuildResult:
-    """Write the publication tree for ``localization``; see the module docstring."""
-    plan = plan_build(settings, localization, progress)
+    """Write the publication tree for ``localization``; see the module docstring.
+
+    ``now``: the publication time, recorded as the Last-Modified of every file whose bytes
+    change and as the published date of every entry that first appears (the real clock when
+    not given)."""
+    moment = (now or utc_now()).astimezone(dt.UTC).replace(microsecond=0)
+    plan = plan_build(settings, localization, progress, moment)
     out = plan.out
     out.mkdir(parents=True, exist_ok=True)
     kept = tuple(f"{lang}/" for lang in plan.broken)
@@ -71,7 +86,7 @@ def publish(
                if path.startswith(kept)} if kept else {}
     keys = {path: key for path, key in plan.previous.keys.items()
             if path.startswith(kept)} if kept else {}
-    staged, unchanged = _stage_changed(plan, records, keys)
+    staged, unchanged = _stage_changed(plan, records, keys, moment)
     written = _replace(plan, staged, records)
     deleted = sorted(path for path in plan.manifest if path not in records)
     for path in deleted:
@@ -85,8 +100,8 @@ def publish(
                        tuple(dict.fromkeys(plan.problems)))
 
 
-def _stage_changed(plan: BuildPlan, records: dict[str, FileRecord], keys: dict[str, str]
-                   ) -> tuple[list[Staged], int]:
+def _stage_changed(plan: BuildPlan, records: dict[str, FileRecord], keys: dict[str, str],
+                   moment: dt.datetime) -> tuple[list[Staged], int]:
     """Phase one: render every file whose key changed and stage it durably beside its target;
     ``records`` and ``keys`` get every file of the new tree. Nothing is replaced yet."""
     staged: list[Staged] = []
@@ -99,8 +114,8 @@ def _stage_changed(plan: BuildPlan, records: dict[str, FileRecord], keys: dict[s
             record = _unchanged(plan, planned, out_name)
             if record is None:
                 data = planned.produce()
-                record = _record(planned, data)
                 old = plan.manifest.get(planned.path)
+                record = _record(planned, data, old, moment)
                 target = plan.out / planned.path
                 if old != record or not target.exists():
                     staged.append((stage(target, data, sync=False), target, planned.path,
@@ -130,12 +145,37 @@ def _unchanged(plan: BuildPlan, planned: PlannedFile, out_name: str) -> FileReco
     return old if os.path.exists(os.path.join(out_name, planned.path)) else None
 
 
-def _record(planned: PlannedFile, data: bytes) -> FileRecord:
-    return FileRecord(
-        etag=f'"{hashlib.sha256(data).hexdigest()}"',
-        last_modified=http_date(planned.last_modified),
-        content_type=planned.content_type, size=len(data),
-    )
+def _record(planned: PlannedFile, data: bytes, old: FileRecord | None,
+            moment: dt.datetime) -> FileRecord:
+    """The manifest record of a file's new bytes: the old one when they did not change."""
+    etag = f'"{hashlib.sha256(data).hexdigest()}"'
+    if old is not None and old.etag == etag and old.content_type == planned.content_type \
+            and old.size == len(data) and old.status == planned.status \
+            and old.location == planned.location:
+        return old
+    return FileRecord(etag=etag, last_modified=http_date(modified_at(old, moment)),
+                      content_type=planned.content_type, size=len(data), status=planned.status,
+                      location=planned.location)
+
+
+def modified_at(old: FileRecord | None, moment: dt.datetime) -> dt.datetime:
+    """When a file whose bytes change at ``moment`` was last modified: ``moment``, or one
+    second after its previous Last-Modified when that is not earlier (two changes in one
+    second, or a clock set back), so the value only ever grows and ``If-Modified-Since``
+    with the old value never matches the new bytes. The HTTP side never sends a value later
+    than its own clock (RFC 9110 8.8.2.1) but compares with the recorded one."""
+    previous = _parse_http_date(old.last_modified) if old is not None else None
+    if previous is not None and previous >= moment:
+        return previous + dt.timedelta(seconds=1)
+    return moment
+
+
+def _parse_http_date(value: str) -> dt.datetime | None:
+    try:
+        parsed = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=dt.UTC)
 
 
 def _flush(staged: list[Staged], out: Path) -> None:

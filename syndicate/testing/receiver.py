@@ -11,7 +11,7 @@ import datetime as dt
 import json
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from ..errors import SyndicateError
@@ -91,6 +91,7 @@ class Receiver:
         self._programs: dict[str, collections.deque[Reply]] = {}
         self._defaults: dict[str, Reply] = {}
         self._received: list[Received] = []
+        self._verifiers: dict[str, Callable[[bytes, dict[str, str]], bool]] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._runner: web.AppRunner | None = None
@@ -114,6 +115,13 @@ class Receiver:
             self._programs[path] = collections.deque(replies)
             if default is not None:
                 self._defaults[path] = default
+
+    def verify(self, path: str, check: Callable[[bytes, dict[str, str]], bool]) -> None:
+        """Answer 401 to every request to ``path`` that ``check(body, headers)`` refuses, as a
+        receiver verifying signatures strictly does (e.g. with a Standard Webhooks library);
+        refused requests are recorded too."""
+        with self._lock:
+            self._verifiers[path] = check
 
     def requests(self, path: str | None = None) -> list[Received]:
         """Every request received (to ``path``), in arrival order."""
@@ -183,6 +191,9 @@ class Receiver:
         )
         with self._lock:
             self._received.append(received)
+            check = self._verifiers.get(request.path)
+        if check is not None and not check(body, received.headers):
+            return web.Response(status=401, body=b"bad signature")
         reply = self._next_reply(request.path)
         if reply.delay:
             await asyncio.sleep(reply.delay)

@@ -15,13 +15,14 @@ from .delivery import Stats, Worker, deliver_until_idle
 from .events import (
     ANSWER_EVENTS,
     DISABLED_EVENT,
+    REVIEW_EVENTS,
     VERIFY_EVENT,
     Change,
     ChangeSet,
     StoredRendition,
     diff,
 )
-from .policy import SCHEDULE, Attempt, decide, sign, signed_headers
+from .policy import SCHEDULE, Attempt, decide, public_key, sign, signed_headers
 from .queue import Claim, Decision
 from .subscribers import Subscriber
 from .transport import PinnedTransport
@@ -31,6 +32,7 @@ __all__ = [
     "ANSWER_EVENTS",
     "CONTENT_EVENT",
     "DISABLED_EVENT",
+    "REVIEW_EVENTS",
     "SCHEDULE",
     "VERIFY_EVENT",
     "Attempt",
@@ -49,6 +51,7 @@ __all__ = [
     "deliver_until_idle",
     "diff",
     "list_deliveries",
+    "public_key",
     "requeue",
     "show_delivery",
     "sign",

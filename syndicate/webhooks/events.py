@@ -12,6 +12,11 @@ Per (answer, language):
 - ``translation.stale``: the source was re-reviewed but this language is incomplete; its last
   complete rendition stays published, marked stale (:func:`syndicate.answers.mark_stale`).
 
+Review reminders (:data:`REVIEW_EVENTS`, :class:`Reminder`) are not changes: a published
+rendition whose ``review_due`` is near (``answer.review_due``, from ``review_notice_days``
+before it) or past (``answer.review_overdue``) is announced once per answer, language and
+due date (the event id derives from them), only to subscribers that name the type.
+
 Every change bumps the (answer, language) version; an event's id is derived from
 (type, answer, language, version, content hash), so a sync re-run after a crash or twice in a
 row computes the same ids and the store's unique constraint drops the repeats.
@@ -29,7 +34,7 @@ from typing import Any, Literal
 
 from .._time import rfc3339
 from ..answers import Answer, Corpus, LanguageCatalog, Localization, Rendition, mark_stale
-from ..publication import feed_urls
+from ..publication import entry_id, feed_urls, page_url
 
 EventType = Literal[
     "answer.published",
@@ -37,6 +42,8 @@ EventType = Literal[
     "answer.updated",
     "answer.withdrawn",
     "translation.stale",
+    "answer.review_due",
+    "answer.review_overdue",
 ]
 ANSWER_EVENTS: tuple[str, ...] = (
     "answer.published",
@@ -45,6 +52,8 @@ ANSWER_EVENTS: tuple[str, ...] = (
     "answer.withdrawn",
     "translation.stale",
 )
+REVIEW_EVENTS: tuple[str, ...] = ("answer.review_due", "answer.review_overdue")
+"""Sent only to subscribers whose ``event_types`` name them (no filter does not include them)."""
 VERIFY_EVENT = "endpoint.verify"
 DISABLED_EVENT = "subscriber.disabled"
 MAX_PAYLOAD_BYTES = 20_000
@@ -99,12 +108,47 @@ class Change:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class Reminder:
+    """A published rendition whose medical review is due soon or overdue."""
+
+    type: EventType
+    rendition: Rendition
+    version: int
+
+    @property
+    def event_id(self) -> str:
+        """Once per (type, answer, language, due date)."""
+        rendition = self.rendition
+        due = rendition.review_due.isoformat() if rendition.review_due else ""
+        return event_id(self.type, rendition.answer_id, rendition.language, 0, due)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class ChangeSet:
     """The outcome of a diff: changes to store and announce, renditions to publish."""
 
     changes: tuple[Change, ...]
     renditions: dict[str, tuple[Rendition, ...]]
     """Per language, what is published now: complete renditions and kept (maybe stale) ones."""
+    reminders: tuple[Reminder, ...] = ()
+    """Review reminders due now (the store drops the ones already sent)."""
+
+
+def reminders(renditions: Mapping[str, tuple[Rendition, ...]],
+              stored: Mapping[tuple[str, str], StoredRendition], today: dt.date,
+              notice_days: int) -> tuple[Reminder, ...]:
+    """``answer.review_overdue`` for every published rendition whose ``review_due`` has
+    passed, ``answer.review_due`` for those due within ``notice_days``."""
+    found = []
+    for language in sorted(renditions):
+        for rendition in renditions[language]:
+            due = rendition.review_due
+            if due is None or today < due - dt.timedelta(days=notice_days):
+                continue
+            kind: EventType = "answer.review_overdue" if today > due else "answer.review_due"
+            before = stored.get((rendition.answer_id, language))
+            found.append(Reminder(kind, rendition, before.version + 1 if before else 1))
+    return tuple(found)
 
 
 def _dated(rendition: Rendition, live: StoredRendition, now: dt.datetime | None) -> Rendition:
@@ -132,6 +176,7 @@ def diff(
     localization: Localization,
     stored: Mapping[tuple[str, str], StoredRendition],
     now: dt.datetime | None = None,
+    review_notice_days: int = 30,
 ) -> ChangeSet:
     """Compare the current renditions with the stored state (see the module doc).
 
@@ -151,7 +196,8 @@ def diff(
         found += _left(corpus, language, stored)
         changes += [change for change, _ in found if change is not None]
         effective[language] = tuple(shown for _, shown in found if shown is not None)
-    return ChangeSet(tuple(changes), effective)
+    due = reminders(effective, stored, now.date(), review_notice_days) if now else ()
+    return ChangeSet(tuple(changes), effective, due)
 
 
 def _compare(
@@ -217,33 +263,68 @@ def encode(payload: Mapping[str, Any]) -> str:
 def payloads(change: Change, base_url: str, created: dt.datetime) -> tuple[str, str]:
     """The thin and the full webhook body of a change (Standard Webhooks envelope).
 
+    Besides the answer's canonical ``url`` (the publisher's page), ``page_url`` is its page in
+    this language in the tree, ``entry_id`` the id its entry has in every feed, and
+    ``previous_page_url`` the page it had before when it moved (condition or slug changed):
+    that page now answers 301. ``reviewed`` and ``source_reviewed`` are both review dates of
+    a stale translation (what it shows, and what the source has).
+
     The full body adds the rendition itself; if that would exceed :data:`MAX_PAYLOAD_BYTES`
     it carries ``rendition_omitted`` instead and the receiver fetches the feed.
     """
-    rendition = change.rendition
     previous = change.previous.rendition if change.previous is not None else None
-    data: dict[str, Any] = {
-        "answer_id": rendition.answer_id,
-        "language": rendition.language,
-        "condition": rendition.condition_slug,
-        "question": rendition.title,
-        "reviewed": _day(rendition.reviewed),
-        "previous_reviewed": _day(previous.reviewed) if previous is not None else None,
-        "review_due": _day(rendition.review_due),
-        "source_reviewed": _day(rendition.source_reviewed),
-        "stale": rendition.stale,
-        **({"translation_reviewed": _day(rendition.translation_reviewed),
-            "translation_reviewed_by": rendition.translation_reviewed_by}
-           if rendition.translation_reviewed is not None else {}),
-        "url": rendition.url,
-        "feeds": feed_urls(base_url, rendition.language),
-        "content_hash": rendition.content_hash,
-        "version": change.version,
-    }
-    envelope = {"type": change.type, "timestamp": rfc3339(created, "seconds"), "data": data}
+    data = _data(change.rendition, previous, change.version, change.withdrawn, base_url)
+    return _envelopes(change.type, change.rendition, data, created)
+
+
+def reminder_payloads(reminder: Reminder, base_url: str, created: dt.datetime
+                      ) -> tuple[str, str]:
+    """The thin and the full body of a review reminder (``due_date`` added)."""
+    rendition = reminder.rendition
+    data = _data(rendition, None, reminder.version, False, base_url)
+    data["due_date"] = _day(rendition.review_due)
+    return _envelopes(reminder.type, rendition, data, created)
+
+
+def _envelopes(type_: str, rendition: Rendition, data: dict[str, Any], created: dt.datetime
+               ) -> tuple[str, str]:
+    envelope = {"type": type_, "timestamp": rfc3339(created, "seconds"), "data": data}
     thin = encode(envelope)
     full_data = dict(data, rendition=rendition.to_dict())
     full = encode(dict(envelope, data=full_data))
     if len(full.encode("utf-8")) > MAX_PAYLOAD_BYTES:
         full = encode(dict(envelope, data=dict(data, rendition_omitted="too large")))
     return thin, full
+
+
+def _data(rendition: Rendition, previous: Rendition | None, version: int, withdrawn: bool,
+          base_url: str) -> dict[str, Any]:
+    page = page_url(base_url, rendition.language, rendition.condition_slug, rendition.slug)
+    previous_page = None
+    if previous is not None and not withdrawn:
+        before = page_url(base_url, previous.language, previous.condition_slug, previous.slug)
+        previous_page = before if before != page else None
+    data: dict[str, Any] = {
+        "answer_id": rendition.answer_id,
+        "language": rendition.language,
+        "condition": rendition.condition_slug,
+        "condition_name": rendition.condition,
+        "question": rendition.title,
+        "reviewed": _day(rendition.reviewed),
+        "previous_reviewed": _day(previous.reviewed) if previous is not None else None,
+        "review_due": _day(rendition.review_due),
+        "source_reviewed": _day(rendition.source_reviewed),
+        "reviewed_by": rendition.reviewed_by,
+        "stale": rendition.stale,
+        **({"translation_reviewed": _day(rendition.translation_reviewed),
+            "translation_reviewed_by": rendition.translation_reviewed_by}
+           if rendition.translation_reviewed is not None else {}),
+        "url": rendition.url,
+        "page_url": page,
+        "previous_page_url": previous_page,
+        "entry_id": entry_id(rendition.answer_id, rendition.language),
+        "feeds": feed_urls(base_url, rendition.language),
+        "content_hash": rendition.content_hash,
+        "version": version,
+    }
+    return data

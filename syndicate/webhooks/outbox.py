@@ -23,7 +23,15 @@ from sqlalchemy.engine import Connection
 
 from ..answers import Rendition
 from ..store import deliveries, events, insert_ignoring_duplicates, renditions
-from .events import Change, ChangeSet, StoredRendition, encode, payloads, random_event_id
+from .events import (
+    Change,
+    ChangeSet,
+    StoredRendition,
+    encode,
+    payloads,
+    random_event_id,
+    reminder_payloads,
+)
 
 
 class Recipient(Protocol):
@@ -68,6 +76,14 @@ def record_changes(
         rows.append({
             "id": change.event_id, "type": change.type, "answer_id": change.answer_id,
             "language": change.language, "condition_slug": change.rendition.condition_slug,
+            "subscriber_id": None, "created_at": now, "payload": thin, "full_payload": full,
+        })
+    for reminder in changes.reminders:  # once each: the id derives from the due date
+        thin, full = reminder_payloads(reminder, base_url, now)
+        rendition = reminder.rendition
+        rows.append({
+            "id": reminder.event_id, "type": reminder.type, "answer_id": rendition.answer_id,
+            "language": rendition.language, "condition_slug": rendition.condition_slug,
             "subscriber_id": None, "created_at": now, "payload": thin, "full_payload": full,
         })
     if not rows:

@@ -1,6 +1,11 @@
 """Standard Webhooks signing and the retry policy: what an attempt carries, and what its
 outcome decides.
 
+Signatures: ``v1`` (HMAC-SHA256 with the subscriber's ``whsec_`` secret) or, for a
+subscription that asked for asymmetric signatures, ``v1a`` (Ed25519 with its ``whsk_`` key,
+verified by the partner with the ``whpk_`` public key the API gives out: the partner keeps no
+shared secret).
+
 Retry schedule (Svix's, with +/-10 % jitter): immediately, 5 s, 5 min, 30 min, 2 h, 5 h,
 10 h, 10 h (the ``retry_schedule`` setting replaces it); then the delivery is dead
 (``syndicate deliveries retry`` revives it). ``Retry-After`` is honoured on 429 and 503; a
@@ -23,8 +28,12 @@ import hmac
 import random
 from collections.abc import Sequence
 
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
 from .events import VERIFY_EVENT
 from .queue import Claim, Decision
+from .subscribers import SIGNING_KEY_PREFIX
 
 SCHEDULE: tuple[float, ...] = (0, 5, 300, 1800, 7200, 18000, 36000, 36000)
 """Seconds to wait before attempt n+1 (``SCHEDULE[0]`` is the first attempt: immediately)."""
@@ -35,15 +44,37 @@ RETRY_AFTER_STATUSES = (429, 503)
 USER_AGENT = "Syndicate-Webhooks/1"
 
 
+PUBLIC_KEY_PREFIX = "whpk_"
+"""The public key that verifies ``v1a`` signatures, given to the partner."""
+
+
 @functools.lru_cache(maxsize=4096)
 def _key(secret: str) -> bytes:
     return base64.b64decode(secret.removeprefix("whsec_"))
 
 
+@functools.lru_cache(maxsize=4096)
+def _signing_key(secret: str) -> Ed25519PrivateKey:
+    return Ed25519PrivateKey.from_private_bytes(
+        base64.b64decode(secret.removeprefix(SIGNING_KEY_PREFIX)))
+
+
+def public_key(secret: str) -> str | None:
+    """The ``whpk_`` public key of a ``whsk_`` signing key (``None`` for a shared secret)."""
+    if not secret.startswith(SIGNING_KEY_PREFIX):
+        return None
+    raw = _signing_key(secret).public_key().public_bytes(
+        serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return PUBLIC_KEY_PREFIX + base64.b64encode(raw).decode("ascii")
+
+
 def sign(secret: str, message_id: str, timestamp: int, body: bytes) -> str:
-    """One Standard Webhooks signature: ``v1,<base64 HMAC-SHA256 of id.timestamp.body>``."""
-    key = _key(secret)
+    """One Standard Webhooks signature of ``id.timestamp.body``: ``v1,<base64 HMAC-SHA256>``
+    with a ``whsec_`` secret, ``v1a,<base64 Ed25519 signature>`` with a ``whsk_`` key."""
     signed = f"{message_id}.{timestamp}.".encode() + body
+    if secret.startswith(SIGNING_KEY_PREFIX):
+        return "v1a," + base64.b64encode(_signing_key(secret).sign(signed)).decode()
+    key = _key(secret)
     return "v1," + base64.b64encode(hmac.digest(key, signed, hashlib.sha256)).decode()
 
 

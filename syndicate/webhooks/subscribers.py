@@ -40,11 +40,14 @@ from .._time import rfc3339
 from ..errors import InputError, NotFoundError, StoreError
 from ..store import any_of, attempts, deliveries, subscribers
 from . import netguard, outbox
-from .events import ANSWER_EVENTS, DISABLED_EVENT, VERIFY_EVENT, encode
+from .events import ANSWER_EVENTS, DISABLED_EVENT, REVIEW_EVENTS, VERIFY_EVENT, encode
 
 SubscriberStatus = Literal["pending", "active", "paused", "disabled"]
 Kind = Literal["webhook", "websub"]
 SECRET_PREFIX = "whsec_"
+SIGNING_KEY_PREFIX = "whsk_"
+"""An Ed25519 signing key (Standard Webhooks ``v1a`` signatures), kept by the service in
+place of a shared secret; :func:`syndicate.webhooks.policy.public_key` gives its public key."""
 SUBSCRIBER_ID = re.compile(r"sub_[0-9a-f]{16}")
 """The shape of every subscriber id (``sub_`` and 16 hex digits); use ``fullmatch``."""
 ROTATION_OVERLAP = dt.timedelta(hours=24)
@@ -86,6 +89,8 @@ class Subscriber:
             return False
         if self.conditions and condition not in self.conditions:
             return False
+        if event_type in REVIEW_EVENTS:  # only to those who ask for them by name
+            return event_type in self.event_types
         patterns = self.event_types or ANSWER_EVENTS
         return any(fnmatch.fnmatchcase(event_type, pattern) for pattern in patterns)
 
@@ -115,8 +120,28 @@ def new_secret() -> str:
     return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode("ascii")
 
 
+def new_signing_key() -> str:
+    """A fresh ``whsk_`` Ed25519 signing key (its 32-byte seed, base64)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    seed = Ed25519PrivateKey.generate().private_bytes(
+        serialization.Encoding.Raw, serialization.PrivateFormat.Raw,
+        serialization.NoEncryption())
+    return SIGNING_KEY_PREFIX + base64.b64encode(seed).decode("ascii")
+
+
 def check_secret(secret: str) -> str:
     """Validate an operator-given secret; :class:`InputError` if it is not usable."""
+    if secret.startswith(SIGNING_KEY_PREFIX):
+        try:
+            seed = base64.b64decode(secret[len(SIGNING_KEY_PREFIX):], validate=True)
+        except ValueError as exc:
+            raise InputError("a signing key is whsk_ followed by base64",
+                             field="secret") from exc
+        if len(seed) != 32:
+            raise InputError("a signing key holds a 32-byte Ed25519 seed", field="secret")
+        return secret
     if not secret.startswith(SECRET_PREFIX):
         raise InputError("a secret starts with whsec_", field="secret")
     try:
@@ -163,8 +188,11 @@ def add(
     full: bool = False,
     secret: str | None = None,
     owner: str | None = None,
+    verify: bool = True,
 ) -> Subscriber:
-    """Register a subscriber (pending) and queue its ``endpoint.verify`` event."""
+    """Register a subscriber (pending) and queue its ``endpoint.verify`` event (with
+    ``verify=False`` the caller queues it later, :func:`queue_verification`: the API does
+    once its response, which carries the secret, has been sent)."""
     netguard.check_url(url, netguard.parse_networks(allow_networks))
     secret = check_secret(secret) if secret else new_secret()
     subscriber_id = "sub_" + secrets.token_hex(8)
@@ -177,7 +205,8 @@ def add(
                 status="pending", created_at=now, updated_at=now, owner=owner,
             )
         )
-        queue_verification(conn, subscriber_id, now)
+        if verify:
+            queue_verification(conn, subscriber_id, now)
     found = get(engine, subscriber_id)
     assert found is not None
     return found
@@ -266,7 +295,12 @@ def rotate_secret(
 ) -> str:
     """Give a subscriber a new secret; the old one also signs for :data:`ROTATION_OVERLAP`."""
     current = require(engine, subscriber_id)
-    fresh = check_secret(secret) if secret else new_secret()
+    if secret:
+        fresh = check_secret(secret)
+    elif current.secret.startswith(SIGNING_KEY_PREFIX):  # v1a stays v1a
+        fresh = new_signing_key()
+    else:
+        fresh = new_secret()
     with engine.begin() as conn:
         conn.execute(
             subscribers.update().where(subscribers.c.id == subscriber_id).values(

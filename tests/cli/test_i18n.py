@@ -295,11 +295,11 @@ def test_status_counts_fuzzy_as_not_translated_unlike_babel(project: Path) -> No
          "-d", str(project / "locales"), "-D", "syndicate", "-l", "es"],
         capture_output=True, text=True, check=True,
     )
-    assert "20 of 20 messages (100%) translated" in babel.stdout + babel.stderr
+    assert "24 of 24 messages (100%) translated" in babel.stdout + babel.stderr
     result = run(project, "status", "-l", "es", "--json")
     assert result.exit_code == 0, result.output
     rows = {row["scope"]: row for row in json.loads(result.output)["rows"]}
-    assert (rows["interface"]["translated"], rows["interface"]["fuzzy"]) == (12, 1)
+    assert (rows["interface"]["translated"], rows["interface"]["fuzzy"]) == (16, 1)
     answer = rows["75da64d16c9fcccc"]
     assert (answer["translated"], answer["fuzzy"], answer["untranslated"]) == (6, 1, 0)
     assert not answer["publishable"] and not rows["interface"]["publishable"]
@@ -323,7 +323,7 @@ def test_status_table_shows_every_language_and_answer(project: Path) -> None:
                                 "failing", "publishable"]
     assert len(lines) == 2 + 2 * len(LANGUAGES)
     label = "75da64d16c9fcccc (lupus/what-causes-lupus.md)"
-    assert lines[2 + 2].split() == ["de", "interface", "strings", "13", "0", "0", "0", "yes"]
+    assert lines[2 + 2].split() == ["de", "interface", "strings", "17", "0", "0", "0", "yes"]
     assert lines[2 + 3].split() == ["de", *label.split(), "6", "1", "0", "0", "no"]
     # Spanish was not updated: the new heading is simply missing from its catalog.
     assert lines[2 + 5].split() == ["es", *label.split(), "6", "0", "1", "0", "no"]

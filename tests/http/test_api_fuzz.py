@@ -30,6 +30,8 @@ EXAMPLES = 30
 SEMANTIC = {
     "listChanges": "since must be a cursor this service handed out",
     "replayDeliveries": "exactly one of since and delivery_ids",
+    "createSubscription": "languages and conditions must be published ones",
+    "updateSubscription": "languages and conditions must be published ones",
 }
 """Operations whose schema-valid requests can still be refused for what the document cannot
 say; for these a documented 4xx is accepted where schemathesis would expect a 2xx."""

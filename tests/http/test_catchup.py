@@ -4,6 +4,9 @@ reaching the served feed, the changes log and a webhook after one sync."""
 from __future__ import annotations
 
 import asyncio
+import json
+import re
+import time
 
 import httpx
 import pytest
@@ -12,7 +15,14 @@ from standardwebhooks.webhooks import Webhook
 from syndicate.http import catchup
 from syndicate.testing import Receiver
 from syndicate.webhooks.delivery import deliver_until_idle
-from tests.support import ANSWER_FILE, Service, set_front_matter
+from tests.support import (
+    ANSWER_FILE,
+    Service,
+    parse_feed,
+    set_front_matter,
+    verification_queued,
+    write_complete_catalog,
+)
 
 CHANGES = "/api/v1/changes"
 
@@ -116,6 +126,7 @@ def test_rereviewed_answer_reaches_the_feed_the_changes_and_a_webhook_after_one_
     with Receiver() as receiver, service.client(service.token("partner-a")) as client:
         created = client.post("/api/v1/subscriptions",
                               json={"url": receiver.url(), "languages": ["de"]}).json()
+        verification_queued(service.engine, created["subscription"]["id"])
         asyncio.run(deliver_until_idle(service.engine, service.settings, clock=service.clock))
         before = client.get("/de/feed.atom", headers={"accept-encoding": "identity"})
         cursor = client.get(CHANGES).json()["next"]
@@ -144,3 +155,41 @@ def test_rereviewed_answer_reaches_the_feed_the_changes_and_a_webhook_after_one_
     assert [(p["data"]["language"], p["data"]["reviewed"]) for p in reviewed] == [
         ("de", "2026-06-01")]
     assert reviewed[0]["data"]["answer_id"] == changes["changes"][0]["answer_id"]
+
+
+def test_published_is_when_the_entry_first_appeared_in_feeds_and_api_alike(
+    service: Service,
+) -> None:
+    """A Dutch catalog saved days ago (its header date) first reaches the feeds at the
+    sync: every format and the API say the sync's time, never the header's; a later change
+    keeps the date."""
+    locales = service.settings.locales_dir
+    path = write_complete_catalog(locales, "nl")
+    text = path.read_text("utf-8")
+    old = "2026-01-02 03:04+0000"
+    path.write_text(re.sub(r'"PO-Revision-Date: [^\\"]*', f'"PO-Revision-Date: {old}', text),
+                    "utf-8")
+    appeared = service.clock.advance(3600)
+    service.sync()
+    expected = appeared.strftime("%Y-%m-%dT%H:%M:%SZ")
+    out = service.settings.out_dir
+
+    def dates() -> dict[str, set[str]]:
+        atom = parse_feed((out / "nl" / "feed.atom").read_bytes())
+        rss = parse_feed((out / "nl" / "feed.rss").read_bytes())
+        items = json.loads((out / "nl" / "feed.json").read_bytes())["items"]
+        with service.client(service.token("partner-a")) as client:
+            api = client.get("/api/v1/answers", params={"language": "nl"}).json()["answers"]
+        as_z = time.strftime
+        return {
+            "atom": {as_z("%Y-%m-%dT%H:%M:%SZ", e.published_parsed) for e in atom.entries},
+            "rss": {as_z("%Y-%m-%dT%H:%M:%SZ", e.published_parsed) for e in rss.entries},
+            "json": {item["date_published"] for item in items},
+            "api": {answer["first_published"] for answer in api},
+        }
+
+    assert dates() == {"atom": {expected}, "rss": {expected}, "json": {expected},
+                       "api": {expected}}
+    service.clock.advance(3600)
+    _rereview(service, "2026-06-01")
+    assert dates()["json"] == {expected} and dates()["api"] == {expected}

@@ -79,8 +79,11 @@ def test_non_ascii_text_round_trips_exactly_in_all_formats() -> None:
     title = ARABIC.rendition.title
     atom = parse_feed(atom_rss.render_atom(doc))
     assert atom.entries[0].title == title
-    assert atom.entries[0].summary == ARABIC.rendition.summary_html
-    assert atom.entries[0].content[0].value.startswith(ARABIC.rendition.body_html)
+    summary = atom.entries[0].summary
+    assert summary.startswith('<div dir="rtl" lang="ar">' + ARABIC.rendition.summary_html)
+    assert ARABIC.rendition.labels.disclaimer in summary and "Source: DiseaseMaps" in summary
+    assert atom.entries[0].content[0].value.startswith(
+        '<div dir="rtl" lang="ar">' + ARABIC.rendition.body_html)
     rss = parse_feed(atom_rss.render_rss(doc))
     # RSS has no text/HTML distinction: a title that looks like markup is HTML-escaped so
     # readers show it literally; its HTML reading is the original text.
@@ -88,7 +91,8 @@ def test_non_ascii_text_round_trips_exactly_in_all_formats() -> None:
     assert_html_text(rss.entries[0].title, title)
     data = json.loads(jsonfeed.render_json(doc))
     assert data["items"][0]["title"] == title
-    assert data["items"][0]["summary"] == ARABIC.rendition.summary_text
+    assert data["items"][0]["summary"].startswith(ARABIC.rendition.summary_text + "\n\n")
+    assert ARABIC.rendition.labels.disclaimer in data["items"][0]["summary"]
 
 
 def assert_html_text(html_text: str, expected: str) -> None:
@@ -377,12 +381,19 @@ def _feedgen_whole(doc: feeds.Document, fmt: str) -> bytes:
         rendition = item.rendition
         entry = fg.add_entry(order="append")
         entry.syndicate.item = item
+        entry.syndicate.publisher = doc.publisher
         entry.id(item.id)
         entry.title(rendition.title)
         entry.updated(rendition.updated)
         entry.published(item.published)
-        entry.summary(rendition.summary_html, type="html")
-        entry.content(rendition.content_html, type="html")
+        if fmt == "atom":
+            entry.author(name=doc.publisher)
+            if rendition.reviewed_by:
+                entry.contributor(name=rendition.reviewed_by)
+        entry.category(term=rendition.condition_slug, scheme=feeds.CONDITION_SCHEME,
+                       label=rendition.condition)
+        entry.summary(feeds.summary_html(rendition), type="html")
+        entry.content(feeds.content_html(rendition), type="html")
     return bytes(fg.atom_str(pretty=True) if fmt == "atom" else fg.rss_str(pretty=True))
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import hashlib
 import json
 import os
@@ -11,20 +12,24 @@ import shutil
 from pathlib import Path
 
 import pytest
+from lxml import etree
 
 from syndicate.answers.pipeline import localize_corpus
 from syndicate.config import Settings
 from syndicate.errors import PublishError
 from syndicate.publication import MANIFEST, BuildResult, publish, read_manifest
 from syndicate.publication import tree as publish_module
+from syndicate.publication.feeds import TOMBSTONES_NS, entry_id
 from syndicate.testing import answer_text, generate_corpus
 from tests.support import GOLDEN, check_file, parse_feed
 
 FEED_SUFFIXES = (".atom", ".rss", ".json")
+PUBLISHED_AT = dt.datetime(2026, 5, 1, 12, 0, tzinfo=dt.UTC)
+"""When the tests' builds publish (the Last-Modified of every file they write)."""
 
 
-def build(settings: Settings) -> BuildResult:
-    return publish(settings, localize_corpus(settings))
+def build(settings: Settings, now: dt.datetime = PUBLISHED_AT) -> BuildResult:
+    return publish(settings, localize_corpus(settings), now=now)
 
 
 def public_files(out: Path) -> dict[str, bytes]:
@@ -102,9 +107,36 @@ def test_manifest_records_strong_etag_last_modified_type_and_size(
     assert manifest["en/feed.atom"].content_type == "application/atom+xml"
     assert manifest["en/feed.rss"].content_type == "application/rss+xml"
     assert manifest["en/feed.json"].content_type == "application/feed+json"
-    # Newest English entry: "Is Lupus contagious?", reviewed 2026-04-06.
-    assert manifest["en/feed.atom"].last_modified == "Mon, 06 Apr 2026 00:00:00 GMT"
-    assert manifest["en/asthma/feed.atom"].last_modified == "Thu, 15 Jan 2026 00:00:00 GMT"
+    # When the bytes were written, not the newest entry's review date (2026-04-06).
+    assert {record.last_modified for record in manifest.values()} == {
+        "Fri, 01 May 2026 12:00:00 GMT"}
+
+
+def test_last_modified_moves_only_with_the_bytes_and_only_forward(
+    feed_settings: Settings,
+) -> None:
+    """An answer reviewed long ago, first published now, changes the feeds now: the old
+    Last-Modified was the newest entry's date, so If-Modified-Since polls got 304."""
+    build(feed_settings)
+    later = PUBLISHED_AT + dt.timedelta(days=3)
+    source = feed_settings.content_dir / "lupus" / "is-lupus-contagious.md"
+    added = source.with_name("old-news.md")
+    added.write_text(source.read_text("utf-8").replace("1a2b3c4d5e6f7002", "1a2b3c4d5e6f7009")
+                     .replace("reviewed: 2026-04-06", "reviewed: 2025-01-01")
+                     .replace("is-lupus-contagious", "old-news"), "utf-8")
+    result = build(feed_settings, later)
+    manifest = read_manifest(feed_settings.out_dir)
+    assert "en/feed.atom" in result.written
+    assert manifest["en/feed.atom"].last_modified == "Mon, 04 May 2026 12:00:00 GMT"
+    assert manifest["en/lupus/old-news.html"].last_modified == "Mon, 04 May 2026 12:00:00 GMT"
+    # Arabic has no translation of it: its files' bytes did not change.
+    assert manifest["ar/feed.atom"].last_modified == "Fri, 01 May 2026 12:00:00 GMT"
+    assert manifest["en/asthma/feed.atom"].last_modified == "Fri, 01 May 2026 12:00:00 GMT"
+    # A clock set back (or two changes in one second) still moves it forward.
+    added.unlink()
+    build(feed_settings, PUBLISHED_AT)
+    manifest = read_manifest(feed_settings.out_dir)
+    assert manifest["en/feed.atom"].last_modified == "Mon, 04 May 2026 12:00:01 GMT"
 
 
 def test_two_builds_are_byte_identical_and_a_rebuild_writes_nothing(
@@ -164,20 +196,84 @@ def test_archives_never_change_when_new_entries_are_added(tmp_path: Path) -> Non
     assert links["prev-archive"].endswith("/en/archive/6.atom")
 
 
-def test_withdrawn_answer_leaves_every_feed(feed_settings: Settings) -> None:
+def _withdraw(settings: Settings, status: str = "withdrawn") -> None:
+    path = settings.content_dir / "lupus" / "is-lupus-contagious.md"
+    text = path.read_text("utf-8")
+    path.write_text(re.sub(r"status: \w+", f"status: {status}", text), "utf-8")
+
+
+def test_withdrawn_answer_leaves_every_feed_as_a_tombstone_and_its_page_answers_410(
+    feed_settings: Settings,
+) -> None:
     build(feed_settings)
     out = feed_settings.out_dir
-    path = feed_settings.content_dir / "lupus" / "is-lupus-contagious.md"
-    path.write_text(path.read_text("utf-8").replace("status: published", "status: withdrawn"),
-                    "utf-8")
-    result = build(feed_settings)
+    _withdraw(feed_settings)
+    later = PUBLISHED_AT + dt.timedelta(days=2)
+    build(feed_settings, later)
     for feed in feed_files(out):
-        assert b"1a2b3c4d5e6f7002" not in feed.read_bytes()
         assert b"Is Lupus contagious" not in feed.read_bytes(), feed
         assert "هل الذئبة معدية".encode() not in feed.read_bytes()
-    assert not (out / "en/lupus/is-lupus-contagious.html").exists()
-    assert "en/lupus/is-lupus-contagious.html" in result.deleted
-    assert "en/lupus/is-lupus-contagious.html" not in read_manifest(out)
+        check_file(feed)  # tombstones keep every feed valid
+    manifest = read_manifest(out)
+    ref = entry_id("1a2b3c4d5e6f7002", "ar")
+    notice = "سحبت DiseaseMaps هذه الإجابة. لا تعتمد على نسخ منها معروضة في أماكن أخرى."
+    for name in ("ar/feed.atom", "ar/lupus/feed.atom", "ar/feed.rss"):
+        tree = etree.fromstring((out / name).read_bytes())
+        (deleted,) = tree.iter(f"{{{TOMBSTONES_NS}}}deleted-entry")
+        assert deleted.get("ref") == ref and deleted.get("when") == "2026-05-03T12:00:00Z"
+        comment = deleted.find(f"{{{TOMBSTONES_NS}}}comment")
+        assert comment.text == notice
+        assert comment.get("{http://www.w3.org/XML/1998/namespace}lang") == "ar"
+    assert b"deleted-entry" not in (out / "ar/asthma/feed.atom").read_bytes()
+    assert b"deleted-entry" not in (out / "ar/archive/1.atom").read_bytes()
+    data = json.loads((out / "ar/feed.json").read_bytes())
+    assert data["_syndicate"]["deleted"] == [{
+        "id": ref, "deleted_at": "2026-05-03T12:00:00Z", "language": "ar", "comment": notice,
+        "url": "https://feeds.example.org/ar/lupus/is-lupus-contagious.html"}]
+    assert ref not in {item["id"] for item in data["items"]}
+    page = manifest["ar/lupus/is-lupus-contagious.html"]
+    assert page.status == 410
+    body = (out / "ar/lupus/is-lupus-contagious.html").read_text("utf-8")
+    assert notice in body and 'dir="rtl"' in body
+    assert manifest["en/lupus/is-lupus-contagious.html"].status == 410
+    # After tombstone_days the feeds forget it; the page still answers 410.
+    build(feed_settings, later + dt.timedelta(days=91))
+    assert b"deleted-entry" not in (out / "ar/feed.atom").read_bytes()
+    assert "deleted" not in json.loads((out / "ar/feed.json").read_bytes())["_syndicate"]
+    assert read_manifest(out)["ar/lupus/is-lupus-contagious.html"].status == 410
+
+
+def test_an_answer_back_after_withdrawal_keeps_its_first_published_date(
+    feed_settings: Settings,
+) -> None:
+    build(feed_settings)
+    _withdraw(feed_settings)
+    build(feed_settings, PUBLISHED_AT + dt.timedelta(days=1))
+    _withdraw(feed_settings, "published")
+    build(feed_settings, PUBLISHED_AT + dt.timedelta(days=2))
+    out = feed_settings.out_dir
+    items = json.loads((out / "en/lupus/feed.json").read_bytes())["items"]
+    back = next(i for i in items if i["url"].endswith("/is-lupus-contagious.html"))
+    assert back["date_published"] == "2026-05-01T12:00:00Z"
+    assert b"deleted-entry" not in (out / "en/feed.atom").read_bytes()
+    assert read_manifest(out)["en/lupus/is-lupus-contagious.html"].status == 200
+
+
+def test_a_moved_answer_leaves_a_301_at_its_old_page(feed_settings: Settings) -> None:
+    build(feed_settings)
+    content = feed_settings.content_dir
+    source = content / "lupus" / "is-lupus-contagious.md"
+    target = content / "asthma" / "is-lupus-contagious.md"
+    target.write_text(source.read_text("utf-8").replace("condition: Lupus", "condition: Asthma"),
+                      "utf-8")
+    source.unlink()
+    build(feed_settings, PUBLISHED_AT + dt.timedelta(days=1))
+    manifest = read_manifest(feed_settings.out_dir)
+    old = manifest["en/lupus/is-lupus-contagious.html"]
+    assert old.status == 301
+    assert old.location == "https://feeds.example.org/en/asthma/is-lupus-contagious.html"
+    assert manifest["en/asthma/is-lupus-contagious.html"].status == 200
+    assert b"deleted-entry" not in (feed_settings.out_dir / "en/feed.atom").read_bytes()
 
 
 def test_removed_catalog_withdraws_its_language_cleanly(feed_settings: Settings) -> None:
@@ -319,12 +415,14 @@ def test_manifest_bytes_are_json_dumps_of_the_manifest() -> None:
 
     text = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=12)
     size = st.one_of(st.integers(0, 10**12), st.floats(0, 10, allow_nan=False), st.booleans())
-    record = st.builds(FileRecord, etag=text, last_modified=text, content_type=text, size=size)
+    record = st.builds(FileRecord, etag=text, last_modified=text, content_type=text, size=size,
+                       status=st.sampled_from([200, 301, 410]),
+                       location=st.one_of(st.none(), text))
 
     @settings(max_examples=300)
     @given(st.dictionaries(text, record, max_size=6))
     def agree(records: dict[str, FileRecord]) -> None:
-        data = {"version": 1, "files": {path: dataclasses.asdict(records[path])
+        data = {"version": 1, "files": {path: records[path].to_dict()
                                         for path in sorted(records)}}
         expected = json.dumps(data, ensure_ascii=False, indent=1, sort_keys=True) + "\n"
         assert _manifest_bytes(records) == expected.encode()
@@ -342,3 +440,27 @@ def test_fingerprint_is_the_joined_fields_digest() -> None:
         parts += [str(getattr(rendition.labels, name)) for name in _LABEL_FIELDS]
         data = "\x00".join(parts).encode("utf-8", "surrogatepass")
         assert fingerprint(rendition) == hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+def test_entries_carry_condition_publisher_reviewer_and_attribution_where_readers_look(
+    feed_settings: Settings,
+) -> None:
+    build(feed_settings)
+    out = feed_settings.out_dir
+    atom = parse_feed((out / "ar/lupus/feed.atom").read_bytes())
+    entry = next(e for e in atom.entries if e.link.endswith("what-causes-lupus.html"))
+    assert entry.tags[0].term == "lupus" and entry.tags[0].label == "الذئبة"
+    assert entry.tags[0].scheme == "urn:x-syndicate:condition"
+    assert entry.author == "DiseaseMaps"
+    assert [c.name for c in entry.contributors] == ["Dr. Ana Núñez"]  # the reviewer
+    assert entry.summary.startswith('<div dir="rtl" lang="ar">')
+    assert "المصدر: DiseaseMaps" in entry.summary and "إخلاء مسؤولية طبية" in entry.summary
+    assert entry.content[0].value.startswith('<div dir="rtl" lang="ar">')
+    rss = parse_feed((out / "ar/lupus/feed.rss").read_bytes()).entries[0]
+    assert rss.author == "DiseaseMaps" and rss.tags[0].term == "الذئبة"  # RSS: the label
+    assert rss.tags[0].scheme == "urn:x-syndicate:condition"
+    assert "المصدر: DiseaseMaps" in rss.summary
+    item = json.loads((out / "ar/lupus/feed.json").read_bytes())["items"][0]
+    assert item["tags"] == ["الذئبة"] and item["authors"] == [{"name": "DiseaseMaps"}]
+    assert item["_syndicate"]["condition"]["term"] == "lupus"
+    assert "المصدر: DiseaseMaps" in item["summary"] and item["_syndicate"]["direction"] == "rtl"

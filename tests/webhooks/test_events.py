@@ -10,6 +10,7 @@ from pathlib import Path
 from syndicate.answers.localize import Rendition
 from syndicate.answers.pipeline import localize_corpus
 from syndicate.config import Settings
+from syndicate.publication import entry_id
 from syndicate.webhooks import events as ev
 from tests.support import ANSWER_FILE, hook_settings, set_front_matter
 
@@ -154,3 +155,50 @@ def test_updated_comes_from_the_store_once_it_knows_the_rendition(workspace: Pat
         now=dt.datetime(2026, 10, 1, tzinfo=dt.UTC),
     )
     assert changed.renditions["en"][0].updated == dt.datetime(2026, 10, 1, tzinfo=dt.UTC)
+
+
+def test_payload_names_the_page_the_feed_entry_the_reviewer_and_a_moved_pages_old_url(
+    workspace: Path,
+) -> None:
+    settings = _settings(workspace)
+    first = ev.diff(localize_corpus(settings), {})
+    german = next(change for change in first.changes if change.language == "de")
+    data = json.loads(ev.payloads(german, settings.base_url, NOW)[0])["data"]
+    assert data["page_url"] == "https://answers.example/de/lupus/what-causes-lupus.html"
+    assert data["entry_id"] == entry_id("75da64d16c9fcccc", "de")
+    assert data["condition"] == "lupus" and data["condition_name"] == "Lupus"
+    assert data["previous_page_url"] is None
+    assert "reviewed_by" in data
+    stored = _stored(first)
+    answer = workspace / "content" / ANSWER_FILE
+    answer.rename(answer.with_name("causes-of-lupus.md"))
+    moved = ev.diff(localize_corpus(settings), stored)
+    assert _types(moved) == [("answer.updated", "de"), ("answer.updated", "en")]
+    for change in moved.changes:
+        data = json.loads(ev.payloads(change, settings.base_url, NOW)[0])["data"]
+        lang = change.language
+        assert data["page_url"] == f"https://answers.example/{lang}/lupus/causes-of-lupus.html"
+        assert data["previous_page_url"] == \
+            f"https://answers.example/{lang}/lupus/what-causes-lupus.html"
+
+
+def test_review_reminders_come_once_per_answer_and_due_date(workspace: Path) -> None:
+    """answer.review_due from review_notice_days before the date, answer.review_overdue
+    after it; the ids derive from the due date, so the store keeps one of each."""
+    settings = _settings(workspace)
+    set_front_matter(workspace / "content" / ANSWER_FILE, "review_due", "2026-07-15")
+    loc = localize_corpus(settings)
+    early = ev.diff(loc, {}, dt.datetime(2026, 6, 1, tzinfo=dt.UTC), 30)
+    assert early.reminders == ()
+    near = ev.diff(loc, {}, dt.datetime(2026, 6, 20, tzinfo=dt.UTC), 30)
+    assert sorted((r.type, r.rendition.language) for r in near.reminders) == [
+        ("answer.review_due", "de"), ("answer.review_due", "en")]
+    later = ev.diff(loc, {}, dt.datetime(2026, 6, 25, tzinfo=dt.UTC), 30)
+    assert [r.event_id for r in later.reminders] == [r.event_id for r in near.reminders]
+    overdue = ev.diff(loc, {}, dt.datetime(2026, 7, 16, tzinfo=dt.UTC), 30)
+    assert {r.type for r in overdue.reminders} == {"answer.review_overdue"}
+    data = json.loads(ev.reminder_payloads(overdue.reminders[0], settings.base_url, NOW)[0])
+    assert data["type"] == "answer.review_overdue" and data["data"]["due_date"] == "2026-07-15"
+    set_front_matter(workspace / "content" / ANSWER_FILE, "review_due", "2027-01-15")
+    moved = ev.diff(localize_corpus(settings), {}, dt.datetime(2027, 1, 16, tzinfo=dt.UTC), 30)
+    assert {r.event_id for r in moved.reminders}.isdisjoint(r.event_id for r in overdue.reminders)
