@@ -77,10 +77,15 @@ def sync(settings: Settings, as_json: bool) -> None:
     counts = collections.Counter(change.type for change in result.diff.changes)
     if as_json:
         emit_json({"events": list(result.events), "deliveries": result.deliveries,
-                   "changes": dict(counts)})
+                   "changes": dict(counts), "skipped": result.skipped,
+                   "rerendered": dict(result.rerendered)})
         return
     summary = ", ".join(f"{n} {kind}" for kind, n in sorted(counts.items())) or "no changes"
-    click.echo(f"{summary}; {len(result.events)} events, {result.deliveries} deliveries queued")
+    work = ("nothing changed since the last sync" if result.skipped else
+            f"{result.rerendered_answers} answers localized again in "
+            f"{len(result.rerendered)} languages")
+    click.echo(f"{summary}; {len(result.events)} events, {result.deliveries} deliveries "
+               f"queued; {work}")
 
 
 @click.command()

@@ -275,7 +275,9 @@ class JobRunner:
                     "ANALYZE deliveries")
         counts = collections.Counter(change.type for change in result.diff.changes)
         return {"changes": dict(counts), "events": len(result.events),
-                "deliveries": result.deliveries}
+                "deliveries": result.deliveries, "skipped": result.skipped,
+                "rerendered": {"answers": result.rerendered_answers,
+                               "languages": len(result.rerendered)}}
 
     def _job_deliver(self, run_id: str) -> dict[str, Any]:
         if self.stopping.is_set():
