@@ -6,6 +6,8 @@ file), the language's catalog (its bytes), the publisher and source language, an
 sync every five minutes mostly finds all of them unchanged, so the results of the last run
 are kept in ``<state_dir>/cache/``, one file per language:
 
+- ``answers.pickle``: every answer file parsed (answer, problems), by path and the SHA-256
+  of its bytes (parsing is a pure function of both);
 - ``catalog-<language>.pickle``: the checked catalog, keyed by the SHA-256 of its file;
 - ``renditions-<language>.pickle``: per answer, a digest of the :class:`~.content.Answer`
   it was made from (every field, :func:`answer_digest`) and its
@@ -24,7 +26,6 @@ old file or the new one. The cache is private to the process that owns the state
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import functools
 import hashlib
 import pickle
@@ -36,7 +37,7 @@ from typing import Any
 
 from .._files import write_atomic
 from .catalogs import LanguageCatalog, read_catalog
-from .content import Answer
+from .content import Answer, Parsed, parse_files
 from .localize import Incomplete, Rendition
 
 MAGIC = b"syndicate-cache 1\n"
@@ -49,19 +50,12 @@ Results = dict[str, tuple[str, Result]]
 """Per answer id: the digest of the answer a result was made from, and the result."""
 
 
-def _canonical(value: object) -> object:
-    """A dataclass as its type and every field, recursively (whatever the fields' ``repr``)."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return (type(value).__qualname__,
-                tuple(_canonical(getattr(value, f.name)) for f in dataclasses.fields(value)))
-    if isinstance(value, tuple):
-        return tuple(_canonical(item) for item in value)
-    return value
-
-
 def answer_digest(answer: Answer) -> str:
-    """A digest of every field of a parsed answer: equal digests, equal answers."""
-    return hashlib.blake2b(repr(_canonical(answer)).encode("utf-8", "surrogatepass"),
+    """A digest of every field of a parsed answer: equal digests, equal answers.
+
+    The dataclass ``repr`` shows every field of the answer and its blocks (a test checks
+    that none is left out of it)."""
+    return hashlib.blake2b(repr(answer).encode("utf-8", "surrogatepass"),
                            digest_size=20).hexdigest()
 
 
@@ -155,6 +149,39 @@ class LocalizationCache:
             return catalog, ""
         self._save(kept, key, catalog)
         return catalog, digest
+
+    def parse_files(self, paths: list[Path], workers: int | None) -> list[Parsed]:
+        """:func:`.content.parse_files`, parsing only the files whose bytes the cache has not
+        seen at the same path (``answers.pickle``)."""
+        kept_path = None if self.root is None else self.root / "answers.pickle"
+        found = _load(kept_path, "answers") if kept_path is not None else None
+        kept: dict[str, tuple[str, Parsed]] = found if isinstance(found, dict) else {}
+        parsed: list[Parsed | None] = []
+        digests: dict[str, str] = {}
+        todo: list[int] = []
+        for index, path in enumerate(paths):
+            try:
+                digests[str(path)] = digest = file_digest(path)
+            except OSError:  # parse_files tells what went wrong
+                digest = ""
+            entry = kept.get(str(path))
+            if digest and entry is not None and entry[0] == digest:
+                parsed.append(entry[1])
+            else:
+                parsed.append(None)
+                todo.append(index)
+        fresh = parse_files([paths[index] for index in todo], workers) if todo else []
+        for index, result in zip(todo, fresh, strict=True):
+            parsed[index] = result
+            with contextlib.suppress(OSError):  # kept only if unchanged while parsed
+                if file_digest(paths[index]) != digests.get(str(paths[index])):
+                    digests.pop(str(paths[index]), None)
+        complete = [result for result in parsed if result is not None]
+        keep = {name: (digests[name], complete[n]) for n, name in enumerate(map(str, paths))
+                if digests.get(name)}
+        if kept_path is not None and (todo or keep.keys() != kept.keys()):
+            self._save(kept_path, "answers", keep)
+        return complete
 
     def results(self, language: str, key: object) -> Results:
         """The results kept for ``language`` under ``key`` (empty when none can be trusted)."""

@@ -145,13 +145,16 @@ def localize_corpus(
     With ``cache_dir``, what the last run there localized from the same inputs is reused
     and only the rest is localized (:mod:`._cache`); the result is the same as without.
     """
+    if cache_dir is not None:
+        cache = LocalizationCache(cache_dir)
+        if corpus is None:
+            corpus = load_corpus(settings.content_dir, parse=cache.parse_files)
+        paths, missing = _catalog_paths(settings)
+        return _localize_cached(settings, corpus, paths, missing, cache, progress, workers)
     if corpus is None:
         corpus = load_corpus(settings.content_dir)
     answers = corpus.published
     paths, missing = _catalog_paths(settings)
-    if cache_dir is not None:
-        return _localize_cached(settings, corpus, paths, missing, LocalizationCache(cache_dir),
-                                progress, workers)
     total = len(answers) * (len(paths) + 1)
     if workers is None:
         workers = default_workers(len(paths), total)

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from syndicate.answers import _cache
+from syndicate.answers import Answer, Block, load_corpus
 from syndicate.answers.catalogs import catalog_path
 from syndicate.answers.pipeline import Localization, localize_corpus
 from syndicate.config import Settings
@@ -91,3 +92,25 @@ def test_a_cache_that_cannot_be_trusted_is_rebuilt(
     assert _rerendered(again) == {"en": 12, "es": 12, "fr": 12, "de": 12}
     # ... and rewritten: the next run reuses it.
     assert _rerendered(localize_corpus(settings, workers=1, cache_dir=cache)) == {}
+
+
+def test_the_answer_digest_covers_every_field() -> None:
+    """The digest is over the dataclass ``repr``: every field of an answer and its blocks
+    must be in it, or a change to that field would reuse a stale rendition."""
+    for cls in (Answer, Block):
+        hidden = [f.name for f in dataclasses.fields(cls) if not f.repr]
+        assert hidden == [], f"{cls.__name__} fields left out of the digest: {hidden}"
+
+
+def test_parsed_answers_are_reused_only_for_the_same_bytes(tmp_path: Path) -> None:
+    settings = _settings(tmp_path)
+    cache = _cache.LocalizationCache(tmp_path / "state" / "cache")
+    files = sorted(settings.content_dir.rglob("*.md"))
+    fresh = load_corpus(settings.content_dir)
+    assert load_corpus(settings.content_dir, parse=cache.parse_files) == fresh
+    files[0].write_text(files[0].read_text("utf-8").replace("reviewed: ", "reviewed: x", 1),
+                        "utf-8")
+    broken = load_corpus(settings.content_dir)
+    assert broken.errors
+    assert load_corpus(settings.content_dir, parse=cache.parse_files) == broken
+    assert load_corpus(settings.content_dir, parse=cache.parse_files) == broken
