@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from syndicate.answers import _cache
-from syndicate.answers import Answer, Block, load_corpus
+from syndicate.answers import Answer, Block, _cache, load_corpus
 from syndicate.answers.catalogs import catalog_path
 from syndicate.answers.pipeline import Localization, localize_corpus
 from syndicate.config import Settings
