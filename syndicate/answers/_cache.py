@@ -9,8 +9,9 @@ are kept in ``<state_dir>/cache/``, one file per language:
 - ``answers.pickle``: every answer file parsed (answer, problems), by path and the SHA-256
   of its bytes (parsing is a pure function of both);
 - ``catalog-<language>.pickle``: the checked catalog, keyed by the SHA-256 of its file;
-- ``renditions-<language>.pickle``: per answer, a digest of the :class:`~.content.Answer`
-  it was made from (every field, :func:`answer_digest`) and its
+- ``renditions-<language>-<nn>.pickle`` (16 shards by answer id, so that one changed
+  answer rewrites one shard): per answer, a digest of the :class:`~.content.Answer` it was
+  made from (every field, :func:`answer_digest`) and its
   :class:`~.localize.Rendition` (or :class:`~.localize.Incomplete`), keyed by the catalog's
   digest, the publisher, the source language and the code version.
 
@@ -57,6 +58,17 @@ def answer_digest(answer: Answer) -> str:
     that none is left out of it)."""
     return hashlib.blake2b(repr(answer).encode("utf-8", "surrogatepass"),
                            digest_size=20).hexdigest()
+
+
+SHARDS = 16
+"""Each language's results are kept in this many files, so that a change to one answer
+rewrites one of them, not all."""
+
+
+def shard(answer_id: str) -> int:
+    """The shard an answer's results are kept in."""
+    return hashlib.blake2b(answer_id.encode("utf-8", "surrogatepass"), digest_size=2
+                           ).digest()[0] % SHARDS
 
 
 def file_digest(path: Path) -> str:
@@ -183,13 +195,30 @@ class LocalizationCache:
             self._save(kept_path, "answers", keep)
         return complete
 
-    def results(self, language: str, key: object) -> Results:
-        """The results kept for ``language`` under ``key`` (empty when none can be trusted)."""
-        path = self._path("renditions", language)
-        found = _load(path, key) if path is not None else None
-        return found if isinstance(found, dict) else {}
+    def _shards(self, language: str) -> list[Path | None]:
+        return [None if self.root is None else
+                self.root / f"renditions-{language}-{number:02d}.pickle"
+                for number in range(SHARDS)]
 
-    def keep(self, language: str, key: object, results: Mapping[str, tuple[str, Result]]
-             ) -> None:
-        """Keep ``results`` as the language's results under ``key``."""
-        self._save(self._path("renditions", language), key, dict(results))
+    def results(self, language: str, key: object) -> Results:
+        """The results kept for ``language`` under ``key`` (a shard that cannot be trusted
+        counts as empty)."""
+        merged: Results = {}
+        for path in self._shards(language):
+            found = _load(path, key) if path is not None else None
+            if isinstance(found, dict):
+                merged.update(found)
+        return merged
+
+    def keep(self, language: str, key: object, results: Mapping[str, tuple[str, Result]],
+             kept: Results) -> None:
+        """Keep ``results`` as the language's results under ``key``, rewriting only the
+        shards that differ from ``kept`` (what :meth:`results` gave)."""
+        new: list[Results] = [{} for _ in range(SHARDS)]
+        old: list[Results] = [{} for _ in range(SHARDS)]
+        for source, groups in ((results, new), (kept, old)):
+            for answer_id, entry in source.items():
+                groups[shard(answer_id)][answer_id] = entry
+        for path, now, before in zip(self._shards(language), new, old, strict=True):
+            if now != before:
+                self._save(path, key, now)

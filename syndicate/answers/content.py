@@ -86,6 +86,12 @@ class Answer:
     question_line: int = 1
     condition_line: int = 1
 
+    def __reduce__(self) -> tuple[object, ...]:
+        # Pickled as the constructor's arguments: two to three times faster than the default
+        # for a slotted dataclass, and the localization cache and the worker processes
+        # pickle tens of thousands of them.
+        return (type(self), tuple(getattr(self, name) for name in _ANSWER_FIELDS))
+
     @property
     def short_answer(self) -> tuple[Block, ...]:
         """Blocks before the first heading."""
@@ -116,6 +122,9 @@ class Answer:
         }
         canonical = json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+_ANSWER_FIELDS = tuple(field.name for field in dataclasses.fields(Answer))
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

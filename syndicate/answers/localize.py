@@ -44,6 +44,12 @@ class Labels:
     attribution: str
     read_original: str
 
+    def __reduce__(self) -> tuple[object, ...]:
+        # Pickled as the constructor's arguments: two to three times faster than the default
+        # for a slotted dataclass, and the localization cache and the worker processes
+        # pickle tens of thousands of them.
+        return (type(self), tuple(getattr(self, name) for name in _LABEL_FIELDS))
+
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Rendition:
@@ -81,6 +87,12 @@ class Rendition:
     """Review date of the current source; later than ``reviewed`` when stale."""
     stale_notice: str | None = None
     """Set when the source was re-reviewed and this language still shows an older version."""
+
+    def __reduce__(self) -> tuple[object, ...]:
+        # Pickled as the constructor's arguments: two to three times faster than the default
+        # for a slotted dataclass, and the localization cache and the worker processes
+        # pickle tens of thousands of them.
+        return (type(self), tuple(getattr(self, name) for name in _RENDITION_FIELDS))
 
     @property
     def stale(self) -> bool:

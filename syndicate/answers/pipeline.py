@@ -327,7 +327,7 @@ def _localize_cached(
                todo: Sequence[Answer], trusted: bool = True) -> None:
         rerendered[language] = tuple(answer.id for answer in todo)
         if trusted and (todo or len(kept) != len(found)):
-            cache.keep(language, key, {i: (digests[i], found[i]) for i in found})
+            cache.keep(language, key, {i: (digests[i], found[i]) for i in found}, kept)
         advance(len(answers))
 
     source_key = (*base, source_lang)

@@ -72,7 +72,8 @@ def test_a_cache_that_cannot_be_trusted_is_rebuilt(
     cache = tmp_path / "state" / "cache"
     expected = _summary(localize_corpus(settings, workers=1, cache_dir=cache))
     kept = sorted(cache.glob("*.pickle"))
-    assert {p.name for p in kept} >= {"renditions-es.pickle", "catalog-es.pickle"}
+    assert {p.name for p in kept} >= {"answers.pickle", "catalog-es.pickle"}
+    assert [p for p in kept if p.name.startswith("renditions-es-")]
     for path in kept:
         raw = path.read_bytes()
         if damage == "truncate":
@@ -113,3 +114,18 @@ def test_parsed_answers_are_reused_only_for_the_same_bytes(tmp_path: Path) -> No
     assert broken.errors
     assert load_corpus(settings.content_dir, parse=cache.parse_files) == broken
     assert load_corpus(settings.content_dir, parse=cache.parse_files) == broken
+
+
+def test_one_changed_answer_rewrites_one_shard_per_language(tmp_path: Path) -> None:
+    settings = _settings(tmp_path)
+    cache = tmp_path / "state" / "cache"
+    localize_corpus(settings, workers=1, cache_dir=cache)
+    before = {p.name: p.stat().st_mtime_ns for p in cache.glob("renditions-*.pickle")}
+    path = sorted(settings.content_dir.rglob("*.md"))[5]
+    path.write_text(path.read_text("utf-8").replace("experiences: ", "experiences: 1", 1),
+                    "utf-8")
+    localize_corpus(settings, workers=1, cache_dir=cache)
+    after = {p.name: p.stat().st_mtime_ns for p in cache.glob("renditions-*.pickle")}
+    assert after.keys() == before.keys()
+    rewritten = sorted(name.rsplit("-", 1)[0] for name in after if after[name] != before[name])
+    assert rewritten == ["renditions-de", "renditions-en", "renditions-es", "renditions-fr"]
