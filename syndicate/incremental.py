@@ -4,9 +4,10 @@ A build or a sync is a function of its inputs: the answer files, the catalogs, t
 and the code (Syndicate's own files and the versions of the libraries that shape its
 output). :class:`Inputs` is a fingerprint of all of them. Hashing every input file costs
 well under a second at 1,000 answers in ten languages, and more at 10,000; a scan that is
-given the stamps of the last one (size, modification time and digest of every file) hashes
-again only the files whose size or time changed, or whose time is too close to the last
-scan to tell (git's "racy" rule), so an unchanged corpus is scanned in milliseconds.
+given the stamps of the last one (size, modification and change times and digest of every
+file) hashes again only the files whose size or times changed, or whose change time is too
+close to the last scan to tell (git's "racy" rule), so an unchanged corpus is scanned in
+milliseconds.
 
 :class:`TreeStamp` is what must still be true of the publication tree for a recorded run to
 stand (manifest and state files byte for byte, every kept rendition file with its size);
@@ -39,6 +40,7 @@ from .publication import MANIFEST, STATE, STORE, read_manifest
 from .store import renditions
 
 RECORD_VERSION = 1
+SYNC_RECORD_VERSION = 1
 PACKAGE_DIR = Path(__file__).resolve().parent
 LIBRARIES = ("babel", "markdown-it-py", "nh3", "feedgen", "lxml", "PyYAML")
 """Distributions whose version can change what a build writes."""
@@ -48,7 +50,10 @@ stamp says: a second write within the file system's time resolution keeps the ti
 SYNC_RECORD = ".syndicate-sync.json"
 
 Stamps = dict[str, list[Any]]
-"""Per file (``<label>/<relative path>``): ``[size, mtime_ns, sha256]``."""
+"""Per file (``<label>/<relative path>``): ``[size, mtime_ns, ctime_ns, sha256]``. The
+change time is in it because no tool can set it back: a file replaced by one of the same
+size with its modification time preserved (``cp -p``, ``rsync -t``) still counts as
+changed."""
 
 
 def digest(path: Path) -> str:
@@ -96,10 +101,10 @@ class Inputs:
                     continue
                 rel = path.relative_to(root).as_posix()
                 old = known.get(f"{label}/{rel}")
-                same = old is not None and old[0] == stat.st_size and \
-                    old[1] == stat.st_mtime_ns and stat.st_mtime_ns < racy
-                sha = str(old[2]) if same and old is not None else digest(path)
-                stamps[f"{label}/{rel}"] = [stat.st_size, stat.st_mtime_ns, sha]
+                stamp = [stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns]
+                same = old is not None and old[:3] == stamp and stat.st_ctime_ns < racy
+                sha = str(old[3]) if same and old is not None else digest(path)
+                stamps[f"{label}/{rel}"] = [*stamp, sha]
                 found.append((label, rel, sha))
             return found
 
@@ -183,7 +188,7 @@ class SyncRecord:
     def read(cls, out: Path) -> SyncRecord | None:
         """The record the last sync left in ``out``; ``None`` if there is none to trust."""
         data = read_json(out / SYNC_RECORD)
-        if data.get("version") != RECORD_VERSION:
+        if data.get("version") != SYNC_RECORD_VERSION:
             return None
         try:
             inputs, tree = data["inputs"], data["tree"]
@@ -196,7 +201,7 @@ class SyncRecord:
 
     def write(self, out: Path) -> None:
         """Keep the record beside the tree (replaced atomically, like every file)."""
-        data = {"version": RECORD_VERSION, "inputs": dataclasses.asdict(self.inputs),
+        data = {"version": SYNC_RECORD_VERSION, "inputs": dataclasses.asdict(self.inputs),
                 "store": self.store, "tree": dataclasses.asdict(self.tree)}
         write_atomic(out / SYNC_RECORD, json.dumps(data, ensure_ascii=False).encode("utf-8"))
 

@@ -221,3 +221,26 @@ def test_the_sync_job_tells_what_it_localized_again(tmp_path: Path) -> None:
     assert changed.summary["rerendered"] == {"answers": 1, "languages": 3}
     assert changed.summary["changes"] == {"answer.updated": 3}
     assert catalog_path(locales, "es").exists()
+
+
+def test_a_file_replaced_with_its_time_preserved_is_still_seen(tmp_path: Path) -> None:
+    """Same size, same modification time, other bytes (``cp -p``): the change time tells."""
+    import os
+
+    from syndicate.incremental import Inputs
+
+    content, locales, _ = generate_corpus(tmp_path, answers=2, languages=1, body_bytes=500)
+    settings = Settings(content_dir=content, locales_dir=locales, out_dir=tmp_path / "out",
+                        state_dir=tmp_path / "state")
+    path = sorted(content.rglob("*.md"))[0]
+    before = path.stat()
+    first = dataclasses.replace(Inputs.scan(settings), scanned_ns=before.st_mtime_ns + 10**10)
+    text = path.read_text("utf-8")
+    path.write_text(text.replace("Dr. Ana", "Dr. Ann", 1), "utf-8")
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert path.stat().st_size == before.st_size
+    assert Inputs.scan(settings, first).fingerprint != first.fingerprint
+    # Untouched since, and long before the last scan: not hashed again, same fingerprint.
+    again = Inputs.scan(settings)
+    later = dataclasses.replace(again, scanned_ns=again.scanned_ns + 10**10)
+    assert Inputs.scan(settings, later).fingerprint == again.fingerprint
