@@ -49,11 +49,8 @@ class SyncResult:
     rerendered: Mapping[str, int] = dataclasses.field(default_factory=dict)
     """Per language, how many answers were localized afresh (the rest came from the cache);
     languages with none are left out."""
-
-    @property
-    def rerendered_answers(self) -> int:
-        """How many answers were localized afresh in at least one language (at most)."""
-        return max(self.rerendered.values(), default=0)
+    rerendered_answers: int = 0
+    """How many answers were localized afresh in at least one language."""
 
 
 def sync(
@@ -128,5 +125,7 @@ def sync_and_publish(
             SyncRecord(inputs, store_stamp(engine), tree).write(out)
     if metrics is not None:
         metrics.observe_feed_build(time.perf_counter() - started)
-    rerendered = {lang: len(ids) for lang, ids in localization.rerendered.items() if ids}
-    return dataclasses.replace(result, rerendered=rerendered)
+    fresh = localization.rerendered
+    return dataclasses.replace(
+        result, rerendered={lang: len(ids) for lang, ids in fresh.items() if ids},
+        rerendered_answers=len(set().union(*fresh.values())))
