@@ -15,32 +15,18 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import hashlib
 import json
-import sys
-from importlib import metadata
 from pathlib import Path
-from typing import Any
 
-from . import __version__
 from ._files import read_json, write_atomic
-from .answers import DOMAIN, Progress, localize_corpus
+from ._time import utc_now
+from .answers import Progress, localize_corpus
 from .config import Settings
-from .publication import (
-    MANIFEST,
-    STATE,
-    STORE,
-    BuildResult,
-    LanguageReport,
-    publish,
-    read_manifest,
-)
+from .incremental import TreeStamp, inputs_fingerprint
+from .publication import BuildResult, LanguageReport, publish, read_manifest
 
 RECORD = ".syndicate-build.json"
 RECORD_VERSION = 1
-PACKAGE_DIR = Path(__file__).resolve().parent
-LIBRARIES = ("babel", "markdown-it-py", "nh3", "feedgen", "lxml", "PyYAML", "Jinja2")
-"""Distributions whose version can change what a build writes."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -53,73 +39,6 @@ class BuildOutcome:
     warnings: tuple[str, ...]
     skipped: bool = False
     """Nothing changed since the last build: nothing was localized, rendered or written."""
-
-
-def _digest(path: Path) -> str:
-    with path.open("rb") as handle:
-        return hashlib.file_digest(handle, "sha256").hexdigest()
-
-
-def _files(label: str, root: Path, pattern: str) -> list[tuple[str, str, str]]:
-    if not root.is_dir():
-        return [(label, "", "absent")]
-    return [
-        (label, path.relative_to(root).as_posix(), _digest(path))
-        for path in sorted(root.glob(pattern))
-        if path.is_file()
-    ]
-
-
-def _library_versions() -> list[tuple[str, str]]:
-    found = []
-    for name in LIBRARIES:
-        try:
-            found.append((name, metadata.version(name)))
-        except metadata.PackageNotFoundError:
-            found.append((name, ""))
-    return found
-
-
-def inputs_fingerprint(settings: Settings) -> str:
-    """SHA-256 over everything a build's output depends on (see the module docstring)."""
-    import yaml  # the loader in use (libyaml or not) is part of the code
-
-    parts: list[Any] = [
-        RECORD_VERSION,
-        __version__,
-        sys.version,
-        bool(getattr(yaml, "__with_libyaml__", False)),
-        _library_versions(),
-        dataclasses.asdict(settings),
-        _files("code", PACKAGE_DIR, "**/*.py"),
-        _files("schemas", PACKAGE_DIR / "schemas", "*"),
-        _files("templates", PACKAGE_DIR / "publication" / "templates", "*"),
-        _files("content", settings.content_dir, "**/*.md"),
-        _files("locales", settings.locales_dir, f"*/LC_MESSAGES/{DOMAIN}.po"),
-    ]
-    data = json.dumps(parts, default=str, ensure_ascii=False, sort_keys=True)
-    return hashlib.sha256(data.encode("utf-8", "surrogatepass")).hexdigest()
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class TreeStamp:
-    """What must still be true of the tree for a recorded build to stand: the digests of the
-    manifest and state files, and the size of every kept rendition file."""
-
-    files: dict[str, str]
-    store: dict[str, int]
-
-    @classmethod
-    def of(cls, out: Path) -> TreeStamp | None:
-        """The tree at ``out`` as it is now (``None`` when it cannot be read)."""
-        try:
-            files = {name: _digest(out / name) for name in (MANIFEST, STATE)}
-            store = out / STORE
-            stored = {p.name: p.stat().st_size for p in sorted(store.glob("*.json"))} \
-                if store.is_dir() else {}
-        except OSError:
-            return None
-        return cls(files, stored)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -166,15 +85,7 @@ class BuildRecord:
 
     def intact(self, out: Path) -> bool:
         """Whether the tree is still as this build left it, every published file there."""
-        if TreeStamp.of(out) != self.tree:
-            return False
-        for path, entry in read_manifest(out).items():
-            try:
-                if (out / path).stat().st_size != entry.size:
-                    return False
-            except OSError:
-                return False
-        return True
+        return self.tree.intact(out)
 
     def outcome(self, files: int) -> BuildOutcome:
         """What the recorded build reported, for a build that changes nothing."""
@@ -187,7 +98,9 @@ def build(
 ) -> BuildOutcome:
     """Localize and publish, unless nothing changed since the last build (then nothing)."""
     out = settings.out_dir
-    fingerprint = inputs_fingerprint(settings)
+    # The day is an input too: overdue marks and the window of withdrawal notices move
+    # with it, so a record from another (UTC) day never stands.
+    fingerprint = f"{inputs_fingerprint(settings)}/{utc_now().date().isoformat()}"
     record = BuildRecord.read(out)
     if record is not None and record.fingerprint == fingerprint and record.intact(out):
         return record.outcome(len(read_manifest(out)))

@@ -11,16 +11,18 @@ computes the same event ids: nothing is queued twice.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import Connection, Engine
 
 from .answers import Incomplete, Localization, Progress, localize_corpus
 from .config import Settings
+from .incremental import SYNC_RECORD, Inputs, SyncRecord, TreeStamp, store_stamp
 from .publication import BuildResult, publish
 from .webhooks import ChangeSet, events, outbox, subscribers, websub
 
@@ -48,6 +50,16 @@ class SyncResult:
     """Content warnings (``file:line: field: warning: reason``)."""
     refused: tuple[Incomplete, ...] = ()
     """Answers that could not be published as current in a language, with the reasons."""
+    skipped: bool = False
+    """Nothing changed since the last sync (inputs, store and tree): nothing was read,
+    localized, diffed or written, and ``diff`` is empty."""
+    rerendered: Mapping[str, int] = dataclasses.field(default_factory=dict)
+    """Per language, how many answers were localized afresh (the rest came from the cache);
+    languages with none are left out."""
+    rerendered_answers: int = 0
+    """How many answers were localized afresh in at least one language."""
+    fingerprint: str = ""
+    """The fingerprint of the inputs this sync read (:class:`~syndicate.incremental.Inputs`)."""
 
 
 def sync(
@@ -76,15 +88,39 @@ def sync(
     return SyncResult(changes, tuple(row["id"] for row in fresh), count)
 
 
+CACHE = "cache"
+"""The localization cache's folder, under the state folder."""
+
+
 def sync_and_publish(
     engine: Engine, settings: Settings, *, now: dt.datetime, progress: Progress | None = None,
-    metrics: Metrics | None = None,
+    metrics: Metrics | None = None, incremental: bool = True,
 ) -> SyncResult:
     """Localize ``settings``' content, then :func:`sync` with the publication tree written
     inside the transaction and rewritten feeds queued for their WebSub subscribers;
-    ``metrics`` gets the build time."""
+    ``metrics`` gets the build time.
+
+    Incremental (the default): when the inputs, the store and the tree are as the last sync
+    left them (:class:`~syndicate.incremental.SyncRecord`), nothing is done; otherwise only
+    what the localization cache does not hold is localized. ``incremental=False`` is the
+    full path (every answer read, localized and rendered again); both give the same store
+    and the same tree.
+    """
     started = time.perf_counter()
-    localization = localize_corpus(settings, progress=progress)
+    out = settings.out_dir
+    record = SyncRecord.read(out) if incremental else None
+    inputs = Inputs.scan(settings, record.inputs if record is not None else None)
+    # What a sync writes also depends on the day: overdue marks, review reminders and the
+    # window of withdrawal notices. A record from another (UTC) day never stands.
+    day = now.date().isoformat()
+    if record is not None and record.stands(inputs, engine, out, day):
+        if metrics is not None:
+            metrics.observe_feed_build(time.perf_counter() - started)
+        return SyncResult(ChangeSet((), {}), (), 0, skipped=True, fingerprint=inputs.fingerprint)
+    with contextlib.suppress(FileNotFoundError):  # never taken for a finished sync
+        (out / SYNC_RECORD).unlink()
+    cache = settings.state_dir / CACHE if incremental else None
+    localization = localize_corpus(settings, progress=progress, cache_dir=cache)
 
     def publish_changes(changes: ChangeSet) -> object:
         return publish(settings, dataclasses.replace(localization, renditions=changes.renditions),
@@ -97,13 +133,21 @@ def sync_and_publish(
     result = sync(engine, localization, now=now, base_url=settings.base_url,
                   publish=publish_changes, distribute=distribute,
                   review_notice_days=settings.review_notice_days)
+    tree = TreeStamp.of(out)
+    if tree is not None:
+        # Without a record the next sync only does all the work again.
+        with contextlib.suppress(OSError):
+            SyncRecord(inputs, store_stamp(engine), tree, day).write(out)
     if metrics is not None:
         metrics.observe_feed_build(time.perf_counter() - started)
-    corpus = localization.corpus
+    corpus, fresh = localization.corpus, localization.rerendered
     return dataclasses.replace(
         result,
         errors=tuple(str(p) for p in corpus.errors)
         + tuple(str(e) for e in localization.catalog_errors),
         warnings=tuple(str(p) for p in corpus.warnings),
         refused=localization.incomplete,
+        rerendered={lang: len(ids) for lang, ids in fresh.items() if ids},
+        rerendered_answers=len(set().union(*fresh.values())),
+        fingerprint=inputs.fingerprint,
     )

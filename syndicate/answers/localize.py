@@ -44,6 +44,12 @@ class Labels:
     attribution: str
     read_original: str
 
+    def __reduce__(self) -> tuple[object, ...]:
+        # Pickled as the constructor's arguments: two to three times faster than the default
+        # for a slotted dataclass, and the localization cache and the worker processes
+        # pickle tens of thousands of them.
+        return (type(self), tuple(getattr(self, name) for name in _LABEL_FIELDS))
+
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Rendition:
@@ -85,6 +91,12 @@ class Rendition:
     """When a clinician reviewed this language's translation (``None``: no record)."""
     translation_reviewed_by: str | None = None
     """Who reviewed the translation (see :mod:`syndicate.answers.provenance`)."""
+
+    def __reduce__(self) -> tuple[object, ...]:
+        # Pickled as the constructor's arguments: two to three times faster than the default
+        # for a slotted dataclass, and the localization cache and the worker processes
+        # pickle tens of thousands of them.
+        return (type(self), tuple(getattr(self, name) for name in _RENDITION_FIELDS))
 
     @property
     def stale(self) -> bool:

@@ -11,13 +11,14 @@ import dataclasses
 import os
 import pickle
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 from .._pool import usable_cpus, worker_context
 from ..config import Settings
 from ..errors import CatalogError
+from ._cache import LocalizationCache, Result, Results, answer_digest, file_digest
 from .catalogs import LanguageCatalog, catalog_path, discover_languages, read_catalog
 from .content import POOL_PRELOAD, Answer, Corpus, load_corpus
 from .localize import Incomplete, Rendition, localize, localize_source
@@ -42,6 +43,10 @@ class Localization:
     published for them before must stay as it is."""
     removed: tuple[str, ...] = ()
     """Languages asked for in the settings that have no catalog at all."""
+    rerendered: Mapping[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)
+    """Per language, the answers localized afresh by this run (the others came from the
+    cache of the last run: :mod:`._cache`). Without a cache, every answer of every
+    language."""
 
     @property
     def broken_languages(self) -> tuple[str, ...]:
@@ -131,13 +136,23 @@ def localize_corpus(
     progress: Progress | None = None,
     *,
     workers: int | None = None,
+    cache_dir: Path | None = None,
 ) -> Localization:
     """Localize every published answer into every language that has a readable catalog.
 
     Languages are independent: with ``workers`` > 1 (by default one per CPU for a large
     corpus) each is read, checked and localized in a worker process. The result is the
     same as the serial one, in the same order.
+
+    With ``cache_dir``, what the last run there localized from the same inputs is reused
+    and only the rest is localized (:mod:`._cache`); the result is the same as without.
     """
+    if cache_dir is not None:
+        cache = LocalizationCache(cache_dir)
+        if corpus is None:
+            corpus = load_corpus(settings.content_dir, parse=cache.parse_files)
+        paths, missing = _catalog_paths(settings)
+        return _localize_cached(settings, corpus, paths, missing, cache, progress, workers)
     if corpus is None:
         corpus = load_corpus(settings.content_dir)
     answers = corpus.published
@@ -150,7 +165,10 @@ def localize_corpus(
         source, outcomes = _localize_pooled(settings, answers, paths, workers, advance)
     else:
         source, outcomes = _localize_serial(settings, answers, paths, advance)
-    return _localization(settings, corpus, paths, source, outcomes, missing)
+    everything = tuple(answer.id for answer in answers)
+    return dataclasses.replace(
+        _localization(settings, corpus, paths, source, outcomes, missing),
+        rerendered={language: everything for language in (settings.source_language, *paths)})
 
 
 def _catalog_paths(settings: Settings) -> tuple[dict[str, Path], list[str]]:
@@ -191,9 +209,11 @@ def _localize_pooled(
     answers: Sequence[Answer],
     paths: dict[str, Path],
     workers: int,
-    advance: _Advance,
+    advance: Callable[[int], None],
+    with_source: bool = True,
 ) -> _Results:
-    """Each language in a worker process; the source language meanwhile, in this one."""
+    """Each language in a worker process; the source language meanwhile, in this one
+    (unless not ``with_source``)."""
     publisher = settings.publisher
     outcomes: dict[str, LanguageOutcome] = {}
     payload = pickle.dumps(answers, protocol=pickle.HIGHEST_PROTOCOL)
@@ -207,7 +227,7 @@ def _localize_pooled(
                 language
             for language, path in paths.items()
         }
-        source = _localize_source(answers, settings)
+        source = _localize_source(answers, settings) if with_source else ()
         advance(len(answers))
         for future in as_completed(futures):
             outcomes[futures[future]] = future.result()
@@ -267,3 +287,102 @@ def _localize_source(answers: Sequence[Answer], settings: Settings) -> tuple[Ren
         localize_source(answer, settings.source_language, settings.publisher)
         for answer in answers
     )
+
+
+# -- with the cache of the last run ----------------------------------------------------------
+
+
+def _reuse(kept: Results, digests: dict[str, str], answers: Sequence[Answer]
+           ) -> tuple[dict[str, Result], list[Answer]]:
+    """The kept results still valid for ``answers``; the answers left to localize."""
+    found: dict[str, Result] = {}
+    todo: list[Answer] = []
+    for answer in answers:
+        entry = kept.get(answer.id)
+        if entry is not None and entry[0] == digests[answer.id]:
+            found[answer.id] = entry[1]
+        else:
+            todo.append(answer)
+    return found, todo
+
+
+def _split(answers: Sequence[Answer], found: dict[str, Result]
+           ) -> tuple[tuple[Rendition, ...], tuple[Incomplete, ...]]:
+    """Results in corpus order: the complete renditions, the refusals."""
+    ordered = [found[answer.id] for answer in answers]
+    return (tuple(r for r in ordered if isinstance(r, Rendition)),
+            tuple(r for r in ordered if isinstance(r, Incomplete)))
+
+
+# Longer than 60 lines: one pass over the languages, each reusing, computing or pooling.
+def _localize_cached(
+    settings: Settings, corpus: Corpus, paths: dict[str, Path], missing: list[str],
+    cache: LocalizationCache, progress: Progress | None, workers: int | None,
+) -> Localization:
+    """:func:`localize_corpus` that localizes only what the cache does not hold."""
+    answers = corpus.published
+    digests = {answer.id: answer_digest(answer) for answer in answers}
+    base = (settings.publisher, settings.source_language)
+    source_lang = settings.source_language
+    advance = _Advance(progress, len(answers) * (len(paths) + 1))
+    rerendered: dict[str, tuple[str, ...]] = {}
+
+    def finish(language: str, key: object, kept: Results, found: dict[str, Result],
+               todo: Sequence[Answer], trusted: bool = True) -> None:
+        rerendered[language] = tuple(answer.id for answer in todo)
+        if trusted and (todo or len(kept) != len(found)):
+            cache.keep(language, key, {i: (digests[i], found[i]) for i in found}, kept)
+        advance(len(answers))
+
+    source_key = (*base, source_lang)
+    kept = cache.results(source_lang, source_key)
+    found, todo = _reuse(kept, digests, answers)
+    for answer in todo:
+        found[answer.id] = localize_source(answer, source_lang, settings.publisher)
+    finish(source_lang, source_key, kept, found, todo)
+    source, _ = _split(answers, found)
+
+    outcomes: dict[str, LanguageOutcome] = {}
+    pending: dict[str, tuple[object, Results, dict[str, Result], list[Answer], str]] = {}
+    for language, path in paths.items():
+        try:
+            catalog, digest = cache.catalog(path, language)
+        except CatalogError as exc:
+            exc.language = language
+            outcomes[language] = LanguageOutcome(language, None, exc, (), ())
+            advance(len(answers))
+            continue
+        key = (*base, language, digest)
+        kept = cache.results(language, key)
+        found, todo = _reuse(kept, digests, answers)
+        outcomes[language] = LanguageOutcome(language, catalog, None, (), ())
+        pending[language] = (key, kept, found, todo, digest)
+    work = sum(len(entry[3]) for entry in pending.values())
+    if workers is None:
+        workers = default_workers(len(pending), work)
+    pooled = [lang for lang, entry in pending.items() if entry[3]]
+    if workers > 1 and len(pooled) > 1:
+        _, fresh = _localize_pooled(settings, answers, {lang: paths[lang] for lang in pooled},
+                                    workers, lambda count: None, with_source=False)
+        for language, outcome in fresh.items():
+            if outcome.catalog is None:  # the file changed since it was read above
+                outcomes[language] = outcome
+                pending.pop(language)
+                continue
+            made: list[Result] = [*outcome.renditions, *outcome.incomplete]
+            pending[language][2].update({result.answer_id: result for result in made})
+    for language, (kept_key, kept, found, todo, digest) in pending.items():
+        read = outcomes[language].catalog
+        assert read is not None
+        trusted = bool(digest)
+        if language not in pooled or workers <= 1 or len(pooled) <= 1:
+            for answer in todo:
+                found[answer.id] = localize(answer, read, settings.publisher)
+        elif todo:  # the worker read the file again: keep only if it is still the same
+            trusted = trusted and file_digest(paths[language]) == digest
+        finish(language, kept_key, kept, found, todo, trusted)
+        complete, incomplete = _split(answers, found)
+        outcomes[language] = LanguageOutcome(language, read, None, complete, incomplete)
+    return dataclasses.replace(
+        _localization(settings, corpus, paths, source, outcomes, missing),
+        rerendered=rerendered)

@@ -89,13 +89,20 @@ def sync(settings: Settings, as_json: bool) -> None:
     if as_json:
         emit_json({"run": run.id, "outcome": run.outcome, "error": run.error,
                    "events": summary.get("events", 0), "deliveries": summary.get("deliveries", 0),
-                   "changes": counts, "problems": summary.get("problems", {})})
+                   "changes": counts, "problems": summary.get("problems", {}),
+                   "skipped": summary.get("skipped", False),
+                   "rerendered": summary.get("rerendered", {})})
     elif run.outcome == "ok":
-        for problem in [*summary["problems"]["errors"], *summary["problems"]["warnings"]]:
+        problems = summary.get("problems", {})
+        for problem in [*problems.get("errors", []), *problems.get("warnings", [])]:
             click.echo(problem, err=True)
         text = ", ".join(f"{n} {kind}" for kind, n in sorted(counts.items())) or "no changes"
+        fresh = summary.get("rerendered", {})
+        work = ("nothing changed since the last sync" if summary.get("skipped") else
+                f"{fresh.get('answers', 0)} answers localized again in "
+                f"{fresh.get('languages', 0)} languages")
         click.echo(f"{text}; {summary['events']} events, {summary['deliveries']} deliveries "
-                   "queued")
+                   f"queued; {work}")
     else:
         click.echo(f"sync {run.id}: {run.outcome}: {run.error}", err=True)
     if run.outcome != "ok":

@@ -328,7 +328,6 @@ class JobRunner:
                 f"setting content_dir: {self.settings.content_dir} is not a folder; point "
                 "content_dir (SYNDICATE_CONTENT_DIR, --content) at the answers",
                 name="content_dir")
-        fingerprint = inputs_fingerprint(self.settings)
         with self.engine.connect() as conn:
             before = last_sync_summary(conn)
         result = sync_and_publish(self.engine, self.settings, now=self.clock(),
@@ -345,9 +344,15 @@ class JobRunner:
                 conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql(
                     "ANALYZE deliveries")
         counts = collections.Counter(change.type for change in result.diff.changes)
+        # A skipped sync read nothing: the problems of the last sync still stand.
+        content = ({key: before[key] for key in CONTENT_KEYS if key in before}
+                   if result.skipped else _content_summary(run_id, result, before))
         return {"changes": dict(counts), "events": len(result.events),
-                "deliveries": result.deliveries, **_content_summary(run_id, result, before),
-                "inputs": fingerprint, "idle": not counts}
+                "deliveries": result.deliveries, **content,
+                "inputs": result.fingerprint, "idle": not counts,
+                "skipped": result.skipped,
+                "rerendered": {"answers": result.rerendered_answers,
+                               "languages": len(result.rerendered)}}
 
     def _job_deliver(self, run_id: str) -> dict[str, Any]:
         if self.stopping.is_set():
@@ -411,6 +416,10 @@ class JobRunner:
             if held is None or held.expires_at <= self.clock():
                 return
             self.stopping.wait(0.2)
+
+
+CONTENT_KEYS = ("problems", "problem_counts", "refused", "refused_counts", "problems_digest")
+"""What :func:`_content_summary` keeps in a sync's summary."""
 
 
 def _content_summary(run_id: str, result: SyncResult, before: dict[str, Any]) -> dict[str, Any]:

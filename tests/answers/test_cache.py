@@ -1,0 +1,131 @@
+"""The localization cache: reused results are exactly what localizing afresh gives, and a
+cache that cannot be trusted is rebuilt, never used."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from pathlib import Path
+
+import pytest
+
+from syndicate.answers import Answer, Block, _cache, load_corpus
+from syndicate.answers.catalogs import catalog_path
+from syndicate.answers.pipeline import Localization, localize_corpus
+from syndicate.config import Settings
+from syndicate.testing import generate_corpus
+
+
+def _settings(root: Path) -> Settings:
+    content, locales, _ = generate_corpus(root, answers=12, languages=4, body_bytes=1200)
+    return Settings(content_dir=content, locales_dir=locales, out_dir=root / "public",
+                    state_dir=root / "state", languages=("es", "fr", "de"))
+
+
+def _summary(loc: Localization) -> tuple[object, ...]:
+    return (loc.languages, loc.renditions, loc.incomplete,
+            [str(e) for e in loc.catalog_errors], loc.removed,
+            {lang: (c.entries, c.revised, c.path) for lang, c in loc.catalogs.items()})
+
+
+def _rerendered(loc: Localization) -> dict[str, int]:
+    return {lang: len(ids) for lang, ids in loc.rerendered.items() if ids}
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_cached_localization_equals_a_fresh_one_after_each_edit(
+    tmp_path: Path, workers: int
+) -> None:
+    settings = _settings(tmp_path)
+    cache = tmp_path / "state" / "cache"
+
+    def both() -> Localization:
+        cached = localize_corpus(settings, workers=workers, cache_dir=cache)
+        assert _summary(cached) == _summary(localize_corpus(settings, workers=1))
+        return cached
+
+    assert _rerendered(both()) == {"en": 12, "es": 12, "fr": 12, "de": 12}
+    assert _rerendered(both()) == {}
+    # One answer re-reviewed: that answer again, in every language.
+    path = sorted(settings.content_dir.rglob("*.md"))[3]
+    path.write_text(re.sub(r"reviewed: \S+", "reviewed: 2024-06-01", path.read_text("utf-8"),
+                           count=1), "utf-8")
+    assert _rerendered(both()) == {"en": 1, "es": 1, "fr": 1, "de": 1}
+    # One catalog message changed: that language again, every answer (the catalog's digest).
+    fr = catalog_path(settings.locales_dir, "fr")
+    fr.write_text(fr.read_text("utf-8").replace("[fr] ", "[fr]  ", 1), "utf-8")
+    assert _rerendered(both()) == {"fr": 12}
+    # An edited paragraph that no catalog translates yet: refused in every target language.
+    text = path.read_text("utf-8")
+    path.write_text(text.replace("Researchers", "Scientists", 1) if "Researchers" in text
+                    else text.replace("Treatment", "Care", 1), "utf-8")
+    edited = both()
+    assert _rerendered(edited) == {"en": 1, "es": 1, "fr": 1, "de": 1}
+    assert {i.language for i in edited.incomplete} == {"es", "fr", "de"}
+
+
+@pytest.mark.parametrize("damage", ["truncate", "flip", "garbage", "version", "key"])
+def test_a_cache_that_cannot_be_trusted_is_rebuilt(
+    tmp_path: Path, damage: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = _settings(tmp_path)
+    cache = tmp_path / "state" / "cache"
+    expected = _summary(localize_corpus(settings, workers=1, cache_dir=cache))
+    kept = sorted(cache.glob("*.pickle"))
+    assert {p.name for p in kept} >= {"answers.pickle", "catalog-es.pickle"}
+    assert [p for p in kept if p.name.startswith("renditions-es-")]
+    for path in kept:
+        raw = path.read_bytes()
+        if damage == "truncate":
+            path.write_bytes(raw[: len(raw) // 2])
+        elif damage == "flip":
+            path.write_bytes(raw[:-10] + bytes([raw[-10] ^ 1]) + raw[-9:])
+        elif damage == "garbage":
+            path.write_bytes(b"not a cache at all")
+    if damage == "version":
+        monkeypatch.setattr(_cache, "code_version", lambda: "other code")
+    if damage == "key":
+        settings = dataclasses.replace(settings, publisher="Another Publisher")
+        expected = _summary(localize_corpus(settings, workers=1))
+    again = localize_corpus(settings, workers=1, cache_dir=cache)
+    assert _summary(again) == expected
+    assert _rerendered(again) == {"en": 12, "es": 12, "fr": 12, "de": 12}
+    # ... and rewritten: the next run reuses it.
+    assert _rerendered(localize_corpus(settings, workers=1, cache_dir=cache)) == {}
+
+
+def test_the_answer_digest_covers_every_field() -> None:
+    """The digest is over the dataclass ``repr``: every field of an answer and its blocks
+    must be in it, or a change to that field would reuse a stale rendition."""
+    for cls in (Answer, Block):
+        hidden = [f.name for f in dataclasses.fields(cls) if not f.repr]
+        assert hidden == [], f"{cls.__name__} fields left out of the digest: {hidden}"
+
+
+def test_parsed_answers_are_reused_only_for_the_same_bytes(tmp_path: Path) -> None:
+    settings = _settings(tmp_path)
+    cache = _cache.LocalizationCache(tmp_path / "state" / "cache")
+    files = sorted(settings.content_dir.rglob("*.md"))
+    fresh = load_corpus(settings.content_dir)
+    assert load_corpus(settings.content_dir, parse=cache.parse_files) == fresh
+    files[0].write_text(files[0].read_text("utf-8").replace("reviewed: ", "reviewed: x", 1),
+                        "utf-8")
+    broken = load_corpus(settings.content_dir)
+    assert broken.errors
+    assert load_corpus(settings.content_dir, parse=cache.parse_files) == broken
+    assert load_corpus(settings.content_dir, parse=cache.parse_files) == broken
+
+
+def test_one_changed_answer_rewrites_one_shard_per_language(tmp_path: Path) -> None:
+    settings = _settings(tmp_path)
+    cache = tmp_path / "state" / "cache"
+    localize_corpus(settings, workers=1, cache_dir=cache)
+    before = {p.name: p.stat().st_mtime_ns for p in cache.glob("renditions-*.pickle")}
+    path = sorted(settings.content_dir.rglob("*.md"))[5]
+    path.write_text(path.read_text("utf-8").replace("experiences: ", "experiences: 1", 1),
+                    "utf-8")
+    localize_corpus(settings, workers=1, cache_dir=cache)
+    after = {p.name: p.stat().st_mtime_ns for p in cache.glob("renditions-*.pickle")}
+    assert after.keys() == before.keys()
+    rewritten = sorted(name.rsplit("-", 1)[0] for name in after if after[name] != before[name])
+    assert rewritten == ["renditions-de", "renditions-en", "renditions-es", "renditions-fr"]
