@@ -85,7 +85,7 @@ def test_the_page_templates_are_inputs_of_the_build(
     feed_settings: Settings, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A changed template or stylesheet rebuilds: the pages are made from them."""
-    from syndicate import build as build_module
+    from syndicate import incremental as build_module
 
     package = feed_settings.out_dir.parent / "package"
     shutil.copytree(build_module.PACKAGE_DIR / "publication" / "templates",

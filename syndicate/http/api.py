@@ -26,7 +26,6 @@ from typing import Any, TypeVar
 from urllib.parse import parse_qsl
 
 import httpx
-import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from starlette.applications import Starlette
 from starlette.background import BackgroundTask

@@ -48,7 +48,6 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from .._time import Clock, process_name, rfc3339, utc_now
-from ..build import inputs_fingerprint
 from ..config import Settings
 from ..errors import ConfigError, JobError
 from ..metrics import ERROR, MISSED, OK, RUNNING, SKIPPED, last_sync_summary

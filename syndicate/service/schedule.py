@@ -40,9 +40,9 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.engine import Engine
 
 from .._time import rfc3339
-from ..build import inputs_fingerprint
 from ..config import Settings
 from ..errors import JobError
+from ..incremental import inputs_fingerprint
 from ..metrics import ERROR, MISSED, OK, SKIPPED
 from ..store import apscheduler_jobs, job_runs
 from .jobs import JOBS, JobRunner, interval, misfire_grace
