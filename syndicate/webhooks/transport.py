@@ -11,6 +11,11 @@ is (one POST with a small body, HTTP/1.1, keep-alive), so this module does exact
   (no DNS rebinding), while the ``Host`` header and TLS SNI keep the host name;
 - redirects are never followed (the caller sees the 3xx);
 - the response body is read up to ``max_response_bytes``; beyond that the connection is closed;
+- every request asks for ``Accept-Encoding: identity``; an answer encoded anyway (``gzip``,
+  ``deflate``, stacked or not) is unpacked here to at most ``max_response_bytes`` and handed
+  back without its ``Content-Encoding``, so nobody downstream (httpx's decoders included)
+  unpacks more: a 661-byte answer that unpacks to 300 MB costs 64 KiB, not 300 MB; other
+  encodings (``br``, ``zstd``...) are not unpacked at all (the body is handed back empty);
 - the whole exchange is bounded by a timeout;
 - idle connections are kept per (address, port, host name) and reused.
 
@@ -24,6 +29,7 @@ import asyncio
 import contextlib
 import ssl
 import time
+import zlib
 from collections.abc import Sequence
 
 import httpx
@@ -182,6 +188,7 @@ class PinnedTransport(httpx.AsyncBaseTransport):
             self._put_idle(key, connection)
         else:
             connection.close()
+        headers, body = _bounded_decode(headers, body, self.max_response_bytes)
         # The body is in memory already; like any httpx transport, it is handed back as the
         # response's stream, for the caller to read (or not: the worker reads only the
         # answers to verification challenges).
@@ -279,7 +286,9 @@ def _serialize(request: httpx.Request) -> bytes:
     except httpx.RequestNotRead as exc:  # pragma: no cover - webhooks have bytes bodies
         raise UnsafeURLError("streaming request bodies are not supported") from exc
     lines = [b"%s %s HTTP/1.1" % (request.method.encode("ascii"), request.url.raw_path)]
-    lines.extend(b"%s: %s" % (name, value) for name, value in request.headers.raw)
+    lines.extend(b"%s: %s" % (name, value) for name, value in request.headers.raw
+                 if name.lower() != b"accept-encoding")
+    lines.append(b"accept-encoding: identity")
     if b"content-length" not in (name.lower() for name, _ in request.headers.raw):
         lines.append(b"content-length: %d" % len(body))
     return b"\r\n".join(lines) + b"\r\n\r\n" + body
@@ -323,3 +332,44 @@ async def _read_chunked(reader: asyncio.StreamReader, limit: int) -> tuple[bytes
             return bytes(body), False
         body.extend(await reader.readexactly(size))
         await reader.readexactly(2)
+
+
+MAX_ENCODING_LAYERS = 3
+"""More stacked encodings than this is no honest answer: the body is dropped."""
+
+
+def _bounded_decode(
+    headers: list[tuple[bytes, bytes]], body: bytes, limit: int
+) -> tuple[list[tuple[bytes, bytes]], bytes]:
+    """The answer without its ``Content-Encoding``: ``gzip``/``deflate`` layers unpacked to at
+    most ``limit`` bytes each (the result cut at ``limit``), any other encoding dropped (an
+    empty body). Nothing ever unpacks more than ``limit`` bytes per layer."""
+    codings = [
+        coding.strip().lower()
+        for name, value in headers if name.lower() == b"content-encoding"
+        for coding in value.split(b",") if coding.strip()
+    ]
+    if not codings:
+        return headers, body
+    kept = [(name, value) for name, value in headers
+            if name.lower() not in (b"content-encoding", b"content-length")]
+    layers = [coding for coding in codings if coding != b"identity"]
+    if len(layers) > MAX_ENCODING_LAYERS:
+        return kept, b""
+    for coding in reversed(layers):
+        if coding in (b"gzip", b"x-gzip"):
+            body = _inflate(body, zlib.MAX_WBITS | 16, limit)
+        elif coding == b"deflate":
+            wbits = zlib.MAX_WBITS if body[:1] and body[0] & 0x0F == 8 else -zlib.MAX_WBITS
+            body = _inflate(body, wbits, limit)
+        else:
+            return kept, b""
+    return kept, body[:limit]
+
+
+def _inflate(data: bytes, wbits: int, limit: int) -> bytes:
+    """At most ``limit`` bytes of ``data`` unpacked; what does not unpack gives nothing."""
+    try:
+        return zlib.decompressobj(wbits).decompress(data, limit)
+    except zlib.error:
+        return b""
