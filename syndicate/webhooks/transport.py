@@ -77,6 +77,8 @@ class PinnedTransport(httpx.AsyncBaseTransport):
         keepalive_expiry: float = 30.0,
         dns_ttl: float = 30.0,
         ssl_context: ssl.SSLContext | None = None,
+        resolver: netguard.Resolver | None = None,
+        dns_timeout: float = netguard.DEFAULT_DNS_TIMEOUT,
     ) -> None:
         self.allow = netguard.parse_networks(allow_networks)
         self.timeout = timeout
@@ -85,15 +87,21 @@ class PinnedTransport(httpx.AsyncBaseTransport):
         self.keepalive_expiry = keepalive_expiry
         self.dns_ttl = dns_ttl
         self._ssl_context = ssl_context
+        self.resolver = resolver
+        self.dns_timeout = dns_timeout
         self._idle: dict[_PoolKey, list[_Connection]] = {}
         self._resolved: dict[tuple[str, int], tuple[float, tuple[netguard.IPAddress, ...]]] = {}
         self._targets: dict[tuple[str, str, int | None], netguard.Target] = {}
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> PinnedTransport:
-        """The transport a deployment sends with: its allow-list and its receivers' time."""
+    def from_settings(
+        cls, settings: Settings, *, resolver: netguard.Resolver | None = None
+    ) -> PinnedTransport:
+        """The transport a deployment sends with: its allow-list, its receivers' time, its
+        name resolution (the system's unless ``resolver`` is given) and its timeout."""
         return cls(allow_networks=settings.webhook_allow_networks,
-                   timeout=settings.webhook_timeout)
+                   timeout=settings.webhook_timeout, resolver=resolver,
+                   dns_timeout=settings.dns_timeout)
 
     @property
     def ssl_context(self) -> ssl.SSLContext:
@@ -114,7 +122,8 @@ class PinnedTransport(httpx.AsyncBaseTransport):
             addresses = netguard.check_addresses(target.host, [target.literal], self.allow)
             expires = float("inf")
         else:
-            addresses = await netguard.resolve_async(target, self.allow)
+            addresses = await netguard.resolve_async(
+                target, self.allow, resolver=self.resolver, timeout=self.dns_timeout)
             expires = now + self.dns_ttl
         if len(self._resolved) >= 10_000:
             self._resolved.clear()
