@@ -33,7 +33,7 @@ from .._time import Clock, process_name, utc_now
 from ..config import Settings
 from ..http import create_app
 from ..metrics import Metrics
-from ..webhooks import PinnedTransport, Worker
+from ..webhooks import PinnedTransport, Worker, netguard
 from .jobs import JobMetrics, JobRunner, TransportFactory
 from .leases import Elector
 from .schedule import Scheduler
@@ -89,6 +89,7 @@ class RunProcess:
         metrics: JobMetrics | None = None,
         transport: TransportFactory | None = None,
         announce: Callable[[str], None] = print,
+        resolver: netguard.Resolver | None = None,
     ) -> None:
         self.settings = settings
         self.engine = engine
@@ -96,7 +97,11 @@ class RunProcess:
         self.observed = Metrics()
         self.app: ASGIApp = create_app(
             settings, engine, ready=lambda: bool(self.readiness()["ready"]), metrics=self.observed,
+            resolver=resolver,
         )
+        if transport is None and resolver is not None:
+            def transport() -> PinnedTransport:
+                return PinnedTransport.from_settings(settings, resolver=resolver)
         self.holder = process_name()
         self.runner = JobRunner(engine, settings, clock=clock,
                                 metrics=metrics or self.observed.record_job_run,
