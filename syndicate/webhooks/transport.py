@@ -10,6 +10,8 @@ is (one POST with a small body, HTTP/1.1, keep-alive), so this module does exact
   :mod:`syndicate.webhooks.netguard` and the connection goes to the address that was checked
   (no DNS rebinding), while the ``Host`` header and TLS SNI keep the host name;
 - redirects are never followed (the caller sees the 3xx);
+- HTTP/1.1 framing (status line, headers, ``Content-Length``, chunks, ``Connection``) is
+  h11's, the maintained parser httpx's own stack uses, not hand-written;
 - the response body is read up to ``max_response_bytes``; beyond that the connection is closed;
 - every request asks for ``Accept-Encoding: identity``; an answer encoded anyway (``gzip``,
   ``deflate``, stacked or not) is unpacked here to at most ``max_response_bytes`` and handed
@@ -17,7 +19,10 @@ is (one POST with a small body, HTTP/1.1, keep-alive), so this module does exact
   unpacks more: a 661-byte answer that unpacks to 300 MB costs 64 KiB, not 300 MB; other
   encodings (``br``, ``zstd``...) are not unpacked at all (the body is handed back empty);
 - the whole exchange is bounded by a timeout;
-- idle connections are kept per (address, port, host name) and reused.
+- idle connections are kept per (address, port, host name) and reused only when their last
+  response was completely framed with nothing after it, and nothing arrived since: a
+  receiver that answers one request twice (a forged ``410 Gone`` queued behind its ``200``)
+  has its connection closed, and never answers for the next subscriber on that address.
 
 It is an :class:`httpx.AsyncBaseTransport`: the delivery worker speaks httpx's request and
 response types, and tests may inject :class:`httpx.MockTransport` instead.
@@ -29,9 +34,11 @@ import asyncio
 import contextlib
 import ssl
 import time
+import typing
 import zlib
 from collections.abc import Sequence
 
+import h11
 import httpx
 
 from ..config import Settings
@@ -41,19 +48,73 @@ from . import netguard
 _PoolKey = tuple[str, str, int, str]
 
 
-class _Connection:
-    """One open HTTP/1.1 connection."""
+_HIGH_WATER = 256 * 1024
+"""Bytes buffered from a receiver before reading from its socket pauses."""
 
-    __slots__ = ("idle_since", "reader", "writer")
 
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.reader = reader
-        self.writer = writer
+class _Connection(asyncio.Protocol):
+    """One open HTTP/1.1 connection: the socket's bytes, buffered, and its h11 state."""
+
+    def __init__(self, max_head: int) -> None:
+        self.h11 = h11.Connection(h11.CLIENT, max_incomplete_event_size=max_head)
+        self.transport: asyncio.Transport | None = None
+        self.buffer = bytearray()
+        self.eof = False
         self.idle_since = 0.0
+        self._waiter: asyncio.Future[None] | None = None
+        self._paused = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # uvloop's transports are not asyncio.Transport subclasses, but have its methods.
+        self.transport = typing.cast(asyncio.Transport, transport)
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        if len(self.buffer) > _HIGH_WATER and self.transport is not None and not self._paused:
+            self.transport.pause_reading()
+            self._paused = True
+        self._wake()
+
+    def eof_received(self) -> bool:
+        self.eof = True
+        self._wake()
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.eof = True
+        self._wake()
+
+    def _wake(self) -> None:
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+    async def receive(self) -> bytes:
+        """What arrived since the last call; ``b""`` once the receiver closed."""
+        while not self.buffer and not self.eof:
+            self._waiter = asyncio.get_running_loop().create_future()
+            await self._waiter
+        data = bytes(self.buffer)
+        self.buffer.clear()
+        if self._paused and self.transport is not None:
+            self.transport.resume_reading()
+            self._paused = False
+        return data
+
+    def write(self, data: bytes) -> None:
+        assert self.transport is not None
+        self.transport.write(data)
+
+    @property
+    def clean(self) -> bool:
+        """Nothing buffered, not closed, h11 ready for the next request: safe to reuse."""
+        return (not self.buffer and not self.eof and self.transport is not None
+                and not self.transport.is_closing() and self.h11.our_state is h11.IDLE
+                and self.h11.their_state is h11.IDLE)
 
     def close(self) -> None:
-        with contextlib.suppress(Exception):
-            self.writer.close()
+        if self.transport is not None:
+            with contextlib.suppress(Exception):
+                self.transport.close()
 
 
 class _Reused(DeliveryError):
@@ -165,49 +226,80 @@ class PinnedTransport(httpx.AsyncBaseTransport):
         reused = connection is not None
         if connection is None:
             connection = await self._connect(request, target, addresses)
-        received = False
         try:
-            connection.writer.write(_serialize(request))
-            try:
-                head = await connection.reader.readuntil(b"\r\n\r\n")
-            except (asyncio.IncompleteReadError, ConnectionError) as exc:
-                if reused and not getattr(exc, "partial", b""):
-                    raise _Reused("the reused connection closed") from exc
-                raise
-            received = True
-            status, reason, headers = _parse_head(head)
-            while 100 <= status < 200:
-                head = await connection.reader.readuntil(b"\r\n\r\n")
-                status, reason, headers = _parse_head(head)
-            body, reusable = await self._read_body(connection.reader, headers, status)
+            connection.write(_serialize(connection.h11, request))
+            head, body, complete = await self._read(connection, reused)
         except _Reused:
             connection.close()
             raise
-        except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError) as exc:
+        except h11.LocalProtocolError as exc:
             connection.close()
-            what = "reading the answer" if received else "sending the request"
-            raise httpx.ReadError(f"connection lost {what}: {exc!r}", request=request) from exc
-        except ValueError as exc:
+            raise httpx.LocalProtocolError(f"invalid request: {exc}", request=request) from exc
+        except h11.RemoteProtocolError as exc:
             connection.close()
-            raise httpx.RemoteProtocolError(f"invalid HTTP answer: {exc}", request=request) from exc
+            raise httpx.RemoteProtocolError(f"invalid HTTP answer: {exc}",
+                                            request=request) from exc
+        except ConnectionError as exc:
+            connection.close()
+            raise httpx.ReadError(f"connection lost: {exc!r}", request=request) from exc
         except BaseException:
             connection.close()
             raise
-        if reusable and not _wants_close(headers):
-            self._put_idle(key, connection)
-        else:
-            connection.close()
-        headers, body = _bounded_decode(headers, body, self.max_response_bytes)
+        self._release(key, connection, complete)
+        headers, body = _bounded_decode(list(head.headers), body, self.max_response_bytes)
         # The body is in memory already; like any httpx transport, it is handed back as the
         # response's stream, for the caller to read (or not: the worker reads only the
         # answers to verification challenges).
         return httpx.Response(
-            status,
+            head.status_code,
             headers=headers,
             stream=httpx.ByteStream(body),
             request=request,
-            extensions={"http_version": b"HTTP/1.1", "reason_phrase": reason},
+            extensions={"http_version": b"HTTP/" + head.http_version,
+                        "reason_phrase": head.reason},
         )
+
+    async def _read(self, connection: _Connection, reused: bool
+                    ) -> tuple[h11.Response, bytes, bool]:
+        """The response head, its body (at most ``max_response_bytes``) and whether it was
+        read to its end."""
+        parser = connection.h11
+        head: h11.Response | None = None
+        body = bytearray()
+        limit = self.max_response_bytes
+        while True:
+            event = parser.next_event()
+            if event is h11.NEED_DATA:
+                data = await connection.receive()
+                if not data and head is None and reused and not body:
+                    raise _Reused("the reused connection closed")
+                parser.receive_data(data)
+            elif isinstance(event, h11.Response):
+                head = event
+            elif isinstance(event, h11.Data):
+                room = limit - len(body)
+                body += event.data[:room]
+                if len(event.data) > room:
+                    assert head is not None
+                    return head, bytes(body), False
+            elif isinstance(event, h11.EndOfMessage):
+                assert head is not None
+                return head, bytes(body), True
+            elif isinstance(event, h11.ConnectionClosed):
+                raise h11.RemoteProtocolError("the connection closed before an answer")
+            # h11.InformationalResponse (1xx): wait for the final answer.
+
+    def _release(self, key: _PoolKey, connection: _Connection, complete: bool) -> None:
+        """Pool the connection if its exchange ended cleanly with nothing after it."""
+        parser = connection.h11
+        if complete and parser.our_state is h11.DONE and parser.their_state is h11.DONE:
+            trailing, closed = parser.trailing_data
+            if not trailing and not closed:
+                parser.start_next_cycle()
+                if connection.clean:
+                    self._put_idle(key, connection)
+                    return
+        connection.close()
 
     async def _connect(
         self,
@@ -219,47 +311,28 @@ class PinnedTransport(httpx.AsyncBaseTransport):
         error: Exception | None = None
         for address in addresses:
             try:
-                reader, writer = await asyncio.open_connection(
+                _, connection = await asyncio.get_running_loop().create_connection(
+                    lambda: _Connection(self.max_response_bytes),
                     str(address),
                     target.port,
                     ssl=self.ssl_context if tls else None,
                     server_hostname=target.host if tls else None,
-                    limit=64 * 1024,
                 )
             except (OSError, ssl.SSLError) as exc:
                 error = exc
                 continue
-            return _Connection(reader, writer)
+            return connection
         raise httpx.ConnectError(
             f"cannot connect to {target.host}:{target.port}: {error}", request=request
         ) from error
-
-    async def _read_body(
-        self, reader: asyncio.StreamReader, headers: list[tuple[bytes, bytes]], status: int
-    ) -> tuple[bytes, bool]:
-        """The body (at most ``max_response_bytes``) and whether the connection is reusable."""
-        if status in (204, 304):
-            return b"", True
-        limit = self.max_response_bytes
-        values = {name.lower(): value for name, value in headers}
-        if b"chunked" in values.get(b"transfer-encoding", b"").lower():
-            return await _read_chunked(reader, limit)
-        if b"content-length" in values:
-            length = int(values[b"content-length"])
-            if length < 0:
-                raise ValueError("negative Content-Length")
-            if length > limit:
-                return await reader.readexactly(limit), False
-            return await reader.readexactly(length), True
-        return await reader.read(limit), False
 
     def _take_idle(self, key: _PoolKey) -> _Connection | None:
         idle = self._idle.get(key)
         now = time.monotonic()
         while idle:
             connection = idle.pop()
-            if connection.reader.at_eof() or now - connection.idle_since > self.keepalive_expiry:
-                connection.close()
+            if not connection.clean or now - connection.idle_since > self.keepalive_expiry:
+                connection.close()  # closed, expired, or it spoke unasked: never reused
                 continue
             return connection
         return None
@@ -289,58 +362,24 @@ def _timeout(request: httpx.Request, default: float) -> float:
     return default
 
 
-def _serialize(request: httpx.Request) -> bytes:
+def _serialize(parser: h11.Connection, request: httpx.Request) -> bytes:
+    """The request's bytes, framed by h11 (which refuses CR, LF and NUL in any header)."""
     try:
         body = request.content
     except httpx.RequestNotRead as exc:  # pragma: no cover - webhooks have bytes bodies
         raise UnsafeURLError("streaming request bodies are not supported") from exc
-    lines = [b"%s %s HTTP/1.1" % (request.method.encode("ascii"), request.url.raw_path)]
-    lines.extend(b"%s: %s" % (name, value) for name, value in request.headers.raw
-                 if name.lower() != b"accept-encoding")
-    lines.append(b"accept-encoding: identity")
-    if b"content-length" not in (name.lower() for name, _ in request.headers.raw):
-        lines.append(b"content-length: %d" % len(body))
-    return b"\r\n".join(lines) + b"\r\n\r\n" + body
-
-
-def _parse_head(head: bytes) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
-    lines = head[:-4].split(b"\r\n")
-    parts = lines[0].split(b" ", 2)
-    if len(parts) < 2 or not parts[0].startswith(b"HTTP/1."):
-        raise ValueError(f"bad status line {lines[0][:80]!r}")
-    status = int(parts[1])
-    reason = parts[2] if len(parts) > 2 else b""
-    headers: list[tuple[bytes, bytes]] = []
-    for line in lines[1:]:
-        name, sep, value = line.partition(b":")
-        if not sep:
-            raise ValueError(f"bad header line {line[:80]!r}")
-        headers.append((name.strip(), value.strip()))
-    if parts[0] == b"HTTP/1.0":
-        headers.append((b"connection", b"close"))  # no keep-alive with HTTP/1.0 peers
-    return status, reason, headers
-
-
-def _wants_close(headers: list[tuple[bytes, bytes]]) -> bool:
-    return any(
-        name.lower() == b"connection" and b"close" in value.lower() for name, value in headers
-    )
-
-
-async def _read_chunked(reader: asyncio.StreamReader, limit: int) -> tuple[bytes, bool]:
-    body = bytearray()
-    while True:
-        size_line = await reader.readuntil(b"\r\n")
-        size = int(size_line.split(b";", 1)[0].strip(), 16)
-        if size == 0:
-            while (await reader.readuntil(b"\r\n")) != b"\r\n":
-                pass  # trailers
-            return bytes(body), True
-        if len(body) + size > limit:
-            body.extend(await reader.readexactly(limit - len(body)))
-            return bytes(body), False
-        body.extend(await reader.readexactly(size))
-        await reader.readexactly(2)
+    headers = [(name, value) for name, value in request.headers.raw
+               if name.lower() != b"accept-encoding"]
+    headers.append((b"accept-encoding", b"identity"))
+    if b"content-length" not in (name.lower() for name, _ in headers):
+        headers.append((b"content-length", b"%d" % len(body)))
+    events: list[h11.Request | h11.Data | h11.EndOfMessage] = [
+        h11.Request(method=request.method.encode("ascii"), target=request.url.raw_path,
+                    headers=headers)]
+    if body:
+        events.append(h11.Data(data=body))
+    events.append(h11.EndOfMessage())
+    return b"".join(parser.send(event) or b"" for event in events)
 
 
 MAX_ENCODING_LAYERS = 3
