@@ -138,7 +138,7 @@ class StallServer:
             writer.close()
 
 
-def _service_memory(pid: int) -> tuple[float, int]:
+def service_memory(pid: int) -> tuple[float, int]:
     """Resident memory (MB) and open files of a process."""
     rss = 0.0
     with contextlib.suppress(OSError):
@@ -346,7 +346,7 @@ async def _attack(base: str, pid: int, env: dict[str, str], token: tuple[str, st
 
     async def sample() -> None:
         while not probes.stop.is_set():
-            rss, files = _service_memory(pid)
+            rss, files = service_memory(pid)
             peak[0], peak[1] = max(peak[0], rss), max(peak[1], files)
             await asyncio.sleep(0.1)
 
@@ -384,7 +384,7 @@ def run_flood(workspace: Path, database_url: str, *, logs: Path, requests: int =
     with StallServer() as stall, Receiver() as partner, \
             service_process(env, logs, dns_delay) as (base, pid):
         token = _seed(env, partner.url("/hook"), stall.port, subscriptions)
-        rss_before, files_before = _service_memory(pid)
+        rss_before, files_before = service_memory(pid)
         result = asyncio.run(_attack(base, pid, env, token, stall.port, partner, requests))
     return {"requests": requests, "websub_subscriptions": subscriptions,
             "file_limit": FILE_LIMIT, "rss_before_mb": round(rss_before, 1),
