@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from .._files import discard, fsync, stage, syncfs, write_atomic
+from .._files import discard, fsync, remove_stale_temporaries, stage, syncfs, write_atomic
 from ..answers import Localization, Progress
 from ..config import Settings
 from ..errors import FeedError, PublishError
@@ -66,6 +66,7 @@ def publish(
     plan = plan_build(settings, localization, progress)
     out = plan.out
     out.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(out)  # what killed builds left behind
     kept = tuple(f"{lang}/" for lang in plan.broken)
     records = {path: record for path, record in plan.manifest.items()
                if path.startswith(kept)} if kept else {}
