@@ -137,7 +137,7 @@ def localize_corpus(
     same as the serial one, in the same order.
     """
     if corpus is None:
-        corpus = load_corpus(settings.content_dir)
+        corpus = load_corpus(settings.content_dir, future_days=settings.review_future_days)
     answers = corpus.published
     paths, missing = _catalog_paths(settings)
     total = len(answers) * (len(paths) + 1)

@@ -26,7 +26,7 @@ def validate(settings: Settings, as_json: bool) -> None:
     Example:
       syndicate validate --content content/
     """
-    corpus = load_corpus(settings.content_dir)
+    corpus = load_corpus(settings.content_dir, future_days=settings.review_future_days)
     if as_json:
         emit_json({
             "answers": len(corpus.answers),
