@@ -134,6 +134,20 @@ class Settings:
         return tuple(float(part) for part in self.retry_schedule.split(","))
 
     @property
+    def secret_keys(self) -> tuple[str, ...]:
+        """The Fernet keys that encrypt secrets at rest, newest first: ``secrets_key``
+        (comma-separated), else the lines of ``secrets_key_file`` (``#`` comments)."""
+        text = self.secrets_key
+        if not text.strip() and self.secrets_key_file:
+            try:
+                text = Path(self.secrets_key_file).read_text(encoding="utf-8")
+            except OSError as exc:
+                raise ConfigError(f"setting secrets_key_file: cannot read: {exc.strerror}",
+                                  name="secrets_key_file") from exc
+        lines = (line.split("#", 1)[0].strip() for line in text.replace(",", "\n").splitlines())
+        return tuple(line for line in lines if line)
+
+    @property
     def database(self) -> str:
         """The SQLAlchemy URL of the state store, with the embedded default filled in."""
         if self.database_url:

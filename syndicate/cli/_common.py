@@ -112,8 +112,9 @@ def progress_printer(enabled: bool) -> Callable[[str, int, int], None] | None:
 
 def open_store(settings: Settings) -> Engine:
     """The state store at the expected schema, closed with the command."""
-    from ..store import open_engine
+    from ..store import configure_secrets, open_engine
 
+    configure_secrets(settings.secret_keys)
     engine = open_engine(settings.database)
     click.get_current_context().call_on_close(engine.dispose)
     return engine

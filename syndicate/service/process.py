@@ -33,6 +33,7 @@ from .._time import Clock, process_name, utc_now
 from ..config import Settings
 from ..http import create_app
 from ..metrics import Metrics
+from ..store import configure_secrets
 from ..webhooks import PinnedTransport, Worker, netguard
 from .jobs import JobMetrics, JobRunner, TransportFactory
 from .leases import Elector
@@ -136,6 +137,7 @@ class RunProcess:
         self.settings = settings
         self.engine = engine
         self.announce = announce
+        configure_secrets(settings.secret_keys, warn=True)
         self.observed = Metrics()
         self.app: ASGIApp = create_app(
             settings, engine, ready=lambda: bool(self.readiness()["ready"]), metrics=self.observed,
@@ -261,6 +263,7 @@ class WorkerProcess:
         self.engine = engine
         self.clock = clock
         self.announce = announce
+        configure_secrets(settings.secret_keys, warn=True)
 
     def run(self) -> Any:
         """Deliver until SIGTERM/SIGINT; the worker's statistics."""

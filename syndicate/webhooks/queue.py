@@ -20,7 +20,16 @@ from typing import Any, Literal, NamedTuple
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from ..store import UTCDateTime, any_of, attempts, deliveries, events, naive_utc, subscribers
+from ..store import (
+    SealedText,
+    UTCDateTime,
+    any_of,
+    attempts,
+    deliveries,
+    events,
+    naive_utc,
+    subscribers,
+)
 from . import subscribers as subs
 from .events import VERIFY_EVENT
 
@@ -173,7 +182,8 @@ def _pg_claim_statement(only: bool, lane: Lane | None = None) -> sa.TextualSelec
     )
     return sa.text(text).bindparams(
         sa.bindparam("now", type_=UTCDateTime), sa.bindparam("lease_until", type_=UTCDateTime),
-    ).columns(due_at=UTCDateTime, previous_secret_until=UTCDateTime)
+    ).columns(due_at=UTCDateTime, previous_secret_until=UTCDateTime, secret=SealedText,
+              previous_secret=SealedText)
 
 
 _PG_CLAIM = _pg_claim_statement(only=False)
