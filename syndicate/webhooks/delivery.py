@@ -187,9 +187,10 @@ class Worker:
 
     async def _drive(self, run: _Run, lanes: list[_Run], until_idle: bool,
                      stop: asyncio.Event | None, poll_interval: float) -> None:
-        """One lane's loop. A lane that runs dry while another is still busy keeps claiming
-        (every 50 ms): a partner's delivery made meanwhile is sent now, not when the last
-        stalled WebSub callback times out."""
+        """One lane's loop. The partner lane, once dry while WebSub is still busy, keeps
+        claiming (every 50 ms): a partner's delivery made meanwhile is sent now, not when the
+        last stalled WebSub callback times out. (The WebSub lane never waits for the other:
+        its claims walk past every due partner delivery.)"""
         while True:
             run.decide_completed()
             if run.flush_due():
@@ -204,7 +205,7 @@ class Worker:
                 if run.done:
                     continue
                 run.finished = True
-                others_busy = any(not other.finished for other in lanes)
+                others_busy = run.lane == "webhook" and any(not o.finished for o in lanes)
                 if stopping or (until_idle and not others_busy):
                     break
                 await _sleep_or_stop(poll_interval if not until_idle else 0.05, stop)

@@ -140,7 +140,7 @@ def test_a_smuggled_answer_never_reaches_another_subscriber(smuggle_later: bool)
                     ("/honest", 200)]
 
 
-def test_framing_is_h11s() -> None:
+def test_conflicting_framing_is_refused() -> None:
     """Conflicting framing (two different Content-Lengths) is refused, not guessed."""
     answer = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 5\r\n\r\nhello"
     with pytest.raises(httpx.RemoteProtocolError):
