@@ -13,9 +13,8 @@ DNS is ever asked). While a partner webhook is due, :func:`run_flood`:
   others stalling every request;
 - probes a feed, ``/readyz`` and the authenticated subscriptions list every 50 ms;
 - syncs a changed review date, which queues the partner's ``answer.reviewed`` and 600 WebSub
-  distributions of the rewritten feed, and measures how long after the sync committed (seen
-  in the store, polled every 20 ms) the partner's first attempt
-  arrives.
+  distributions of the rewritten feed, and measures how long after the sync committed (the
+  sync process reports the wall-clock time) the partner's first attempt arrives.
 
 It reports the hub's answers by status, the probes' latencies and failures, the partner's
 delay after the sync, and the service's memory and open files.
@@ -295,9 +294,9 @@ def _seed(env: dict[str, str], partner_url: str, stall_port: int,
         engine.dispose()
 
 
-async def _sync_a_review(env: dict[str, str]) -> None:
-    """Move the bundled answer's review date to today and run ``syndicate sync`` in a
-    process of its own (the partner's event, the WebSub distributions)."""
+async def _sync_a_review(env: dict[str, str]) -> float:
+    """Move the bundled answer's review date to today and sync in a process of its own (the
+    partner's event, the WebSub distributions); the wall-clock time the sync committed."""
     from ..config import load_settings
 
     settings = load_settings(environ=env)
@@ -307,34 +306,26 @@ async def _sync_a_review(env: dict[str, str]) -> None:
         path.write_text(re.sub(r"(?m)^reviewed: .*$", f"reviewed: {today}", text, count=1),
                         encoding="utf-8")
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "syndicate", "sync", env=env,
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
-    _, err = await process.communicate()
+        sys.executable, "-c", _SYNC, env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, err = await process.communicate()
     if process.returncode != 0:
-        raise SyndicateError(f"syndicate sync failed: {err.decode()[-2000:]}")
+        raise SyndicateError(f"the sync failed: {err.decode()[-2000:]}")
+    return float(out.decode().split()[-1])
 
 
-async def _committed(env: dict[str, str], partner_id: str, stop: asyncio.Event) -> float:
-    """When the partner's delivery became visible in the store (polled every 20 ms over one
-    open connection): the moment the sync committed."""
-    import sqlalchemy as sa
-
-    from .. import store
-    from ..config import load_settings
-
-    engine = await asyncio.to_thread(store.open_engine, load_settings(environ=env).database)
-    d = store.deliveries.c
-    query = sa.select(sa.func.count()).where(d.subscriber_id == partner_id)
-    try:
-        with engine.connect() as conn:
-            while not stop.is_set():
-                if await asyncio.to_thread(lambda: conn.execute(query).scalar_one()):
-                    return time.monotonic()
-                conn.rollback()
-                await asyncio.sleep(0.02)
-    finally:
-        engine.dispose()
-    return float("nan")
+_SYNC = """
+import os, time
+from syndicate import store
+from syndicate._time import utc_now
+from syndicate.config import load_settings
+from syndicate.sync import sync_and_publish
+settings = load_settings(environ=os.environ)
+engine = store.open_engine(settings.database)
+sync_and_publish(engine, settings, now=utc_now())
+print(time.time(), flush=True)
+"""
+"""The sync, in a process of its own; it prints the wall-clock time it committed at."""
 
 
 async def _attack(base: str, pid: int, env: dict[str, str], token: tuple[str, str],
@@ -354,8 +345,7 @@ async def _attack(base: str, pid: int, env: dict[str, str], token: tuple[str, st
     topic = "https://answers.example" + TOPIC_PATH
     flooding = asyncio.create_task(_flood(base, topic, stall_port, requests, 64))
     await asyncio.sleep(1.0)
-    committed = asyncio.create_task(_committed(env, token[1], probes.stop))
-    await _sync_a_review(env)
+    committed = await _sync_a_review(env)
     statuses = await flooding
     deadline = time.monotonic() + 20
     while not partner.requests("/hook") and time.monotonic() < deadline:
@@ -363,8 +353,8 @@ async def _attack(base: str, pid: int, env: dict[str, str], token: tuple[str, st
     await asyncio.sleep(0.5)
     probes.stop.set()
     await asyncio.gather(probing, sampling)
-    queued = await committed
     arrived = partner.requests("/hook")
+    to_wall = time.time() - time.monotonic()
     return {
         "hub_statuses": {str(k): v for k, v in sorted(statuses.items())},
         "refused": sum(v for k, v in statuses.items() if k != 202),
@@ -372,7 +362,7 @@ async def _attack(base: str, pid: int, env: dict[str, str], token: tuple[str, st
         "api_p99_ms": probes.p99("api"),
         "probe_failures": dict(probes.failures),
         "probes": len(probes.latencies["feed"]),
-        "partner_delay_s": round(arrived[0].at - queued, 3) if arrived else None,
+        "partner_delay_s": round(arrived[0].at + to_wall - committed, 3) if arrived else None,
         "rss_peak_mb": round(peak[0], 1), "open_files_peak": peak[1],
     }
 
