@@ -14,12 +14,42 @@ import contextlib
 import ctypes
 import json
 import os
+import re
 import secrets
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 MODE = 0o644
+_TEMPORARY = re.compile(r"^\..+?\.(\d+)(?:\.[0-9a-f]{8})?\.tmp$")
+"""``.<name>.<pid>.<random>.tmp`` (and the ``.<name>.<pid>.tmp`` of earlier versions)."""
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return pid <= 2**22  # someone else's live process (or an absurd pid: not alive)
+    return True
+
+
+def remove_stale_temporaries(folder: Path) -> int:
+    """Remove the temporary files under ``folder`` whose writing process no longer runs
+    (killed mid-write); how many. Those of live processes (a concurrent build) are kept."""
+    removed = 0
+    for root, _dirs, names in os.walk(folder):
+        for name in names:
+            found = _TEMPORARY.match(name) if name.endswith(".tmp") else None
+            if found is None or _alive(int(found.group(1))):
+                continue
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(os.path.join(root, name))
+                removed += 1
+    return removed
 
 
 def stage(target: Path, data: bytes, *, sync: bool = True) -> Path:

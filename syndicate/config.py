@@ -103,6 +103,39 @@ class Settings:
     """Runs kept per job in the run history (older ones are pruned)."""
     shutdown_timeout: float = 30.0
     """Seconds a stopping process waits for in-flight deliveries and jobs before giving up."""
+    dns_timeout: float = 5.0
+    """Seconds a webhook or WebSub callback host name has to resolve (slower names are
+    refused for that attempt)."""
+    websub_rate_limit: float = 1.0
+    """WebSub hub requests per second each client address, and each callback host, may make
+    on average (429 with Retry-After beyond)."""
+    websub_rate_burst: int = 20
+    """WebSub hub requests each client address, and each callback host, may make at once
+    before being limited."""
+    websub_verify_concurrency: int = 8
+    """WebSub verifications of intent in flight at once; more wait in a queue."""
+    websub_verify_queue: int = 256
+    """WebSub verifications waiting at most; beyond, the hub answers 503 with
+    Retry-After."""
+    websub_max_per_host: int = 100
+    """WebSub subscriptions at most per callback host (403 beyond)."""
+    websub_max_subscriptions: int = 10000
+    """WebSub subscriptions at most in total (403 beyond)."""
+    websub_delivery_concurrency: int = 16
+    """WebSub content distributions in flight at once in one delivering process, in a lane
+    of their own: partner webhooks never wait behind them."""
+    max_header_bytes: int = 16384
+    """Largest request head (request line and headers) the built-in HTTP server reads, in
+    bytes (431 beyond)."""
+    secrets_key: str = ""
+    """Fernet keys (comma-separated, newest first) that encrypt webhook and WebSub secrets
+    in the database; empty means stored in clear (said once at start)."""
+    secrets_key_file: str = ""
+    """A file holding the Fernet keys instead of ``secrets_key`` (one per line, newest
+    first)."""
+    review_future_days: int = 2
+    """How many days in the future an answer's ``reviewed`` or ``updated`` date may be
+    (clock skew); further is refused."""
 
     def __post_init__(self) -> None:
         if not self.base_url:
@@ -114,6 +147,20 @@ class Settings:
         if not self.retry_schedule.strip():
             return None
         return tuple(float(part) for part in self.retry_schedule.split(","))
+
+    @property
+    def secret_keys(self) -> tuple[str, ...]:
+        """The Fernet keys that encrypt secrets at rest, newest first: ``secrets_key``
+        (comma-separated), else the lines of ``secrets_key_file`` (``#`` comments)."""
+        text = self.secrets_key
+        if not text.strip() and self.secrets_key_file:
+            try:
+                text = Path(self.secrets_key_file).read_text(encoding="utf-8")
+            except OSError as exc:
+                raise ConfigError(f"setting secrets_key_file: cannot read: {exc.strerror}",
+                                  name="secrets_key_file") from exc
+        lines = (line.split("#", 1)[0].strip() for line in text.replace(",", "\n").splitlines())
+        return tuple(line for line in lines if line)
 
     @property
     def database(self) -> str:
@@ -240,14 +287,30 @@ def _validate(settings: Settings) -> Settings:
         )
     if settings.api_max_body < 1024:
         raise ConfigError("setting api_max_body: must be at least 1024", name="api_max_body")
+    _validate_bounds(settings)
+    if not settings.base_url.startswith(("http://", "https://")):
+        raise ConfigError("setting base_url: must be an http(s) URL", name="base_url")
+    return settings
+
+
+def _validate_bounds(settings: Settings) -> None:
+    """The hub's and the server's bounds: a zero or negative one would disable them."""
     if not 0 < settings.websub_lease_seconds <= settings.websub_max_lease_seconds:
         raise ConfigError(
             "setting websub_lease_seconds: must be positive and at most websub_max_lease_seconds",
             name="websub_lease_seconds",
         )
-    if not settings.base_url.startswith(("http://", "https://")):
-        raise ConfigError("setting base_url: must be an http(s) URL", name="base_url")
-    return settings
+    for name in ("websub_rate_limit", "websub_rate_burst", "websub_verify_concurrency",
+                 "websub_verify_queue", "websub_max_per_host", "websub_max_subscriptions",
+                 "websub_delivery_concurrency", "dns_timeout"):
+        if getattr(settings, name) <= 0:
+            raise ConfigError(f"setting {name}: must be positive", name=name)
+    if settings.max_header_bytes < 1024:
+        raise ConfigError("setting max_header_bytes: must be at least 1024",
+                          name="max_header_bytes")
+    if settings.review_future_days < 0:
+        raise ConfigError("setting review_future_days: must not be negative",
+                          name="review_future_days")
 
 
 def load_settings(

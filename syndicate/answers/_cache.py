@@ -27,6 +27,7 @@ old file or the new one. The cache is private to the process that owns the state
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import functools
 import hashlib
 import pickle
@@ -38,7 +39,7 @@ from typing import Any
 
 from .._files import write_atomic
 from .catalogs import LanguageCatalog, read_catalog
-from .content import Answer, Parsed, parse_files
+from .content import DEFAULT_FUTURE_DAYS, Answer, Parsed, parse_files
 from .localize import Incomplete, Rendition
 
 MAGIC = b"syndicate-cache 1\n"
@@ -162,9 +163,12 @@ class LocalizationCache:
         self._save(kept, key, catalog)
         return catalog, digest
 
-    def parse_files(self, paths: list[Path], workers: int | None) -> list[Parsed]:
+    def parse_files(self, paths: list[Path], workers: int | None,
+                    future_days: int = DEFAULT_FUTURE_DAYS) -> list[Parsed]:
         """:func:`.content.parse_files`, parsing only the files whose bytes the cache has not
-        seen at the same path (``answers.pickle``)."""
+        seen at the same path (``answers.pickle``) under the same date rules: how far ahead
+        a review date may be depends on the setting and on today, so both are in the key."""
+        rules = f"{future_days}/{dt.datetime.now(dt.UTC).date().isoformat()}"
         kept_path = None if self.root is None else self.root / "answers.pickle"
         found = _load(kept_path, "answers") if kept_path is not None else None
         kept: dict[str, tuple[str, Parsed]] = found if isinstance(found, dict) else {}
@@ -173,7 +177,7 @@ class LocalizationCache:
         todo: list[int] = []
         for index, path in enumerate(paths):
             try:
-                digests[str(path)] = digest = file_digest(path)
+                digests[str(path)] = digest = f"{file_digest(path)}/{rules}"
             except OSError:  # parse_files tells what went wrong
                 digest = ""
             entry = kept.get(str(path))
@@ -182,11 +186,12 @@ class LocalizationCache:
             else:
                 parsed.append(None)
                 todo.append(index)
-        fresh = parse_files([paths[index] for index in todo], workers) if todo else []
+        fresh = parse_files([paths[index] for index in todo], workers, future_days) \
+            if todo else []
         for index, result in zip(todo, fresh, strict=True):
             parsed[index] = result
             with contextlib.suppress(OSError):  # kept only if unchanged while parsed
-                if file_digest(paths[index]) != digests.get(str(paths[index])):
+                if f"{file_digest(paths[index])}/{rules}" != digests.get(str(paths[index])):
                     digests.pop(str(paths[index]), None)
         complete = [result for result in parsed if result is not None]
         keep = {name: (digests[name], complete[n]) for n, name in enumerate(map(str, paths))

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import hashlib
 import json
 import re
@@ -150,11 +151,20 @@ class Corpus:
         return tuple(a for a in self.answers if a.status == "published")
 
 
+DEFAULT_FUTURE_DAYS = 2
+"""How far in the future ``reviewed`` and ``updated`` may be (clock skew), by default."""
+EARLIEST = dt.date(1900, 1, 1)
+"""No answer was medically reviewed, or edited, before this."""
+REVIEW_DUE_YEARS = 10
+"""``review_due`` at most this many years after ``reviewed``."""
+
+
 class _Collector:
     """Problems of one file, with the file's path filled in."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, future_days: int = DEFAULT_FUTURE_DAYS) -> None:
         self.path = path
+        self.future_days = future_days
         self.problems: list[Problem] = []
 
     def error(self, line: int, field: str, reason: str) -> None:
@@ -168,9 +178,12 @@ class _Collector:
         return any(p.severity == "error" for p in self.problems)
 
 
-def parse_answer(data: bytes, path: str) -> tuple[Answer | None, list[Problem]]:
-    """Parse one answer file. Returns the answer (``None`` if unusable) and its problems."""
-    out = _Collector(path)
+def parse_answer(
+    data: bytes, path: str, *, future_days: int = DEFAULT_FUTURE_DAYS
+) -> tuple[Answer | None, list[Problem]]:
+    """Parse one answer file. Returns the answer (``None`` if unusable) and its problems.
+    ``reviewed`` and ``updated`` may be at most ``future_days`` after today (UTC)."""
+    out = _Collector(path, future_days)
     text = _decode(data, out)
     if text is None:
         return None, out.problems
@@ -184,6 +197,7 @@ def parse_answer(data: bytes, path: str) -> tuple[Answer | None, list[Problem]]:
     _check_keys(fields, out)
     condition_slug, slug = _check_names(fields, path, out)
     reviewed, review_due, updated = _dates(fields, out)
+    _plausible(fields, out, reviewed, review_due, updated)
     experiences = _experiences(fields, out)
     status = _status(fields, out)
     _check_url(fields, out)
@@ -292,6 +306,28 @@ def _dates(
     return reviewed, review_due, updated
 
 
+def _plausible(fields: Fields, out: _Collector, reviewed: dt.date | None,
+               review_due: dt.date | None, updated: dt.datetime | None) -> None:
+    """Refuse dates a feed would show as lies: a review in the future (beyond the tolerance
+    for clock skew), before 1900, or a next review further than ten years ahead."""
+    latest = dt.datetime.now(dt.UTC).date() + dt.timedelta(days=out.future_days)
+    checks = [("reviewed", reviewed), ("updated", updated.date() if updated else None)]
+    for name, value in checks:
+        if value is None:
+            continue
+        if value > latest:
+            out.error(_value(fields, name)[1], name,
+                      f"{value.isoformat()} is in the future (at most {out.future_days} days "
+                      "ahead are accepted: review_future_days)")
+        elif value < EARLIEST:
+            out.error(_value(fields, name)[1], name,
+                      f"{value.isoformat()} is before {EARLIEST.year}")
+    if reviewed and review_due and review_due.year - reviewed.year > REVIEW_DUE_YEARS:
+        out.error(_value(fields, "review_due")[1], "review_due",
+                  f"{review_due.isoformat()} is more than {REVIEW_DUE_YEARS} years after "
+                  "the review")
+
+
 def _experiences(fields: Fields, out: _Collector) -> int:
     """How many people's experiences the answer draws on (0 when not given or invalid)."""
     value, line = _value(fields, "experiences")
@@ -347,26 +383,35 @@ Parsed = tuple["Answer | None", list["Problem"], int]
 """One file parsed: the answer (or ``None``), its problems, the line of its id."""
 
 
-def _read_and_parse(path: Path) -> Parsed:
+def _read_and_parse(path: Path, future_days: int = DEFAULT_FUTURE_DAYS) -> Parsed:
     """Parse one answer file: the answer (or ``None``), its problems, the line of its id."""
     try:
         data = path.read_bytes()
     except OSError as exc:
         return None, [Problem(str(path), 0, "file", f"cannot read: {exc.strerror}")], 0
-    answer, found = parse_answer(data, str(path))
+    answer, found = parse_answer(data, str(path), future_days=future_days)
     return answer, found, _id_line(data) if answer is not None else 0
 
 
-def _parse_chunk(paths: list[Path]) -> list[Parsed]:
-    return [_read_and_parse(path) for path in paths]
+def _parse_chunk(paths: list[Path], future_days: int = DEFAULT_FUTURE_DAYS) -> list[Parsed]:
+    return [_read_and_parse(path, future_days) for path in paths]
 
 
-def parse_files(paths: list[Path], workers: int | None) -> list[Parsed]:
+def _outside(path: Path, root: Path) -> str | None:
+    """Where a symlinked answer file leads when that is outside ``root``, else ``None``."""
+    if not path.is_symlink():
+        return None
+    target = path.resolve()
+    return None if target.is_relative_to(root.resolve()) else str(target)
+
+
+def parse_files(paths: list[Path], workers: int | None,
+                future_days: int = DEFAULT_FUTURE_DAYS) -> list[Parsed]:
     """Parse every file of ``paths``, in order (in worker processes past the threshold)."""
     if workers is None:
         workers = 1 if len(paths) < PARSE_POOL_THRESHOLD else usable_cpus()
     if workers <= 1:
-        return _parse_chunk(paths)
+        return _parse_chunk(paths, future_days)
     from concurrent.futures import ProcessPoolExecutor
 
     # Contiguous chunks, results joined in order: the same list as the serial loop.
@@ -374,12 +419,14 @@ def parse_files(paths: list[Path], workers: int | None) -> list[Parsed]:
     chunks = [paths[start:start + size] for start in range(0, len(paths), size)]
     context = worker_context(POOL_PRELOAD)
     with ProcessPoolExecutor(max_workers=len(chunks), mp_context=context) as pool:
-        return [result for part in pool.map(_parse_chunk, chunks) for result in part]
+        parse = functools.partial(_parse_chunk, future_days=future_days)
+        return [result for part in pool.map(parse, chunks) for result in part]
 
 
 def load_corpus(
     content_dir: Path, files: Iterable[Path] | None = None, *, workers: int | None = None,
-    parse: Callable[[list[Path], int | None], list[Parsed]] | None = None,
+    future_days: int = DEFAULT_FUTURE_DAYS,
+    parse: Callable[[list[Path], int | None, int], list[Parsed]] | None = None,
 ) -> Corpus:
     """Read and validate every answer under ``content_dir``; never stops at a bad file.
 
@@ -392,13 +439,19 @@ def load_corpus(
     problems: list[Problem] = []
     seen: dict[str, str] = {}
     paths = list(files) if files is not None else list(iter_answer_files(content_dir))
+    for path in list(paths):
+        target = _outside(path, content_dir)
+        if target is not None:  # never published: it could be any file of the machine
+            problems.append(Problem(str(path), 1, "path",
+                                    f"a symlink to {target}, outside {content_dir}: refused"))
+            paths.remove(path)
     if files is None and content_dir.is_dir():
         for stray in sorted(content_dir.rglob("*.md")):
             if len(stray.relative_to(content_dir).parts) != 2:
                 problems.append(
                     Problem(str(stray), 1, "path", "answers live in content/<condition>/<slug>.md")
                 )
-    parsed = (parse or parse_files)(paths, workers)
+    parsed = (parse or parse_files)(paths, workers, future_days)
     for path, (answer, found, id_line) in zip(paths, parsed, strict=True):
         problems.extend(found)
         if answer is None:

@@ -150,11 +150,12 @@ def localize_corpus(
     if cache_dir is not None:
         cache = LocalizationCache(cache_dir)
         if corpus is None:
-            corpus = load_corpus(settings.content_dir, parse=cache.parse_files)
+            corpus = load_corpus(settings.content_dir, parse=cache.parse_files,
+                                 future_days=settings.review_future_days)
         paths, missing = _catalog_paths(settings)
         return _localize_cached(settings, corpus, paths, missing, cache, progress, workers)
     if corpus is None:
-        corpus = load_corpus(settings.content_dir)
+        corpus = load_corpus(settings.content_dir, future_days=settings.review_future_days)
     answers = corpus.published
     paths, missing = _catalog_paths(settings)
     total = len(answers) * (len(paths) + 1)

@@ -198,8 +198,9 @@ def open_store(settings: Settings) -> Engine:
     """The state store at the expected schema, closed with the command."""
     import sqlalchemy as sa
 
-    from ..store import open_engine
+    from ..store import configure_secrets, open_engine
 
+    configure_secrets(settings.secret_keys)
     try:
         engine = open_engine(settings.database)
     except StoreError as exc:  # unreachable, damaged, or at another schema

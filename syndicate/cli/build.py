@@ -34,7 +34,7 @@ def validate(settings: Settings, as_json: bool) -> None:
       syndicate validate --content content/
     """
     require_content(settings)
-    corpus = load_corpus(settings.content_dir)
+    corpus = load_corpus(settings.content_dir, future_days=settings.review_future_days)
     if as_json:
         emit_json({
             "answers": len(corpus.answers),

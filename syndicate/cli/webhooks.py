@@ -64,6 +64,26 @@ def db_upgrade(settings: Settings) -> None:
     click.echo(f"schema at {store.current_revision(engine)}")
 
 
+@db.command("reseal")
+@settings_options
+def db_reseal(settings: Settings) -> None:
+    """Rewrite every stored webhook and WebSub secret with the first key of secrets_key
+    (after putting a new key first, or to encrypt secrets stored in clear); then the old
+    key may be removed.
+
+    \b
+    Example:
+      SYNDICATE_SECRETS_KEY=NEWKEY,OLDKEY syndicate db reseal
+    """
+    from .. import store
+
+    if not settings.secret_keys:
+        raise click.UsageError("no key: set secrets_key or secrets_key_file")
+    engine = open_store(settings)
+    count = store.reseal(engine, store.subscribers)
+    click.echo(f"{count} subscribers' secrets sealed with the first key")
+
+
 @click.command()
 @settings_options
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")

@@ -6,7 +6,8 @@ with a Starlette app behind it for everything that is not a published file:
 - ``/api/v1/subscriptions...``: partners manage their webhook subscriptions (create, list,
   get, update filters, rotate the secret, delete, recent deliveries, replay);
 - ``/api/v1/changes`` and ``/api/v1/answers``: catching up (:mod:`syndicate.http.catchup`);
-- ``/websub``: the hub the feeds advertise (:mod:`syndicate.webhooks.websub`);
+- ``/websub``: the hub the feeds advertise (:mod:`syndicate.http.hub`, bounded: it is open
+  to anyone; :mod:`syndicate.webhooks.websub`);
 - ``/healthz``, ``/readyz``, ``/metrics``, ``/openapi.json`` (:mod:`syndicate.http.openapi`).
 
 The API authenticates ``Authorization: Bearer <token>`` (:mod:`syndicate.http.tokens`),
@@ -23,12 +24,9 @@ import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
-from urllib.parse import parse_qsl
 
-import httpx
 from sqlalchemy.engine import Engine
 from starlette.applications import Starlette
-from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -59,12 +57,12 @@ from ..webhooks import (
 )
 from ..webhooks import subscribers as subs
 from . import catchup, filters, models, openapi, tokens
+from .hub import HubFrontDoor
 from .inputs import (
     RateLimiter,
     query,
     query_int,
     query_match,
-    read_body,
     read_json,
 )
 from .static import PublicationTree, StaticApp
@@ -293,40 +291,6 @@ class ApiHandlers:
                               language=query_match(params, "language", LANGUAGE_TAG))
         return JSONResponse({"answers": found})
 
-    # -- WebSub -----------------------------------------------------------------------------
-
-    async def hub(self, request: Request) -> Response:
-        """POST /websub: accept a (un)subscription request, verify it in the background."""
-        body = await read_body(request, self.settings.api_max_body)
-        media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        if media_type != "application/x-www-form-urlencoded":
-            raise ApiError(415, "unsupported_media_type",
-                           "send the form as application/x-www-form-urlencoded")
-        try:
-            fields = parse_qsl(body.decode("utf-8"), keep_blank_values=True, max_num_fields=50)
-        except (UnicodeDecodeError, ValueError) as exc:
-            raise ApiError(400, "malformed_form", "the body is not a URL-encoded form") from exc
-        known = await self.db(websub.topics, self.settings)
-        try:
-            hub_request = websub.parse_request(fields, self.settings, known)
-            await self.db(netguard.check_url, hub_request.callback,
-                          netguard.parse_networks(self.settings.webhook_allow_networks))
-        except (HubRequestError, UnsafeURLError) as exc:
-            raise ApiError(400, "invalid_hub_request", str(exc)) from exc
-        return Response(status_code=202, background=BackgroundTask(self.verify, hub_request))
-
-    async def verify(self, hub_request: websub.HubRequest) -> None:
-        """Verify a hub request's intent and, if confirmed, apply it."""
-        transport = PinnedTransport.from_settings(self.settings)
-        async with httpx.AsyncClient(transport=transport, follow_redirects=False) as client:
-            confirmed = await websub.verify_intent(client, hub_request)
-        if not confirmed:
-            log.info("websub intent not confirmed", extra={"mode": hub_request.mode})
-            return
-        subscription = await self.db(websub.apply, self.engine, hub_request, now=self.clock())
-        log.info("websub request applied",
-                 extra={"mode": hub_request.mode, "subscriber": subscription})
-
     # -- operations -------------------------------------------------------------------------
 
     async def healthz(self, request: Request) -> Response:
@@ -431,6 +395,7 @@ def create_app(
     ready: Callable[[], bool] = lambda: True,
     metrics: Metrics | None = None,
     limiter: RateLimiter | None = None,
+    resolver: netguard.Resolver | None = None,
 ) -> StaticApp:
     """The whole HTTP service: published files first, then the API app (module doc)."""
     metrics = metrics or Metrics()
@@ -440,6 +405,7 @@ def create_app(
         limiter=limiter or RateLimiter(settings.api_rate_limit, settings.api_rate_burst),
     )
     s = service
+    hub = HubFrontDoor(settings, engine, clock=clock, resolver=resolver)
     sub = "/api/v1/subscriptions/{subscription_id}"
     routes = [
         _route("/api/v1/subscriptions", POST=s.create, GET=s.listing),
@@ -449,7 +415,7 @@ def create_app(
         _route(f"{sub}/replay", POST=s.replay),
         _route("/api/v1/changes", GET=s.changes),
         _route("/api/v1/answers", GET=s.answers),
-        _route("/websub", POST=s.hub),
+        _route("/websub", POST=hub.handle),
         _route("/healthz", GET=s.healthz),
         _route("/readyz", GET=s.readyz),
         _route("/metrics", GET=s.metrics_text),
@@ -460,5 +426,6 @@ def create_app(
     }
     api = Starlette(routes=routes, exception_handlers=handlers)
     api.state.service = service
+    api.state.hub = hub
     tree = PublicationTree(settings.out_dir, settings.base_url)
     return StaticApp(tree, fallback=StatusCounter(api, metrics))

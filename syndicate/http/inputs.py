@@ -26,7 +26,7 @@ async def read_body(request: Request, limit: int) -> bytes:
     """The request body, refused with 413 as soon as it exceeds ``limit`` bytes."""
     declared = request.headers.get("content-length")
     if declared is not None:
-        if not declared.isdigit():
+        if not (declared.isascii() and declared.isdigit() and len(declared) <= 18):
             raise ApiError(400, "bad_request", "Content-Length is not a number")
         if int(declared) > limit:
             raise ApiError(413, "body_too_large", f"request bodies are limited to {limit} bytes")
@@ -68,6 +68,8 @@ async def read_json(request: Request, limit: int, *, allow_empty: bool = False) 
         )
     except (UnicodeDecodeError, ValueError) as exc:
         raise ApiError(400, "malformed_json", f"the body is not valid JSON: {exc}") from exc
+    except RecursionError as exc:  # JSON nested thousands deep
+        raise ApiError(400, "malformed_json", "the body is nested too deeply") from exc
     if not isinstance(value, dict):
         raise ApiError(422, "invalid_request", "the body must be a JSON object")
     return value
@@ -92,6 +94,9 @@ def string(body: Mapping[str, Any], name: str, *, max_length: int = 2048) -> str
         raise ApiError(
             422, "invalid_field", f"{name} must be a string of 1 to {max_length} characters"
         )
+    if "\x00" in value or any("\ud800" <= ch <= "\udfff" for ch in value):
+        # JSON may spell both (\u0000, a lone \ud800); no store can keep them.
+        raise ApiError(422, "invalid_field", f"{name} contains NUL or a lone surrogate")
     return value
 
 
@@ -135,7 +140,9 @@ def query_int(params: Mapping[str, str], name: str, default: int, low: int, high
     raw = params.get(name)
     if raw is None:
         return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
+    # isdigit() alone accepts "²" and other digits int() refuses, and int() refuses more
+    # than 4,300 digits: ASCII digits of a sane length only.
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 18) or not low <= int(raw) <= high:
         raise ApiError(400, "invalid_parameter", f"{name} must be a number from {low} to {high}")
     return int(raw)
 

@@ -35,12 +35,14 @@ def _errors(*statuses: int) -> dict[str, Any]:
 _ERROR_TEXT = {
     400: "Malformed JSON, a bad query parameter or cursor.",
     401: "No token, or an unknown or revoked one.",
+    403: "The WebSub hub holds its maximum of subscriptions (per callback host or in total).",
     404: "No such subscription (or one of another partner).",
     413: "The body is larger than the limit (`api_max_body`).",
     415: "The body is not of the expected media type.",
     422: "Unknown, missing or invalid fields; an unsafe URL.",
-    429: "Too many requests for this token; retry after `Retry-After` seconds.",
-    503: "Not ready.",
+    429: "Too many requests for this token (the hub: this client address or callback host); "
+         "retry after `Retry-After` seconds.",
+    503: "Not ready (the hub: too many verifications waiting; retry after `Retry-After`).",
 }
 
 _LANGUAGE = models.Filters.model_json_schema()["properties"]["languages"]["items"]
@@ -213,7 +215,7 @@ def _hub_paths() -> dict[str, Any]:
             "post": _operation(
                 "websubHub", "WebSub hub: subscribe or unsubscribe a callback to a feed",
                 {"202": {"description": "Accepted; intent is verified with hub.challenge"},
-                 **_errors(400, 413, 415)},
+                 **_errors(400, 403, 413, 415, 429, 503)},
                 body={"required": True, "content": {
                     "application/x-www-form-urlencoded": {"schema": hub_form}}},
                 public=True),

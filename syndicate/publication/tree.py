@@ -29,7 +29,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from .._files import discard, fsync, stage, syncfs, write_atomic
+from .._files import discard, fsync, remove_stale_temporaries, stage, syncfs, write_atomic
 from .._time import utc_now
 from ..answers import Localization, Progress
 from ..config import Settings
@@ -81,6 +81,7 @@ def publish(
     plan = plan_build(settings, localization, progress, moment)
     out = plan.out
     out.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(out)  # what killed builds left behind
     kept = tuple(f"{lang}/" for lang in plan.broken)
     records = {path: record for path, record in plan.manifest.items()
                if path.startswith(kept)} if kept else {}

@@ -36,8 +36,8 @@ from ..config import Settings
 from ..errors import ConfigError, StoreError
 from ..http import create_app
 from ..metrics import Metrics
-from ..store import check_schema
-from ..webhooks import PinnedTransport, Worker
+from ..store import check_schema, configure_secrets
+from ..webhooks import PinnedTransport, Worker, netguard
 from .jobs import JobMetrics, JobRunner, TransportFactory
 from .leases import Elector
 from .schedule import Scheduler
@@ -63,6 +63,47 @@ def _signals(loop: asyncio.AbstractEventLoop, handler: Callable[[], None]) -> It
             loop.remove_signal_handler(sig)
 
 
+HEAD_TOO_LARGE = (b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-type: text/plain\r\n"
+                  b"content-length: 23\r\nconnection: close\r\n\r\n"
+                  b"request head too large\n")
+
+
+def bounded_http_protocol(max_head: int) -> type:
+    """uvicorn's httptools protocol, refusing a request whose head (request line and
+    headers) exceeds ``max_head`` bytes with 431 and closing the connection.
+
+    httptools gathers a header's pieces until the header ends and has no bound of its own:
+    one 200 MB header line to ``/healthz`` cost 56 s of CPU and 410 MB. Here bytes are
+    counted as they arrive, until the head is complete, so at most ``max_head`` plus one
+    read's worth is ever buffered.
+    """
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+    class BoundedHttpToolsProtocol(HttpToolsProtocol):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.head_bytes = 0
+            self.in_head = True
+
+        def data_received(self, data: bytes) -> None:
+            if self.in_head:
+                self.head_bytes += len(data)
+            super().data_received(data)
+            if self.in_head and self.head_bytes > max_head and not self.transport.is_closing():
+                self.transport.write(HEAD_TOO_LARGE)
+                self.transport.close()
+
+        def on_headers_complete(self) -> None:
+            self.in_head = False
+            super().on_headers_complete()
+
+        def on_message_complete(self) -> None:
+            super().on_message_complete()
+            self.in_head, self.head_bytes = True, 0
+
+    return BoundedHttpToolsProtocol
+
+
 def _uvicorn_server(app: ASGIApp, settings: Settings) -> Any:
     import uvicorn
 
@@ -74,7 +115,8 @@ def _uvicorn_server(app: ASGIApp, settings: Settings) -> Any:
             yield
 
     config = uvicorn.Config(
-        app, host=settings.host, port=settings.port, http="httptools", lifespan="off",
+        app, host=settings.host, port=settings.port,
+        http=bounded_http_protocol(settings.max_header_bytes), lifespan="off",
         access_log=False, log_config=None, server_header=False,
         timeout_graceful_shutdown=max(1, int(settings.shutdown_timeout)),
     )
@@ -119,16 +161,22 @@ class RunProcess:
         transport: TransportFactory | None = None,
         announce: Callable[[str], None] = print,
         sock: socket.socket | None = None,
+        resolver: netguard.Resolver | None = None,
     ) -> None:
         self.settings = settings
         self.engine = engine
         self.announce = announce
         self.sock = sock
         """The listening socket, if bound already (see :func:`bind`)."""
+        configure_secrets(settings.secret_keys, warn=True)
         self.observed = Metrics()
         self.app: ASGIApp = create_app(
             settings, engine, ready=lambda: not self._closing, metrics=self.observed,
+            resolver=resolver,
         )
+        if transport is None and resolver is not None:
+            def transport() -> PinnedTransport:
+                return PinnedTransport.from_settings(settings, resolver=resolver)
         self.holder = process_name()
         self.runner = JobRunner(engine, settings, clock=clock,
                                 metrics=metrics or self.observed.record_job_run,
@@ -250,6 +298,7 @@ class WorkerProcess:
         self.engine = engine
         self.clock = clock
         self.announce = announce
+        configure_secrets(settings.secret_keys, warn=True)
 
     def run(self) -> Any:
         """Deliver until SIGTERM/SIGINT; the worker's statistics."""

@@ -29,16 +29,19 @@ from .schema import (
     renditions,
     subscribers,
 )
+from .sealed import SealedText, configure_secrets, reseal
 from .sql import any_of, insert_ignoring_duplicates
 
 __all__ = [
     "MIGRATIONS",
+    "SealedText",
     "UTCDateTime",
     "any_of",
     "api_tokens",
     "apscheduler_jobs",
     "attempts",
     "check_schema",
+    "configure_secrets",
     "create_engine",
     "current_revision",
     "deliveries",
@@ -51,6 +54,7 @@ __all__ = [
     "naive_utc",
     "open_engine",
     "renditions",
+    "reseal",
     "subscribers",
     "upgrade",
 ]

@@ -8,6 +8,8 @@ upgraded by the Alembic migrations in ``syndicate/store/migrations`` (:func:`upg
 
 from __future__ import annotations
 
+import contextlib
+import os
 from pathlib import Path
 from typing import Any
 
@@ -33,8 +35,8 @@ def create_engine(url: str) -> Engine:
     if parsed.get_backend_name() != "sqlite":
         return sa.create_engine(url, pool_pre_ping=True)
     database = parsed.database
-    if database and database != ":memory:":
-        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    if database and database != ":memory:" and not database.startswith("file:"):
+        _private_file(Path(database))
     engine = sa.create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
 
     @sa.event.listens_for(engine, "connect")
@@ -52,6 +54,19 @@ def create_engine(url: str) -> Engine:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
+
+
+def _private_file(database: Path) -> None:
+    """Create the SQLite file ``0600`` (its WAL and shared-memory files take its mode) and
+    its folder, when this creates it, ``0700``: the file holds webhook and hub secrets. An
+    existing folder is left as it is (it may be shared)."""
+    folder = database.parent
+    if not folder.exists():
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        folder.chmod(0o700)  # mkdir's mode is filtered by the umask
+    if not database.exists():
+        with contextlib.suppress(FileExistsError):
+            os.close(os.open(database, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
 
 
 def _alembic_config(connection: Connection) -> Config:

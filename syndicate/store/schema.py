@@ -30,6 +30,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from ..errors import StoreError
+from .sealed import SealedText
 
 
 def naive_utc(value: dt.datetime) -> dt.datetime:
@@ -105,8 +106,8 @@ subscribers = sa.Table(
     sa.Column("conditions", sa.Text, nullable=False),
     sa.Column("event_types", sa.Text, nullable=False),
     sa.Column("full", sa.Boolean, nullable=False),
-    sa.Column("secret", sa.Text, nullable=False),
-    sa.Column("previous_secret", sa.Text, nullable=True),
+    sa.Column("secret", SealedText, nullable=False),
+    sa.Column("previous_secret", SealedText, nullable=True),
     sa.Column("previous_secret_until", UTCDateTime, nullable=True),
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("created_at", UTCDateTime, nullable=False),

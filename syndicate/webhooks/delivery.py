@@ -9,7 +9,10 @@ disabled.
 
 Concurrency: at most ``delivery_concurrency`` requests in flight, and at most
 ``subscriber_concurrency`` to one subscriber, so a slow receiver only ever holds its own
-slots. Database work runs on one background thread and is batched, so the event loop keeps
+slots. Partner webhooks and WebSub content distributions are claimed and sent in two lanes
+of their own (WebSub with at most ``websub_delivery_concurrency`` in flight): anyone may
+subscribe to the hub, so hundreds of callbacks that stall can never hold a partner's
+delivery back. Database work runs on one background thread and is batched, so the event loop keeps
 sending while the store writes.
 """
 
@@ -169,39 +172,60 @@ class Worker:
         deliveries claimed or in flight, so whatever is claimed can start as soon as a slot
         is free.
         """
-        run = _Run(self, subscriber_id)
+        settings = self.settings
+        lanes = [_Run(self, subscriber_id, "webhook", settings.delivery_concurrency),
+                 _Run(self, subscriber_id, "websub", settings.websub_delivery_concurrency)]
         try:
-            while True:
-                run.decide_completed()
-                if run.flush_due():
-                    await run.flush()  # before claiming: a subscriber's state may have changed
-                stopping = stop is not None and stop.is_set()
-                if not stopping and run.claim_due():
-                    await run.claim()
-                if stopping and run.queued:
-                    await run.release_queued()
-                run.start()
-                if run.idle:
-                    if run.done:
-                        continue
-                    if until_idle or stopping:
-                        break
-                    await _sleep_or_stop(poll_interval, stop)
-                elif not run.completed:
-                    await run.wait()
+            await asyncio.gather(*(
+                self._drive(run, lanes, until_idle, stop, poll_interval) for run in lanes))
         finally:
-            run.cancel()
-        return Stats(run.attempts, run.delivered, run.attempts - run.delivered)
+            for run in lanes:
+                run.cancel()
+        attempts = sum(run.attempts for run in lanes)
+        delivered = sum(run.delivered for run in lanes)
+        return Stats(attempts, delivered, attempts - delivered)
+
+    async def _drive(self, run: _Run, lanes: list[_Run], until_idle: bool,
+                     stop: asyncio.Event | None, poll_interval: float) -> None:
+        """One lane's loop. The partner lane, once dry while WebSub is still busy, keeps
+        claiming (every 50 ms): a partner's delivery made meanwhile is sent now, not when the
+        last stalled WebSub callback times out. (The WebSub lane never waits for the other:
+        its claims walk past every due partner delivery.)"""
+        while True:
+            run.decide_completed()
+            if run.flush_due():
+                await run.flush()  # before claiming: a subscriber's state may have changed
+            stopping = stop is not None and stop.is_set()
+            if not stopping and run.claim_due():
+                await run.claim()
+            if stopping and run.queued:
+                await run.release_queued()
+            run.start()
+            if run.idle:
+                if run.done:
+                    continue
+                run.finished = True
+                others_busy = run.lane == "webhook" and any(not o.finished for o in lanes)
+                if stopping or (until_idle and not others_busy):
+                    break
+                await _sleep_or_stop(poll_interval if not until_idle else 0.05, stop)
+                run.finished = False
+            elif not run.completed:
+                await run.wait()
 
 
 class _Run:
     """One :meth:`Worker.run`: what is claimed, queued, in flight, answered and decided."""
 
-    def __init__(self, worker: Worker, subscriber_id: str | None) -> None:
+    def __init__(self, worker: Worker, subscriber_id: str | None, lane: queue.Lane,
+                 concurrency: int) -> None:
         self.worker = worker
         settings = worker.settings
         self.subscriber_id = subscriber_id
-        self.concurrency = settings.delivery_concurrency
+        self.lane: queue.Lane = lane
+        self.finished = False
+        """Idle with nothing to record (a lane may stop when every lane is)."""
+        self.concurrency = concurrency
         self.schedule = settings.retry_delays or SCHEDULE
         self.disable_after = dt.timedelta(days=settings.disable_after_days)
         self.running: dict[asyncio.Task[Attempt], Claim] = {}
@@ -286,7 +310,7 @@ class _Run:
             queue.claim, worker.engine, now=now, limit=self.room(),
             lease_until=now + worker.lease, worker=worker.name, room=room,
             cap=settings.subscriber_concurrency, subscriber_id=self.subscriber_id,
-            bodies=worker._bodies,
+            bodies=worker._bodies, lane=self.lane,
         )
         for claim in claimed:
             self.held[claim.subscriber_id] = self.held.get(claim.subscriber_id, 0) + 1

@@ -11,16 +11,22 @@ unspecified addresses (``0.0.0.0``, ``::``), IPv6 outside the global unicast blo
 (NAT64 aside), IPv4-mapped, -compatible, -translated, NAT64 or 6to4 IPv6 forms of those, and
 the numeric spellings of IPv4 that ``inet_aton`` accepts (``2130706433``, ``0x7f.1``,
 ``0177.0.0.1``), which are read as the address they denote and checked as such.
+
+Names are resolved off the event loop by a :data:`Resolver` (injectable: tests map names to
+127.0.0.x without any DNS), always within a timeout; the system resolver runs on its own few
+threads, so a name whose DNS hangs holds at most those, never the threads the API's database
+work runs on.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import dataclasses
 import ipaddress
 import re
 import socket
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from urllib.parse import urlsplit
 
 from ..errors import UnsafeURLError
@@ -63,8 +69,18 @@ def numeric_ipv4(host: str) -> ipaddress.IPv4Address | None:
         return None
 
 
+_FORBIDDEN_IN_URL = re.compile(r"[\x00-\x20\x7f\ud800-\udfff]")
+"""Controls (NUL, CR, LF, tab...), space, DEL and lone surrogates: a URL carrying one cannot
+be sent (and ``urlsplit`` would silently drop some of them)."""
+
+
 def parse_target(url: str) -> Target:
     """Parse a webhook URL; :class:`UnsafeURLError` if it is not a plain http(s) URL."""
+    bad = _FORBIDDEN_IN_URL.search(url)
+    if bad is not None:
+        raise UnsafeURLError(
+            f"the URL contains {bad.group()!r} at position {bad.start()}: spaces and control "
+            "characters must be percent-encoded")
     try:
         parts = urlsplit(url)
         port = parts.port
@@ -171,16 +187,47 @@ def resolve(target: Target, allow: Sequence[Network]) -> tuple[IPAddress, ...]:
     return check_addresses(target.host, _addresses(infos), allow)
 
 
-async def resolve_async(target: Target, allow: Sequence[Network]) -> tuple[IPAddress, ...]:
-    """Resolve and check a target without blocking the event loop (for sending)."""
+Resolver = Callable[[str, int], Awaitable[Sequence[str]]]
+"""Resolves ``(host, port)`` to the addresses (text) to connect to; raises :class:`OSError`
+when the name does not resolve."""
+
+DEFAULT_DNS_TIMEOUT = 5.0
+_DNS_THREADS = concurrent.futures.ThreadPoolExecutor(8, thread_name_prefix="dns")
+"""The system resolver's own threads: a hanging DNS server holds these, and only these."""
+
+
+async def system_resolver(host: str, port: int) -> Sequence[str]:
+    """The operating system's resolver (``getaddrinfo``) on :data:`_DNS_THREADS`."""
+    loop = asyncio.get_running_loop()
+    infos = await loop.run_in_executor(
+        _DNS_THREADS, lambda: socket.getaddrinfo(host, port, type=socket.SOCK_STREAM))
+    return [str(address) for address in _addresses(infos)]
+
+
+async def resolve_async(
+    target: Target, allow: Sequence[Network], *, resolver: Resolver | None = None,
+    timeout: float = DEFAULT_DNS_TIMEOUT,
+) -> tuple[IPAddress, ...]:
+    """Resolve and check a target without blocking the event loop, within ``timeout``
+    seconds (:class:`UnsafeURLError` when it does not resolve in time)."""
     if target.literal is not None:
         return check_addresses(target.host, [target.literal], allow)
-    loop = asyncio.get_running_loop()
     try:
-        infos = await loop.getaddrinfo(target.host, target.port, type=socket.SOCK_STREAM)
-    except (OSError, UnicodeError) as exc:
+        async with asyncio.timeout(timeout):
+            found = await (resolver or system_resolver)(target.host, target.port)
+        addresses = [ipaddress.ip_address(str(a).split("%", 1)[0]) for a in found]
+    except TimeoutError as exc:
+        raise UnsafeURLError(f"{target.host!r} did not resolve within {timeout:g} s") from exc
+    except (OSError, UnicodeError, ValueError) as exc:
         raise UnsafeURLError(f"{target.host!r} cannot be resolved: {exc}") from exc
-    return check_addresses(target.host, _addresses(infos), allow)
+    return check_addresses(target.host, addresses, allow)
+
+
+def check_literal(target: Target, allow: Sequence[Network]) -> None:
+    """Refuse a target whose host is an address that is not allowed (no DNS: names are
+    checked when they are resolved, before each connection)."""
+    if target.literal is not None:
+        check_addresses(target.host, [target.literal], allow)
 
 
 def check_url(url: str, allow: Sequence[Network]) -> Target:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import json
 from collections.abc import Iterable, Mapping, MutableMapping, Sequence
 from typing import Any, Literal, NamedTuple
@@ -19,11 +20,23 @@ from typing import Any, Literal, NamedTuple
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from ..store import UTCDateTime, any_of, attempts, deliveries, events, naive_utc, subscribers
+from ..store import (
+    SealedText,
+    UTCDateTime,
+    any_of,
+    attempts,
+    deliveries,
+    events,
+    naive_utc,
+    subscribers,
+)
 from . import subscribers as subs
 from .events import VERIFY_EVENT
 
 State = Literal["pending", "delivered", "dead"]
+Lane = Literal["webhook", "websub"]
+WEBSUB_EVENT = "websub.content"
+"""The event type of WebSub content distributions (``websub.CONTENT_EVENT``)."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -74,6 +87,7 @@ def claim(
     cap: int,
     subscriber_id: str | None = None,
     bodies: MutableMapping[str, tuple[str, str | None]] | None = None,
+    lane: Lane | None = None,
 ) -> list[Claim]:
     """Claim up to ``limit`` due deliveries, at most ``room.get(sub, cap)`` per subscriber.
 
@@ -81,6 +95,8 @@ def claim(
     has no room left, so one slow receiver never holds the others' deliveries. A claim is a
     lease: if the worker dies, the delivery is due again once ``claimed_until`` passes.
     ``bodies`` caches event bodies across calls (they never change once written).
+    ``lane`` takes only partner webhooks (``"webhook"``) or only WebSub distributions
+    (``"websub"``): the worker claims each in its own lane, so neither waits for the other.
 
     On PostgreSQL the claim is one statement (:data:`_PG_CLAIM`), run outside a
     transaction block: one round trip to the server whatever the batch size. Elsewhere it
@@ -90,12 +106,12 @@ def claim(
         with engine.connect() as conn:
             conn = conn.execution_options(isolation_level="AUTOCOMMIT")
             claimed = _claim_postgresql(conn, now, limit, lease_until, worker, room, cap,
-                                        subscriber_id)
+                                        subscriber_id, lane)
             cache = _load_bodies(conn, {row.event_id for row in claimed}, bodies)
     else:
         with engine.begin() as conn:
             claimed = _claim_rows(conn, now, limit, lease_until, worker, room, cap,
-                                  subscriber_id)
+                                  subscriber_id, lane)
             cache = _load_bodies(conn, {row.event_id for row in claimed}, bodies)
     jobs = []
     for item in sorted(claimed, key=lambda row: (row.due_at, row.id)):
@@ -119,7 +135,7 @@ _PG_CLAIMABLE = """
       AND (d.subscriber_id IN (SELECT id FROM receiving WHERE status = 'active')
            OR (d.event_type = :verify
                AND d.subscriber_id IN (SELECT id FROM receiving WHERE status = 'pending')))
-      {only}
+      {only}{lane}
     ORDER BY {order}
     LIMIT :scan
     FOR UPDATE OF d SKIP LOCKED"""
@@ -150,18 +166,24 @@ RETURNING d.id, d.event_id, d.event_type, d.subscriber_id, d.attempts, d."full",
 """
 
 
-def _pg_claim_statement(only: bool) -> sa.TextualSelect:
+_LANES = {None: "", "webhook": "\n      AND d.event_type <> :websub",
+          "websub": "\n      AND d.event_type = :websub"}
+
+
+@functools.cache
+def _pg_claim_statement(only: bool, lane: Lane | None = None) -> sa.TextualSelect:
     subscriber = "AND d.subscriber_id = :only" if only else ""
     text = _PG_CLAIM_TEXT.format(
         ready=_PG_CLAIMABLE.format(lease="d.claimed_until IS NULL", order="d.due_at, d.id",
-                                   only=subscriber),
+                                   only=subscriber, lane=_LANES[lane]),
         expired=_PG_CLAIMABLE.format(
             lease="d.claimed_until IS NOT NULL AND d.claimed_until <= :now",
-            order="d.claimed_until", only=subscriber),
+            order="d.claimed_until", only=subscriber, lane=_LANES[lane]),
     )
     return sa.text(text).bindparams(
         sa.bindparam("now", type_=UTCDateTime), sa.bindparam("lease_until", type_=UTCDateTime),
-    ).columns(due_at=UTCDateTime, previous_secret_until=UTCDateTime)
+    ).columns(due_at=UTCDateTime, previous_secret_until=UTCDateTime, secret=SealedText,
+              previous_secret=SealedText)
 
 
 _PG_CLAIM = _pg_claim_statement(only=False)
@@ -185,7 +207,7 @@ _PG_CLAIM_ONE = _pg_claim_statement(only=True)
 
 def _claim_postgresql(
     conn: Connection, now: dt.datetime, limit: int, lease_until: dt.datetime, worker: str,
-    room: Mapping[str, int], cap: int, subscriber_id: str | None,
+    room: Mapping[str, int], cap: int, subscriber_id: str | None, lane: Lane | None = None,
 ) -> Sequence[Any]:
     """The claim on PostgreSQL: rows of :data:`_PG_CLAIM` (fields as :class:`_Claimed`)."""
     params: dict[str, Any] = {
@@ -194,20 +216,21 @@ def _claim_postgresql(
         "room": json.dumps(room),
         "cap": cap, "limit": limit, "scan": limit * 2,
     }
+    if lane is not None:
+        params["websub"] = WEBSUB_EVENT
     if subscriber_id is not None:
         params["only"] = subscriber_id
-        return conn.execute(_PG_CLAIM_ONE, params).all()
-    return conn.execute(_PG_CLAIM, params).all()
+    return conn.execute(_pg_claim_statement(subscriber_id is not None, lane), params).all()
 
 
 def _claim_rows(
     conn: Connection, now: dt.datetime, limit: int, lease_until: dt.datetime, worker: str,
-    room: Mapping[str, int], cap: int, subscriber_id: str | None,
+    room: Mapping[str, int], cap: int, subscriber_id: str | None, lane: Lane | None = None,
 ) -> Sequence[_Claimed]:
     """The claim in a select, an update and a lookup (SQLite: one writer at a time)."""
     d, s = deliveries.c, subscribers.c
     dialect = conn.dialect.name
-    chosen = _choose(conn, now, limit, room, cap, subscriber_id)
+    chosen = _choose(conn, now, limit, room, cap, subscriber_id, lane)
     if not chosen:
         return []
     # Re-check the lease by primary key only: with the due-time condition too, SQLite would
@@ -236,7 +259,7 @@ def _claim_rows(
 
 def _choose(
     conn: Connection, now: dt.datetime, limit: int, room: Mapping[str, int], cap: int,
-    subscriber_id: str | None,
+    subscriber_id: str | None, lane: Lane | None = None,
 ) -> list[int]:
     """Up to ``limit`` due deliveries in claim order, skipping a subscriber's once it has no
     room left: the same walk as :data:`_PG_CLAIM`, in Python."""
@@ -258,6 +281,10 @@ def _choose(
             sa.not_(any_of(d.subscriber_id, full_subscribers, conn.dialect.name)))
     if subscriber_id is not None:
         query = query.where(d.subscriber_id == subscriber_id)
+    if lane == "webhook":
+        query = query.where(d.event_type != WEBSUB_EVENT)
+    elif lane == "websub":
+        query = query.where(d.event_type == WEBSUB_EVENT)
     taken: dict[str, int] = {}
     chosen: list[int] = []
     for row in conn.execute(query):

@@ -481,6 +481,15 @@ def expire_websub(conn: Connection, now: dt.datetime) -> int:
     return len(ids)
 
 
+def websub_callbacks(bind: Engine | Connection) -> list[str]:
+    """The callback URL of every WebSub subscription (for the hub's caps)."""
+    query = sa.select(subscribers.c.url).where(subscribers.c.kind == "websub")
+    if isinstance(bind, Engine):
+        with bind.connect() as conn:
+            return list(conn.execute(query).scalars())
+    return list(bind.execute(query).scalars())
+
+
 def websub_topic_subscribers(conn: Connection, topics: Collection[str]) -> dict[str, list[str]]:
     """The active WebSub subscriptions to each of ``topics``, by topic."""
     s = subscribers.c

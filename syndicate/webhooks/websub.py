@@ -14,6 +14,11 @@ active subscription to that topic. The delivery worker POSTs it with the feed's 
 ``Link`` headers (hub and self) and, when a secret was given, ``X-Hub-Signature:
 sha256=<hex HMAC-SHA256 of the body>``; failures are retried on the webhook schedule.
 Subscriptions whose lease has passed receive nothing more and are removed at the next sync.
+
+The hub is open to anyone, so it is bounded: the topic set is read once per manifest
+(:class:`TopicSet`), subscriptions are capped per callback host and in total (checked again
+when a verified request is stored, :func:`apply`), and the HTTP side
+(:mod:`syndicate.http.hub`) limits rates and queues verifications.
 """
 
 from __future__ import annotations
@@ -32,11 +37,12 @@ from sqlalchemy.engine import Connection, Engine
 
 from ..config import Settings
 from ..errors import HubRequestError, UnsafeURLError
-from ..publication import MEDIA_TYPES, feed_media_type, read_manifest, site_url
+from ..publication import MANIFEST, MEDIA_TYPES, feed_media_type, read_manifest, site_url
 from . import netguard, outbox
 from . import subscribers as subs
+from .queue import WEBSUB_EVENT
 
-CONTENT_EVENT = "websub.content"
+CONTENT_EVENT = WEBSUB_EVENT
 MIN_LEASE = 300
 MAX_SECRET_BYTES = 199
 """The WebSub limit on ``hub.secret``."""
@@ -61,6 +67,32 @@ def topics(settings: Settings) -> set[str]:
         f"{base}/{path}" for path, record in read_manifest(settings.out_dir).items()
         if record.content_type.startswith(tuple(MEDIA_TYPES.values()))
     }
+
+
+class TopicSet:
+    """:func:`topics`, read again only when the manifest file changes (a stat per call)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._stamp: tuple[int, int, int] | None = None
+        self._topics: frozenset[str] = frozenset()
+
+    def __call__(self) -> frozenset[str]:
+        """The current topics."""
+        try:
+            stat = (self.settings.out_dir / MANIFEST).stat()
+            stamp = (stat.st_mtime_ns, stat.st_size, stat.st_ino)
+        except OSError:
+            stamp = None
+        if stamp is None or stamp != self._stamp:
+            self._topics = frozenset(topics(self.settings)) if stamp is not None else frozenset()
+            self._stamp = stamp
+        return self._topics
+
+
+def callback_host(callback: str) -> str:
+    """The host a callback URL points at (lower-case): what caps and rate limits count by."""
+    return (urlsplit(callback).hostname or "").lower()
 
 
 def content_type(topic: str) -> str:
@@ -94,13 +126,15 @@ def parse_request(
     lease = settings.websub_lease_seconds
     if "hub.lease_seconds" in values:
         raw = values["hub.lease_seconds"].strip()
-        if not raw.isdigit() or len(raw) > 12:
+        if not (raw.isascii() and raw.isdigit()) or len(raw) > 12:
             raise HubRequestError("hub.lease_seconds must be a whole number of seconds")
         lease = int(raw)
     lease = max(MIN_LEASE, min(lease, settings.websub_max_lease_seconds))
     secret = values.get("hub.secret", "")
-    if len(secret.encode("utf-8")) > MAX_SECRET_BYTES:
+    if len(secret.encode("utf-8", "surrogatepass")) > MAX_SECRET_BYTES:
         raise HubRequestError(f"hub.secret must be at most {MAX_SECRET_BYTES} bytes")
+    if not secret.isprintable():
+        raise HubRequestError("hub.secret must be printable text (no control characters)")
     return HubRequest(mode, topic, callback, lease, secret)  # type: ignore[arg-type]
 
 
@@ -123,12 +157,42 @@ async def verify_intent(client: httpx.AsyncClient, request: HubRequest) -> bool:
     return 200 <= response.status_code < 300 and response.content == challenge.encode("ascii")
 
 
-def apply(engine: Engine, request: HubRequest, *, now: dt.datetime) -> str | None:
-    """Store a verified request: subscribe (or renew) or unsubscribe; the subscription id."""
+def counts(engine: Engine) -> tuple[int, dict[str, int]]:
+    """WebSub subscriptions in total and per callback host."""
+    per_host: dict[str, int] = {}
+    urls = subs.websub_callbacks(engine)
+    for url in urls:
+        host = callback_host(url)
+        per_host[host] = per_host.get(host, 0) + 1
+    return len(urls), per_host
+
+
+def over_cap(settings: Settings, total: int, per_host: int) -> str | None:
+    """Why one more subscription is refused (the caps), or ``None``."""
+    if total >= settings.websub_max_subscriptions:
+        return f"the hub holds its maximum of {settings.websub_max_subscriptions} subscriptions"
+    if per_host >= settings.websub_max_per_host:
+        return (f"the callback host holds its maximum of {settings.websub_max_per_host} "
+                "subscriptions")
+    return None
+
+
+def apply(
+    engine: Engine, request: HubRequest, *, now: dt.datetime, settings: Settings | None = None
+) -> str | None:
+    """Store a verified request: subscribe (or renew) or unsubscribe; the subscription id.
+    A new subscription beyond the caps of ``settings`` is not stored (``None``)."""
     with engine.begin() as conn:
         if request.mode == "unsubscribe":
             subs.remove_websub(conn, request.callback, request.topic)
             return None
+        if settings is not None and subs.find_websub(conn, request.callback,
+                                                     request.topic) is None:
+            host = callback_host(request.callback)
+            urls = subs.websub_callbacks(conn)
+            if over_cap(settings, len(urls),
+                        sum(callback_host(url) == host for url in urls)) is not None:
+                return None
         return subs.save_websub(
             conn, callback=request.callback, topic=request.topic, secret=request.secret,
             event_type=CONTENT_EVENT, expires=now + dt.timedelta(seconds=request.lease_seconds),

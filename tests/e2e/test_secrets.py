@@ -73,7 +73,7 @@ def test_tokens_and_webhook_secrets_never_appear_in_logs_errors_or_metrics(
                 refused = client.get("/api/v1/subscriptions", headers=headers)
                 assert refused.status_code == 401
                 seen.append(refused.text + json.dumps(dict(refused.headers)))
-            set_front_matter(workspace / "content" / ANSWER_FILE, "reviewed", "2031-01-02")
+            set_front_matter(workspace / "content" / ANSWER_FILE, "reviewed", "2026-06-02")
             seen.append(_cli(env, "jobs", "run", "sync").stderr)
             engine = store.open_engine(database_url)
             try:

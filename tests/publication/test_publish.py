@@ -182,9 +182,10 @@ def test_archives_never_change_when_new_entries_are_added(tmp_path: Path) -> Non
     assert len(archives) == 4 * 2 * 3
     for index in range(9, 14):  # five newer answers
         _, slug, text = answer_text(index, "Lupus", 300)
-        # Reviewed after every other answer (the synthetic ones are from 2024).
-        text = re.sub(r"(?m)^reviewed: .*$", f"reviewed: 2027-01-{index:02d}", text)
-        text = re.sub(r"(?m)^review_due: .*$", "review_due: 2028-01-01", text)
+        # Reviewed after every other answer (the synthetic ones are from 2024 to April 2026),
+        # and in the past (a future review date is refused).
+        text = re.sub(r"(?m)^reviewed: .*$", f"reviewed: 2026-06-{index:02d}", text)
+        text = re.sub(r"(?m)^review_due: .*$", "review_due: 2027-06-01", text)
         (content / "lupus" / f"{slug}.md").write_text(text, "utf-8")
     result = build(settings)
     assert not [p for p in result.written if "/archive/" in p and Path(out / p) in archives]

@@ -118,25 +118,18 @@ def test_transport_keeps_host_header_and_connects_to_checked_address() -> None:
         assert receiver.requests()[0].headers["host"] == f"localhost:{receiver.ports[0]}"
 
 
-def test_resolution_is_checked_once_and_pinned(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_resolution_is_checked_once_and_pinned() -> None:
     """The transport connects to what it checked: a second DNS answer is never consulted
     within the cache period, so rebinding to a private address cannot take effect."""
     with Receiver() as receiver:
-        answers = [
-            (netguard.parse_target("http://127.0.0.1/").literal,),
-            (netguard.parse_target("http://10.0.0.1/").literal,),
-        ]
+        answers = [["127.0.0.1"], ["10.0.0.1"]]
         calls: list[str] = []
 
-        async def fake_resolve(
-            target: netguard.Target, allow: tuple[netguard.Network, ...]
-        ) -> tuple[netguard.IPAddress, ...]:
-            calls.append(target.host)
-            found = answers[min(len(calls) - 1, 1)]
-            return netguard.check_addresses(target.host, found, allow)  # type: ignore[arg-type]
+        async def resolver(host: str, port: int) -> list[str]:
+            calls.append(host)
+            return answers[min(len(calls) - 1, 1)]
 
-        monkeypatch.setattr(netguard, "resolve_async", fake_resolve)
-        transport = PinnedTransport(allow_networks=["127.0.0.0/8"])
+        transport = PinnedTransport(allow_networks=["127.0.0.0/8"], resolver=resolver)
         url = f"http://partner.example:{receiver.ports[0]}/hook"
 
         async def send_twice() -> list[int]:
