@@ -27,6 +27,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy.engine import Engine
 from starlette.applications import Starlette
+from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -39,7 +40,6 @@ from ..config import Settings
 from ..errors import (
     ApiError,
     CursorError,
-    HubRequestError,
     InputError,
     StoreError,
     UnsafeURLError,
@@ -48,12 +48,10 @@ from ..metrics import CONTENT_TYPE, Metrics, content_counts, last_sync_summary
 from ..tags import LANGUAGE_TAG, SAFE_NAME
 from ..webhooks import (
     ANSWER_EVENTS,
-    PinnedTransport,
     list_deliveries,
     netguard,
     public_key,
     requeue,
-    websub,
 )
 from ..webhooks import subscribers as subs
 from . import catchup, filters, models, openapi, tokens

@@ -316,8 +316,8 @@ def test_status_table_shows_every_language_and_answer(project: Path) -> None:
     assert summary.splitlines()[0].split() == [
         "language", "answers", "publishable", "blocked", "fuzzy", "untranslated", "failing",
         "needs", "review"]
-    assert summary.splitlines()[3].split() == ["de", "1", "0", "1", "1", "0", "0", "5"]
-    assert summary.splitlines()[4].split() == ["es", "1", "0", "1", "0", "1", "0", "5"]
+    assert summary.splitlines()[3].split() == ["de", "1", "0", "1", "1", "0", "0", "6"]
+    assert summary.splitlines()[4].split() == ["es", "1", "0", "1", "0", "1", "0", "6"]
     lines = rest.splitlines()
     assert lines[0].split() == ["language", "answer", "translated", "fuzzy", "untranslated",
                                 "failing", "publishable"]

@@ -219,7 +219,7 @@ def test_every_interface_string_carries_context_for_translators(project: Path) -
     from syndicate.answers.status import interface_keys
     interface = {msgid for _, msgid in interface_keys()}
     entries = [e for e in template if e.msgid in interface]
-    assert len(entries) == len(interface) == 13
+    assert len(entries) == len(interface) == 17
     for entry in entries:
         assert entry.comment and not entry.comment.startswith("Translators:"), entry.msgid
     badge = next(e for e in entries if e.msgid == "Medically reviewed")
