@@ -126,10 +126,11 @@ class Rendition:
             review.append(labels.review_due)
         if labels.reviewed_by:
             review.append(labels.reviewed_by)
-        parts.append("<p>" + " · ".join(escape(text) for text in review) + "</p>")
+        # One line each, no separator between them: a separator is a language's own.
+        parts.append("<p>" + "<br>".join(escape(text) for text in review) + "</p>")
         parts.append(f"<p><em>{escape(labels.disclaimer)}</em></p>")
         parts.append(
-            f'<p>{escape(labels.attribution)} · <a href="{escape(self.url)}">'
+            f'<p>{escape(labels.attribution)}<br><a href="{escape(self.url)}">'
             f"{escape(labels.read_original)}</a></p>"
         )
         return "\n".join(parts)

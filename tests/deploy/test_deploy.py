@@ -174,8 +174,9 @@ def test_nginx_accepts_the_configuration_and_serves_the_tree(settings: Settings)
     """`nginx -t` on the configuration; then nginx on a built tree over TLS: content types,
     ETag and 304 on If-None-Match, gzip, Cache-Control, HSTS, the hub and self Link, no
     manifest or hidden files; plain HTTP redirects; /openapi.json, the API and the hub reach
-    the upstream, /metrics and /readyz only from the allow-list, requests beyond the limit
-    get 429. Skipped where nginx is not installed, except under
+    the upstream, and so do pages (their 410 and 301 come from the manifest), /metrics and
+    /readyz only from the allow-list, requests beyond the limit get 429, a header line beyond
+    the built-in server's limit gets 400. Skipped where nginx is not installed, except under
     ``SYNDICATE_REQUIRE_NGINX=1`` (CI installs it), where that fails."""
     if NGINX is None:
         if os.environ.get("SYNDICATE_REQUIRE_NGINX") == "1":
@@ -239,9 +240,11 @@ def test_nginx_accepts_the_configuration_and_serves_the_tree(settings: Settings)
                 assert client.get("/manifest.json").status_code == 404
                 assert client.get("/.partial.tmp").status_code == 404
                 for proxied in ("/openapi.json", "/healthz", "/api/v1/subscriptions",
-                                "/readyz", "/metrics"):
+                                "/readyz", "/metrics", "/en/lupus/what-causes-lupus.html"):
                     answer = client.get(proxied)
                     assert (answer.status_code, answer.text) == (200, f"upstream {proxied}")
+                big = client.get("/en/feed.atom", headers={"x-filler": "a" * 20_000})
+                assert big.status_code == 400
                 codes = [client.post("/websub", data={"hub.mode": "x"}).status_code
                          for _ in range(40)]
                 assert 429 in codes and codes[0] == 200
