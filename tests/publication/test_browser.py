@@ -4,7 +4,7 @@ on 127.0.0.1, runs axe-core on each (zero violations), and checks the Arabic lay
 to left.
 
 Needs Debian's ``chromium`` and axe-core from the npm registry, installed once into a cache
-folder (``SYNDICATE_AXE_DIR``, default ``~/.cache/syndicate/axe``; ``.ci/run`` installs both):
+folder (``SYNDICATE_NPM_DIR``, default ``~/.cache/syndicate/npm``; ``.ci/run`` installs both):
 no network is needed once it is there. Under CI (``SYNDICATE_REQUIRE_BROWSER=1``) a missing
 browser or axe-core fails the test; elsewhere it is skipped.
 """
@@ -28,8 +28,8 @@ from syndicate.publication import publish
 from syndicate.testing import serve_asgi
 
 CHROMIUM = os.environ.get("SYNDICATE_CHROMIUM", "/usr/bin/chromium")
-AXE_DIR = Path(os.environ.get("SYNDICATE_AXE_DIR",
-                              Path.home() / ".cache" / "syndicate" / "axe"))
+AXE_DIR = Path(os.environ.get("SYNDICATE_NPM_DIR",
+                              Path.home() / ".cache" / "syndicate" / "npm"))
 AXE = AXE_DIR / "node_modules" / "axe-core" / "axe.min.js"
 REQUIRED = os.environ.get("SYNDICATE_REQUIRE_BROWSER") == "1"
 NOW = dt.datetime(2026, 5, 1, 12, tzinfo=dt.UTC)
