@@ -1,12 +1,9 @@
 """Webhook subscribers: registration, filters, secrets, status and health.
 
-This module is the one place that writes subscriber rows: registration and changes by
-operators and partners, health after every batch of deliveries (:func:`settle`), WebSub
-subscriptions (:func:`save_websub`, :func:`expire_websub`) and removal with everything that
-hangs off a subscriber (:func:`remove`).
-
-A subscriber is a URL with filters (languages, conditions, event types; empty means all), a
-``whsec_`` signing secret and a status:
+The one writer of subscriber rows: registration and changes, health after deliveries
+(:func:`settle`), WebSub subscriptions (:func:`save_websub`, :func:`expire_websub`) and
+removal with all that hangs off a subscriber (:func:`remove`). A subscriber is a URL with
+filters (languages, conditions, event types; empty means all), a secret and a status:
 
 - ``pending``: registered, its URL not yet verified; it receives only ``endpoint.verify``,
   a signed event whose ``data.challenge`` it must echo as ``{"challenge": "..."}`` in a 2xx;
