@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import sys
+from typing import Any
 
 import click
 
@@ -22,21 +23,28 @@ from ._common import emit_json, open_store, settings_options, stamp, table
 def run(settings: Settings, host: str | None, port: int | None) -> None:
     """Run the service: HTTP server, scheduled jobs and delivery, until stopped.
 
-    Serves the publication tree, and runs the sync, deliver and report jobs while this
-    process is the scheduler leader (one leader among every `syndicate run` sharing the
-    database; the others stand by). The first sync runs at start on a new database.
-    SIGTERM or Ctrl-C stops gracefully.
+    Serves the publication tree, the API and the web console (/console), and runs the
+    sync, deliver and report jobs while this process is the scheduler leader (one leader
+    among every `syndicate run` sharing the database; the others stand by). The first
+    sync runs at start on a new database. SIGTERM or Ctrl-C stops gracefully.
 
     \b
     Example:
       syndicate run --host 0.0.0.0 --port 8080
     """
-    from ..service import RunProcess, configure_logs
+    from ..console import create_console
+    from ..service import JobRunner, RunProcess, configure_logs
 
     settings = dataclasses.replace(settings, host=host or settings.host,
                                    port=settings.port if port is None else port)
     configure_logs(settings.log_format)
-    RunProcess(settings, open_store(settings), announce=lambda line: click.echo(line)).run()
+    engine = open_store(settings)
+
+    def console(runner: JobRunner) -> Any:
+        return create_console(settings, engine, run_job=runner.run)
+
+    RunProcess(settings, engine, announce=lambda line: click.echo(line),
+               mounts={"/console": console}).run()
 
 
 @click.command()

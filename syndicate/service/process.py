@@ -22,7 +22,7 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import sqlalchemy as sa
@@ -89,19 +89,23 @@ class RunProcess:
         metrics: JobMetrics | None = None,
         transport: TransportFactory | None = None,
         announce: Callable[[str], None] = print,
+        mounts: Mapping[str, Callable[[JobRunner], ASGIApp]] | None = None,
     ) -> None:
         self.settings = settings
         self.engine = engine
         self.announce = announce
         self.observed = Metrics()
-        self.app: ASGIApp = create_app(
-            settings, engine, ready=lambda: bool(self.readiness()["ready"]), metrics=self.observed,
-        )
         self.holder = process_name()
         self.runner = JobRunner(engine, settings, clock=clock,
                                 metrics=metrics or self.observed.record_job_run,
                                 observed=self.observed, transport=transport,
                                 may_schedule=self._leading, host=self.holder)
+        # Apps from layers above (the console) are built here, over this process's runner,
+        # so that "run now" in them runs in this process like a scheduled tick.
+        self.app: ASGIApp = create_app(
+            settings, engine, ready=lambda: bool(self.readiness()["ready"]), metrics=self.observed,
+            mounts=[(path, build(self.runner)) for path, build in (mounts or {}).items()],
+        )
         self.scheduler = Scheduler(engine, self.runner)
         self.elector = Elector(
             engine, self.holder, leader_lease=settings.leader_lease, clock=clock,
