@@ -93,7 +93,7 @@ class Entrance:
                                       error="That token or credential is unknown or revoked.")
         cookie, _ = await self.c.db(credentials.open_session, self.c.engine, principal,
                                     now=self.c.clock())
-        log.info("signed in", extra={"role": principal.role, "name": principal.name})
+        log.info("signed in", extra={"role": principal.role, "who": principal.name})
         response = RedirectResponse(HOMES[principal.role], status_code=303,
                                     headers=SECURITY_HEADERS)
         response.set_cookie(COOKIE, cookie, max_age=int(credentials.SESSION_LIFETIME

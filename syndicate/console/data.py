@@ -343,8 +343,12 @@ def language_figures(engine: Engine, settings: Settings, *,
     report = collect(engine, now=now)
     source = next((row.publishable for row in report.languages
                    if row.language == settings.source_language), 0)
-    return [LanguageFigures(row.language, row.publishable, row.stale, row.overdue,
-                            max(0, source - row.publishable)) for row in report.languages]
+    rows = {row.language: LanguageFigures(row.language, row.publishable, row.stale,
+                                          row.overdue, max(0, source - row.publishable))
+            for row in report.languages}
+    for language in target_languages(settings):  # a language refused whole has no row
+        rows.setdefault(language, LanguageFigures(language, 0, 0, 0, source))
+    return sorted(rows.values(), key=lambda row: row.language)
 
 
 def content_problems(settings: Settings) -> list[Problem]:
