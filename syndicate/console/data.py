@@ -5,9 +5,7 @@ when a layer below grows a richer view (per-language refusals stored by the sync
 translators' status module) only this module is re-pointed. Each adapter says what it reads.
 
 Reading ``content/`` and ``locales/`` is slow next to a page (a thousand answer files, a
-catalog per language), so :class:`FileCache` keeps the last result per folder and reads
-again only when a file in it changed (size or modification time), which costs a ``stat``
-per file.
+catalog per language), so those reads go through :class:`~syndicate.console.cache.FileCache`.
 """
 
 from __future__ import annotations
@@ -15,11 +13,8 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
-import os
-import threading
-from collections.abc import Callable, Sequence
-from pathlib import Path
-from typing import Any, TypeVar
+from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -38,58 +33,16 @@ from ..answers.catalogs import answer_messages
 from ..config import Settings
 from ..errors import CatalogError, InputError
 from ..publication import feed_urls as publication_feed_urls
-from ..service import JobInfo, Run, collect, history, list_jobs, pause, resume
+from ..service import JOBS, JobInfo, Run, collect, history, list_jobs, pause, resume
 from ..store import attempts, deliveries, events, renditions, subscribers
 from ..webhooks import ANSWER_EVENTS, DISABLED_EVENT, VERIFY_EVENT, outbox, requeue
 from ..webhooks import subscribers as subs
 from ..webhooks.events import encode
+from .cache import CACHE
 
-T = TypeVar("T")
 TEST_EVENT = "endpoint.test"
 """The event a partner sends to its own endpoint from the console."""
 PAGE_SIZE = 50
-
-
-# -- cached reads of content/ and locales/ -----------------------------------------------------
-
-
-class FileCache:
-    """The last value computed from a folder, kept until a file in it changes."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._values: dict[tuple[str, str], tuple[tuple[Any, ...], Any]] = {}
-
-    @staticmethod
-    def signature(*folders: Path) -> tuple[Any, ...]:
-        """Every file's path, size and modification time under ``folders``."""
-        found: list[tuple[str, int, int]] = []
-        for folder in folders:
-            for root, _dirs, files in os.walk(folder):
-                for name in files:
-                    path = os.path.join(root, name)
-                    try:
-                        info = os.stat(path)
-                    except OSError:
-                        continue
-                    found.append((path, info.st_size, info.st_mtime_ns))
-        return tuple(sorted(found))
-
-    def get(self, key: tuple[str, str], folders: Sequence[Path], compute: Callable[[], T]) -> T:
-        """The cached value for ``key`` if its folders are unchanged, else ``compute()``."""
-        signature = self.signature(*folders)
-        with self._lock:
-            cached = self._values.get(key)
-        if cached is not None and cached[0] == signature:
-            value: T = cached[1]
-            return value
-        value = compute()
-        with self._lock:
-            self._values[key] = (signature, value)
-        return value
-
-
-CACHE = FileCache()
 
 
 # -- what exists -------------------------------------------------------------------------------
@@ -275,6 +228,11 @@ def example_payloads(engine: Engine) -> dict[str, str | None]:
 def jobs(engine: Engine, settings: Settings) -> list[JobInfo]:
     """Every scheduled job: interval, next run, paused, last outcome."""
     return list_jobs(engine, settings)
+
+
+def job_names() -> tuple[str, ...]:
+    """The scheduled jobs' names."""
+    return tuple(JOBS)
 
 
 def job_runs_of(engine: Engine, job: str, limit: int = PAGE_SIZE) -> list[Run]:

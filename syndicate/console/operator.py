@@ -80,7 +80,8 @@ class OperatorPages:
                 await self.c.db(data.resume_job, self.c.engine, name, now=self.c.clock())
                 return self.c.redirect(here, "resumed")
         except JobError as exc:
-            raise ApiError(404, "not_found", str(exc)) from exc
+            status = 404 if name not in data.job_names() else 409
+            raise ApiError(status, "job", str(exc)) from exc
         raise ApiError(404, "not_found", "no such action")
 
     async def subscribers(self, request: Request) -> Response:

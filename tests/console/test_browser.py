@@ -208,6 +208,10 @@ def test_partner_operator_and_translator_in_a_browser(browser: Any, workspace: P
         expect(page.locator("[role=status]")).to_contain_text("Run started")
         expect(page.locator("#runs tr", has_text="manual")).to_contain_text("ok")
         tour.check()
+        tour.submit("Pause")
+        expect(page.locator(".facts")).to_contain_text("paused")
+        tour.submit("Resume")
+        expect(page.locator(".facts")).to_contain_text("scheduled")
         for name, heading in (("Subscribers", "Subscribers' health"),
                               ("Content problems", "Content problems"),
                               ("Translations", "Translations")):
