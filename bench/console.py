@@ -1,9 +1,10 @@
 """Benchmark: every console page's time at 1,000 answers x 10 languages, 100 subscribers and
 100,000 delivery attempts, against the 100 ms floor.
 
-    python bench/console.py                       # SQLite
+    python bench/console.py            # SQLite
     python bench/console.py --requests 50
-    SYNDICATE_BENCH_POSTGRES_URL=postgresql+psycopg://postgres@127.0.0.1/test python bench/console.py
+    SYNDICATE_BENCH_POSTGRES_URL=postgresql+psycopg://postgres@127.0.0.1/test \
+        python bench/console.py
 
 The corpus comes from :func:`syndicate.testing.generate_corpus` and is synced once (10,000
 renditions); 100 partners' subscribers get 1,000 events each (100,000 deliveries, written
@@ -43,10 +44,11 @@ def _seed(engine: Any, now: dt.datetime, subscribers: int, events: int) -> list[
     from syndicate.testing.services import seed_deliveries
 
     urls = [f"http://127.0.0.1:9/hook-{index}" for index in range(subscribers)]
-    seed_deliveries(engine, urls, events, now=now - dt.timedelta(hours=23), prefix="c")
+    # ids as the API makes them (sub_ and 16 hex digits), so the console finds them
+    seed_deliveries(engine, urls, events, now=now - dt.timedelta(hours=23), prefix="0" * 11)
     d, s = store.deliveries.c, store.subscribers.c
     with engine.begin() as conn:
-        ids = list(conn.execute(sa.select(s.id).where(s.id.like("sub_c%")).order_by(s.id))
+        ids = list(conn.execute(sa.select(s.id).where(s.id.like("sub_00000000000%")).order_by(s.id))
                    .scalars())
         for index, subscriber_id in enumerate(ids):
             conn.execute(store.subscribers.update().where(s.id == subscriber_id)
@@ -115,7 +117,8 @@ def main() -> int:
     from syndicate.testing import generate_corpus
     from syndicate.testing.services import postgres_schema, serve_asgi
 
-    with tempfile.TemporaryDirectory(prefix="console-bench-") as raw, contextlib.ExitStack() as stack:
+    with (tempfile.TemporaryDirectory(prefix="console-bench-") as raw,
+          contextlib.ExitStack() as stack):
         root = Path(raw)
         pg = os.environ.get("SYNDICATE_BENCH_POSTGRES_URL")
         url = stack.enter_context(postgres_schema(pg)) if pg else f"sqlite:///{root / 'db.sqlite'}"

@@ -41,7 +41,11 @@ class FileCache:
 
     def get(self, key: tuple[str, str], folders: Sequence[Path], compute: Callable[[], T]) -> T:
         """The cached value for ``key`` if its folders are unchanged, else ``compute()``."""
-        signature = self.signature(*folders)
+        return self.keyed(key, self.signature(*folders), compute)
+
+    def keyed(self, key: tuple[str, str], signature: Any, compute: Callable[[], T]) -> T:
+        """The cached value for ``key`` if ``signature`` is the one it was computed with,
+        else ``compute()`` (kept with ``signature``)."""
         with self._lock:
             cached = self._values.get(key)
         if cached is not None and cached[0] == signature:

@@ -14,6 +14,7 @@ import dataclasses
 import datetime as dt
 import json
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -21,6 +22,8 @@ from sqlalchemy.engine import Engine
 
 from .._time import rfc3339
 from ..answers import (
+    Answer,
+    LanguageCatalog,
     Problem,
     babel_locale,
     catalog_path,
@@ -33,7 +36,7 @@ from ..answers.catalogs import answer_messages
 from ..config import Settings
 from ..errors import CatalogError, InputError
 from ..publication import feed_urls as publication_feed_urls
-from ..service import JOBS, JobInfo, Run, collect, history, list_jobs, pause, resume
+from ..service import JOBS, JobInfo, Run, history, list_jobs, pause, resume
 from ..store import attempts, deliveries, events, renditions, subscribers
 from ..webhooks import ANSWER_EVENTS, DISABLED_EVENT, VERIFY_EVENT, outbox, requeue
 from ..webhooks import subscribers as subs
@@ -169,7 +172,9 @@ def attempts_page(engine: Engine, subscriber_id: str, *, status: str = "all",
         .select_from(attempts.join(deliveries, d.id == a.delivery_id)
                      .join(events, e.id == d.event_id))
         .where(d.subscriber_id == subscriber_id)
-        .order_by(a.id.desc()).limit(limit)
+        # "+ 0": sorting the subscriber's attempts beats walking every attempt newest first
+        # (the planner would use the primary key for the order and filter 99 % away)
+        .order_by((a.id + 0).desc()).limit(limit)
     )
     if before is not None:
         query = query.where(a.id < before)
@@ -296,17 +301,22 @@ class LanguageFigures:
 
 def language_figures(engine: Engine, settings: Settings, *,
                      now: dt.datetime) -> list[LanguageFigures]:
-    """Per language: published, stale, overdue, and not published (from ``syndicate status``'s
-    report; refusals are counted as source answers without a rendition)."""
-    report = collect(engine, now=now)
-    source = next((row.publishable for row in report.languages
-                   if row.language == settings.source_language), 0)
-    rows = {row.language: LanguageFigures(row.language, row.publishable, row.stale,
-                                          row.overdue, max(0, source - row.publishable))
-            for row in report.languages}
+    """Per language: published, stale, overdue (as ``syndicate status`` counts them), and
+    not published (source answers without a rendition: refused or never translated),
+    counted by the database from an index."""
+    r = renditions.c
+    overdue = sa.case((r.review_due < now.date(), 1), else_=0)
+    with engine.connect() as conn:
+        counted = conn.execute(
+            sa.select(r.language, sa.func.count(), sa.func.sum(sa.case((r.stale, 1), else_=0)),
+                      sa.func.sum(overdue))
+            .where(r.withdrawn.is_(False)).group_by(r.language)).all()
+    rows = {row[0]: (int(row[1]), int(row[2] or 0), int(row[3] or 0)) for row in counted}
+    source = rows.get(settings.source_language, (0, 0, 0))[0]
     for language in target_languages(settings):  # a language refused whole has no row
-        rows.setdefault(language, LanguageFigures(language, 0, 0, 0, source))
-    return sorted(rows.values(), key=lambda row: row.language)
+        rows.setdefault(language, (0, 0, 0))
+    return [LanguageFigures(lang, published, stale, late, max(0, source - published))
+            for lang, (published, stale, late) in sorted(rows.items())]
 
 
 def content_problems(settings: Settings) -> list[Problem]:
@@ -354,39 +364,38 @@ class TodoItem:
     translation: str
 
 
-def _translation_state(settings: Settings) -> dict[str, tuple[LanguageProgress, list[TodoItem]]]:
-    answers = load_corpus(settings.content_dir).published
-    found: dict[str, tuple[LanguageProgress, list[TodoItem]]] = {}
-    for language in target_languages_of(settings):
-        path = catalog_path(settings.locales_dir, language)
-        try:
-            catalog = read_catalog(path, language)
-        except CatalogError as exc:
-            found[language] = (LanguageProgress(language, 0, len(answers), 0, 0, 0, 0,
-                                                str(exc)), [])
-            continue
-        rows = i18n.status(catalog, answers, settings.content_dir)
-        totals = [sum(getattr(r.counts, name) for r in rows)
-                  for name in ("translated", "fuzzy", "untranslated", "failing")]
-        publishable = sum(1 for r in rows[1:] if r.publishable)
-        todo: list[TodoItem] = []
-        for answer in answers:
-            for message in answer_messages(answer):
-                entry = catalog.entries.get((message.context or None, message.text))
-                state = i18n.entry_state(entry)
-                if state == "translated":
-                    continue
-                reason = {"fuzzy": "fuzzy: check the translation, then remove the fuzzy flag",
-                          "untranslated": "untranslated"}.get(state, "")
-                if state == "failing" and entry is not None:
-                    reason = "fails a check: " + "; ".join(entry.problems)
-                location = (f"{path}:{entry.line}" if entry is not None
-                            else f"{answer.path}:{message.line}")
-                todo.append(TodoItem(location, answer.path, reason, message.text,
-                                     entry.strings[0] if entry and entry.strings else ""))
-        found[language] = (LanguageProgress(language, publishable, len(answers) - publishable,
-                                            *totals), todo)
-    return found
+def _todo(answers: Sequence[Answer], catalog: LanguageCatalog, path: Path) -> list[TodoItem]:
+    todo: list[TodoItem] = []
+    for answer in answers:
+        for message in answer_messages(answer):
+            entry = catalog.entries.get((message.context or None, message.text))
+            state = i18n.entry_state(entry)
+            if state == "translated":
+                continue
+            reason = {"fuzzy": "fuzzy: check the translation, then remove the fuzzy flag",
+                      "untranslated": "untranslated"}.get(state, "")
+            if state == "failing" and entry is not None:
+                reason = "fails a check: " + "; ".join(entry.problems)
+            location = (f"{path}:{entry.line}" if entry is not None
+                        else f"{answer.path}:{message.line}")
+            todo.append(TodoItem(location, answer.path, reason, message.text,
+                                 entry.strings[0] if entry and entry.strings else ""))
+    return todo
+
+
+def _language_state(settings: Settings, answers: Sequence[Answer],
+                    language: str) -> tuple[LanguageProgress, list[TodoItem]]:
+    path = catalog_path(settings.locales_dir, language)
+    try:
+        catalog = read_catalog(path, language)
+    except CatalogError as exc:
+        return LanguageProgress(language, 0, len(answers), 0, 0, 0, 0, str(exc)), []
+    rows = i18n.status(catalog, answers, settings.content_dir)
+    totals = [sum(getattr(r.counts, name) for r in rows)
+              for name in ("translated", "fuzzy", "untranslated", "failing")]
+    publishable = sum(1 for r in rows[1:] if r.publishable)
+    return (LanguageProgress(language, publishable, len(answers) - publishable, *totals),
+            _todo(answers, catalog, path))
 
 
 def target_languages_of(settings: Settings) -> list[str]:
@@ -395,26 +404,41 @@ def target_languages_of(settings: Settings) -> list[str]:
 
 
 def translation_state(settings: Settings) -> dict[str, tuple[LanguageProgress, list[TodoItem]]]:
-    """Per language: progress and to-do (read again when an answer or catalog changes)."""
-    return CACHE.get(("translation", f"{settings.content_dir}|{settings.locales_dir}"),
-                     [settings.content_dir, settings.locales_dir],
-                     lambda: _translation_state(settings))
+    """Per language: progress and to-do. The answers are read again when one changes; a
+    language's catalog when it or an answer changes (each language on its own)."""
+    content = CACHE.signature(settings.content_dir)
+    answers: tuple[Answer, ...] = CACHE.keyed(
+        ("answers", str(settings.content_dir)), content,
+        lambda: load_corpus(settings.content_dir).published)
+    found: dict[str, tuple[LanguageProgress, list[TodoItem]]] = {}
+    for language in target_languages_of(settings):
+        path = catalog_path(settings.locales_dir, language)
+        try:
+            info = path.stat()
+            stamp: tuple[int, int] | None = (info.st_size, info.st_mtime_ns)
+        except OSError:
+            stamp = None
+        found[language] = CACHE.keyed(
+            ("language", str(path)), (content, stamp),
+            lambda language=language: _language_state(  # type: ignore[misc]
+                settings, answers, language))
+    return found
 
 
 def readers_per_language(engine: Engine, langs: Sequence[str]) -> dict[str, int]:
-    """How many active or paused partner endpoints receive each language (an endpoint
-    without a language filter receives them all)."""
+    """How many partners receive each language through an active or paused endpoint (an
+    endpoint without a language filter receives them all; one an operator added counts as
+    a partner of its own)."""
     s = subscribers.c
     with engine.connect() as conn:
-        rows = conn.execute(sa.select(s.languages).where(s.kind == "webhook")
-                            .where(s.status.in_(["active", "paused"]))).scalars().all()
-    counts = dict.fromkeys(langs, 0)
-    for raw in rows:
-        wanted = json.loads(raw) or list(langs)
-        for lang in wanted:
-            if lang in counts:
-                counts[lang] += 1
-    return counts
+        rows = conn.execute(sa.select(s.id, s.owner, s.languages).where(s.kind == "webhook")
+                            .where(s.status.in_(["active", "paused"]))).all()
+    readers: dict[str, set[str]] = {lang: set() for lang in langs}
+    for row in rows:
+        for lang in json.loads(row.languages) or list(langs):
+            if lang in readers:
+                readers[lang].add(row.owner or row.id)
+    return {lang: len(found) for lang, found in readers.items()}
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

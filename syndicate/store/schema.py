@@ -82,6 +82,11 @@ renditions = sa.Table(
     sa.Column("source_path", sa.Text, nullable=False),
     sa.Column("first_published", UTCDateTime, nullable=False),
     sa.Column("updated", UTCDateTime, nullable=False),
+    # The console offers the published languages and conditions as subscription filters and
+    # counts each language's published, stale and overdue answers from this index alone,
+    # without reading any rendition (migration 0006).
+    sa.Index("ix_renditions_language", "language", "condition_slug", "withdrawn", "stale",
+             "review_due"),
 )
 
 events = sa.Table(
@@ -172,7 +177,7 @@ attempts = sa.Table(
     sa.Column("worker", sa.String(64), nullable=True),
     sa.Index("ix_delivery_attempts_delivery", "delivery_id", "number"),
     # The console's charts count attempts per minute of the last day (migration 0006).
-    sa.Index("ix_delivery_attempts_time", "attempted_at"),
+    sa.Index("ix_delivery_attempts_time", "attempted_at", "status_code"),
 )
 
 api_tokens = sa.Table(

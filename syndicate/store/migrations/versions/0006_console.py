@@ -19,7 +19,8 @@ depends_on = None
 def upgrade() -> None:
     """Create ``console_credentials`` and ``console_sessions``; index attempts by time,
     deliveries by creation time (the console's charts count the last day's per minute) and
-    events by type (its event catalog shows the latest of each)."""
+    events by type (its event catalog shows the latest of each), renditions by language
+    (the subscription form offers those published; the operator's view counts them)."""
     op.create_table(
         "console_credentials",
         sa.Column("id", sa.String(32), primary_key=True),
@@ -40,13 +41,17 @@ def upgrade() -> None:
         sa.Column("expires_at", sa.DateTime, nullable=False),
     )
     op.create_index("ix_console_sessions_expires", "console_sessions", ["expires_at"])
-    op.create_index("ix_delivery_attempts_time", "delivery_attempts", ["attempted_at"])
+    op.create_index("ix_delivery_attempts_time", "delivery_attempts",
+                    ["attempted_at", "status_code"])
     op.create_index("ix_events_type_seq", "events", ["type", "seq"])
     op.create_index("ix_deliveries_created", "deliveries", ["created_at"])
+    op.create_index("ix_renditions_language", "renditions",
+                    ["language", "condition_slug", "withdrawn", "stale", "review_due"])
 
 
 def downgrade() -> None:
     """Drop them again."""
+    op.drop_index("ix_renditions_language", table_name="renditions")
     op.drop_index("ix_deliveries_created", table_name="deliveries")
     op.drop_index("ix_events_type_seq", table_name="events")
     op.drop_index("ix_delivery_attempts_time", table_name="delivery_attempts")
