@@ -41,7 +41,7 @@ def run(settings: Settings, host: str | None, port: int | None) -> None:
     engine = open_store(settings)
 
     def console(runner: JobRunner) -> Any:
-        return create_console(settings, engine, run_job=runner.run)
+        return create_console(settings, engine, run_job=runner.run, warm=True)
 
     RunProcess(settings, engine, announce=lambda line: click.echo(line),
                mounts={"/console": console}).run()

@@ -26,10 +26,10 @@ from starlette.routing import Route
 
 from .._time import Clock, utc_now
 from ..config import Settings
-from ..errors import ApiError, InputError, NotFoundError, UnsafeURLError
+from ..errors import ApiError, InputError, NotFoundError, SyndicateError, UnsafeURLError
 from ..http import RateLimiter
 from ..service import JOBS, JobRunner
-from . import credentials
+from . import credentials, data
 from .operator import OperatorPages
 from .partner import PartnerPages
 from .web import COOKIE, HOMES, PRE_COOKIE, ROOT, SECURITY_HEADERS, Console
@@ -156,13 +156,26 @@ def _errors(console: Console) -> dict[Any, Callable[[Request, Exception], Awaita
             Exception: server_error}
 
 
+def _warm(settings: Settings) -> None:
+    try:
+        data.translation_state(settings)
+        data.content_problems(settings)
+    except (SyndicateError, OSError) as exc:  # the pages will say what is wrong
+        log.warning("console warm-up failed", extra={"error": str(exc)})
+
+
 def create_console(
     settings: Settings, engine: Engine, *, clock: Clock = utc_now,
     run_job: Callable[[str], Any] | None = None, limiter: RateLimiter | None = None,
+    warm: bool = False,
 ) -> Starlette:
     """The console app over one store (mount it at ``/console``). ``run_job`` starts a job
     now (``syndicate run`` passes its job runner's; without one a job runs in a thread of
-    this process, like ``syndicate jobs run``)."""
+    this process, like ``syndicate jobs run``). ``warm`` reads the answers and catalogs in
+    the background at once, so the first translator or operator does not wait for it."""
+    if warm:
+        threading.Thread(target=_warm, args=(settings,), name="console-warm",
+                         daemon=True).start()
     if run_job is None:
         runner = JobRunner(engine, settings, clock=clock)
         run_job = runner.run

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -49,35 +50,89 @@ def _minute_key(conn: sa.Connection, column: sa.ColumnElement[Any]) -> sa.Column
     return sa.func.date_trunc("minute", column, type_=sa.DateTime)
 
 
-def _index(key: Any, start: dt.datetime) -> int:
+SETTLED = dt.timedelta(minutes=5)
+"""Minutes older than this are counted once and kept: attempts are recorded within their
+claim's lease (a minute by default), so no attempt of a settled minute arrives later."""
+
+
+class Rollup:
+    """Per-minute counts of one grouped query, kept for settled minutes, so each page asks
+    the database only for the minutes since the last page (the first page of a process
+    counts the whole day)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.counts: dict[tuple[Any, str], dict[int, int]] = {}
+        self.until: dict[tuple[Any, str], dt.datetime] = {}
+
+    def per_minute(self, conn: sa.Connection, name: str,
+                   query: Callable[[dt.datetime], sa.Select[Any]], start: dt.datetime,
+                   now: dt.datetime) -> dict[int, list[int]]:
+        """``{minute since start: [count per group]}`` of ``query(since)``'s rows of
+        ``(minute key, group, count)``."""
+        key = (conn.engine.url, name)
+        settled = now.replace(second=0, microsecond=0) - SETTLED
+        with self.lock:
+            kept = self.counts.setdefault(key, {})
+            since = max(start, self.until.get(key, start))
+            fresh: dict[int, int] = {}
+            for minute_key, group, count in conn.execute(query(since)):
+                at = _aware(minute_key)
+                slot = _slot(at, group)
+                (kept if at < settled else fresh)[slot] = (
+                    (kept if at < settled else fresh).get(slot, 0) + int(count))
+            self.until[key] = max(since, settled)
+            for slot in [slot for slot in kept if slot // 2 < _epoch_minute(start)]:
+                del kept[slot]
+            merged: dict[int, list[int]] = {}
+            for source in (kept, fresh):
+                for slot, count in source.items():
+                    index = slot // 2 - _epoch_minute(start)
+                    if 0 <= index < MINUTES:
+                        merged.setdefault(index, [0, 0])[slot % 2] += count
+        return merged
+
+
+ROLLUP = Rollup()
+
+
+def _aware(key: Any) -> dt.datetime:
     at = key if isinstance(key, dt.datetime) else dt.datetime.fromisoformat(str(key))
-    at = at.replace(tzinfo=dt.UTC) if at.tzinfo is None else at
-    return min(MINUTES - 1, max(0, int((at - start).total_seconds() // 60)))
+    return at.replace(tzinfo=dt.UTC) if at.tzinfo is None else at
+
+
+def _epoch_minute(at: dt.datetime) -> int:
+    return int(at.timestamp() // 60)
+
+
+def _slot(at: dt.datetime, group: Any) -> int:
+    return _epoch_minute(at) * 2 + (1 if group else 0)
 
 
 def last_day(engine: Engine, *, now: dt.datetime) -> Series:
-    """The last 24 hours, per minute, from the store: grouped by the database over covering
-    indexes, so a day of 100,000 attempts comes back as at most 2,880 rows."""
+    """The last 24 hours, per minute: grouped by the database over covering indexes, the
+    settled minutes kept by :data:`ROLLUP` between pages."""
     end = now.replace(second=0, microsecond=0) + dt.timedelta(minutes=1)
     start = end - dt.timedelta(hours=24)
-    sent, failed, created = [0] * MINUTES, [0] * MINUTES, [0] * MINUTES
     a, d, j = attempts.c, deliveries.c, job_runs.c
     with engine.connect() as conn:
         minute = _minute_key(conn, a.attempted_at)
         ok = sa.case((sa.and_(a.status_code >= 200, a.status_code < 300), 1), else_=0)
-        for key, good, count in conn.execute(
-                sa.select(minute, ok, sa.func.count()).where(a.attempted_at >= start)
-                .group_by(minute, ok)):
-            (sent if good else failed)[_index(key, start)] += int(count)
-        minute = _minute_key(conn, d.created_at)
-        for key, count in conn.execute(sa.select(minute, sa.func.count())
-                                       .where(d.created_at >= start).group_by(minute)):
-            created[_index(key, start)] += int(count)
+        tried = ROLLUP.per_minute(conn, "attempts", lambda since: sa.select(
+            minute, ok, sa.func.count()).where(a.attempted_at >= since).group_by(minute, ok),
+            start, now)
+        made = _minute_key(conn, d.created_at)
+        new = ROLLUP.per_minute(conn, "created", lambda since: sa.select(
+            made, sa.literal(0), sa.func.count()).where(d.created_at >= since).group_by(made),
+            start, now)
         pending = conn.execute(sa.select(sa.func.count()).where(d.state == "pending")
                                ).scalar_one()
         runs = conn.execute(sa.select(j.started_at, j.finished_at).where(j.job == "sync")
                             .where(j.started_at >= start).where(j.finished_at.is_not(None))
                             .order_by(j.started_at)).all()
+    sent = [tried.get(index, [0, 0])[1] for index in range(MINUTES)]
+    failed = [tried.get(index, [0, 0])[0] for index in range(MINUTES)]
+    created = [new.get(index, [0, 0])[0] for index in range(MINUTES)]
     waiting = [0] * MINUTES
     level = int(pending)
     for index in range(MINUTES - 1, -1, -1):

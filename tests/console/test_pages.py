@@ -207,3 +207,29 @@ def test_console_credentials_from_the_command_line(console_env: Console) -> None
     refused = runner.invoke(cli, ["console", "credential", "create", "Bad Name"], env=env)
     assert refused.exit_code == 1 and "is not a name" in refused.output
     assert "Traceback" not in refused.output
+
+
+def test_the_chart_keeps_settled_minutes_and_reads_only_new_ones(console_env: Console) -> None:
+    engine = console_env.engine
+    now = console_env.clock()
+    found = subs.add(engine, "http://127.0.0.1:9/hook", now=now, allow_networks=["127.0.0.0/8"])
+    with engine.begin() as conn:
+        delivery_id = conn.execute(sa.select(store.deliveries.c.id).where(
+            store.deliveries.c.subscriber_id == found.id)).scalar_one()
+
+    def attempt(minutes_ago: int) -> None:
+        with engine.begin() as conn:
+            conn.execute(store.attempts.insert().values(
+                delivery_id=delivery_id, number=1, duration_ms=1.0, status_code=200,
+                attempted_at=now - dt.timedelta(minutes=minutes_ago)))
+
+    attempt(30)
+    assert sum(charts.last_day(engine, now=now).sent) == 1
+    attempt(1)  # a minute not settled yet: read again on every page
+    later = now + dt.timedelta(seconds=30)
+    first = charts.last_day(engine, now=later)
+    assert sum(first.sent) == 2 and len([n for n in first.sent if n]) == 2
+    attempt(0)
+    assert sum(charts.last_day(engine, now=later).sent) == 3
+    # a day later the old minutes have left the window
+    assert sum(charts.last_day(engine, now=now + dt.timedelta(hours=24, minutes=10)).sent) == 0
