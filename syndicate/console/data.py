@@ -364,23 +364,42 @@ class TodoItem:
     translation: str
 
 
-def _todo(answers: Sequence[Answer], catalog: LanguageCatalog, path: Path) -> list[TodoItem]:
-    todo: list[TodoItem] = []
+def _shown(path: Path | str, base: Path) -> str:
+    """A file as translators know it: relative to the folder that holds ``content/`` and
+    ``locales/`` when it is inside it."""
+    try:
+        return Path(path).relative_to(base).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def _todo_item(key: tuple[str | None, str], catalog: LanguageCatalog, where: str,
+               fallback: str, answer: str) -> TodoItem | None:
+    entry = catalog.entries.get(key)
+    state = i18n.entry_state(entry)
+    if state == "translated":
+        return None
+    reason = {"fuzzy": "fuzzy: check the translation, then remove the fuzzy flag",
+              "untranslated": "untranslated"}.get(state, "")
+    if state == "failing" and entry is not None:
+        reason = "fails a check: " + "; ".join(entry.problems)
+    location = f"{where}:{entry.line}" if entry is not None else fallback
+    return TodoItem(location, answer, reason, key[1],
+                    entry.strings[0] if entry and entry.strings else "")
+
+
+def _todo(settings: Settings, answers: Sequence[Answer], catalog: LanguageCatalog,
+          path: Path) -> list[TodoItem]:
+    base = settings.locales_dir.parent
+    where = _shown(path, base)
+    found = [_todo_item(key, catalog, where, "interface string", "interface")
+             for key in i18n.interface_keys()]
     for answer in answers:
-        for message in answer_messages(answer):
-            entry = catalog.entries.get((message.context or None, message.text))
-            state = i18n.entry_state(entry)
-            if state == "translated":
-                continue
-            reason = {"fuzzy": "fuzzy: check the translation, then remove the fuzzy flag",
-                      "untranslated": "untranslated"}.get(state, "")
-            if state == "failing" and entry is not None:
-                reason = "fails a check: " + "; ".join(entry.problems)
-            location = (f"{path}:{entry.line}" if entry is not None
-                        else f"{answer.path}:{message.line}")
-            todo.append(TodoItem(location, answer.path, reason, message.text,
-                                 entry.strings[0] if entry and entry.strings else ""))
-    return todo
+        shown = _shown(answer.path, base)
+        found.extend(_todo_item((message.context or None, message.text), catalog, where,
+                                f"{shown}:{message.line}", shown)
+                     for message in answer_messages(answer))
+    return [item for item in found if item is not None]
 
 
 def _language_state(settings: Settings, answers: Sequence[Answer],
@@ -395,7 +414,7 @@ def _language_state(settings: Settings, answers: Sequence[Answer],
               for name in ("translated", "fuzzy", "untranslated", "failing")]
     publishable = sum(1 for r in rows[1:] if r.publishable)
     return (LanguageProgress(language, publishable, len(answers) - publishable, *totals),
-            _todo(answers, catalog, path))
+            _todo(settings, answers, catalog, path))
 
 
 def target_languages_of(settings: Settings) -> list[str]:

@@ -225,7 +225,7 @@ def test_partner_operator_and_translator_in_a_browser(browser: Any, workspace: P
         assert page.url.endswith("/console/translate/")
         tour.check("translator-home")
         page.get_by_role("link", name="ar", exact=True).click()
-        fuzzy = page.locator("tr", has_text=f"{po}:{line}")
+        fuzzy = page.locator("tr", has_text=f"{po.relative_to(workspace).as_posix()}:{line}")
         expect(fuzzy).to_contain_text("fuzzy")
         cell = fuzzy.locator("td[lang=ar]")
         expect(cell).to_have_attribute("dir", "rtl")

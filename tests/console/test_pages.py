@@ -168,7 +168,12 @@ def test_the_translator_sees_progress_todo_and_stale(client: httpx.Client,
     assert home.index(">ar</a>") < home.index(">de</a>")  # ar has a reader, de none
     assert "1 fuzzy" in home and 'role="img"' in home
     page = client.get("/console/translate/ar").text
-    assert f"{po}:{line}" in page and "fuzzy" in page and FUZZY_TRANSLATION in page
+    where = po.relative_to(console_env.settings.locales_dir.parent).as_posix()
+    assert where == "locales/ar/LC_MESSAGES/syndicate.po"
+    assert f"{where}:{line}" in page and "fuzzy" in page and FUZZY_TRANSLATION in page
+    # the to-do lists every message the progress counts as not done, interface strings too
+    progress = re.search(r"(\d+) fuzzy, (\d+) untranslated, (\d+) need review", home)
+    assert progress and f"messages to do: {sum(map(int, progress.groups()))}." in page
     assert 'lang="ar" dir="rtl"' in page
     assert msgid.split()[0] in page
     stale = client.get("/console/translate/de").text
