@@ -199,6 +199,7 @@ def test_nginx_accepts_the_configuration_and_serves_the_tree(settings: Settings)
                 assert client.get("/manifest.json").status_code == 404
                 assert client.get("/.partial.tmp").status_code == 404
                 assert client.get("/healthz").status_code == 502  # proxied; nobody upstream
+                assert client.get("/console/sign-in").status_code == 502  # the console too
             zipped = httpx.get(base + "/en/feed.atom", headers={"accept-encoding": "gzip"})
             assert zipped.headers.get("content-encoding") == "gzip"
             assert zipped.content == feed.content  # httpx decodes it
