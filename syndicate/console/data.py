@@ -240,6 +240,12 @@ def job_names() -> tuple[str, ...]:
     return tuple(JOBS)
 
 
+def last_runs(engine: Engine, names: Sequence[str]) -> dict[str, Run]:
+    """Each job's latest run (a job that never ran has none)."""
+    found = {name: history(engine, name, 1) for name in names}
+    return {name: runs[0] for name, runs in found.items() if runs}
+
+
 def job_runs_of(engine: Engine, job: str, limit: int = PAGE_SIZE) -> list[Run]:
     """A job's recent runs, newest first."""
     return history(engine, job, limit)

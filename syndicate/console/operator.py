@@ -37,6 +37,7 @@ class OperatorPages:
         session = await self.c.require(request, "operator")
         now = self.c.clock()
         found = await self.c.db(data.jobs, self.c.engine, self.c.settings)
+        last = await self.c.db(data.last_runs, self.c.engine, [job.name for job in found])
         figures = await self.c.db(data.language_figures, self.c.engine, self.c.settings,
                                   now=now)
         day = await self.c.db(charts.last_day, self.c.engine, now=now)
@@ -49,7 +50,7 @@ class OperatorPages:
             charts.bar_chart("Sync durations", day.start, day.syncs),
         ]
         return self.c.page("operator_home.html", session, request=request, jobs=found,
-                           languages=figures, charts=pictures)
+                           last=last, languages=figures, charts=pictures)
 
     async def job(self, request: Request) -> Response:
         """GET /console/operator/jobs/{name}: the job's run history."""

@@ -128,6 +128,10 @@ def test_an_operator_steers_jobs_and_retries_dead_letters(client: httpx.Client,
             break
     else:
         raise AssertionError(page.text)
+    home = client.get("/console/operator/").text
+    took = re.search(r'jobs/report">report</a></td>(?:\s*<td>[^<]*</td>){5}\s*<td>([0-9.]+) s</td>',
+                     home)
+    assert took, home
     assert client.post("/console/operator/jobs/nope/run", data={"csrf": csrf}).status_code == 404
     # no scheduler has run over this store: pausing says so, clearly (the browser test pauses
     # a scheduled job)
