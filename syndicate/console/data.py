@@ -149,6 +149,8 @@ class AttemptRow:
     status_code: int | None
     duration_ms: float
     error: str | None
+    response: str | None
+    """The first bytes of the answer's body."""
     state: str
     next_retry: dt.datetime | None
 
@@ -168,7 +170,7 @@ def attempts_page(engine: Engine, subscriber_id: str, *, status: str = "all",
     a, d, e = attempts.c, deliveries.c, events.c
     query = (
         sa.select(a.id, a.delivery_id, a.attempted_at, d.event_type, e.answer_id, e.language,
-                  a.status_code, a.duration_ms, a.error, d.state, d.due_at)
+                  a.status_code, a.duration_ms, a.error, a.response, d.state, d.due_at)
         .select_from(attempts.join(deliveries, d.id == a.delivery_id)
                      .join(events, e.id == d.event_id))
         .where(d.subscriber_id == subscriber_id)
@@ -186,7 +188,7 @@ def attempts_page(engine: Engine, subscriber_id: str, *, status: str = "all",
     with engine.connect() as conn:
         rows = conn.execute(query).all()
     return [AttemptRow(r.id, r.delivery_id, r.attempted_at, r.event_type, r.answer_id,
-                       r.language, r.status_code, r.duration_ms, r.error, r.state,
+                       r.language, r.status_code, r.duration_ms, r.error, r.response, r.state,
                        r.due_at if r.state == "pending" else None) for r in rows]
 
 

@@ -8,7 +8,8 @@ Tables:
   so re-running a sync never enqueues a duplicate;
 - ``subscribers``: webhook endpoints with filters, secrets and status;
 - ``deliveries``: one per (event, subscriber), unique, with state, due time and claim lease;
-- ``delivery_attempts``: every attempt with status, duration and error;
+- ``delivery_attempts``: every attempt with status, duration, error and the first bytes
+  of the answer;
 - ``api_tokens``: partners' API tokens, hashed (:mod:`syndicate.http.tokens`);
 - ``console_credentials``: operators' and translators' console credentials, hashed like API
   tokens; ``console_sessions``: signed-in console sessions (the cookie's digest, the role,
@@ -175,6 +176,8 @@ attempts = sa.Table(
     sa.Column("duration_ms", sa.Float, nullable=False),
     sa.Column("error", sa.Text, nullable=True),
     sa.Column("worker", sa.String(64), nullable=True),
+    # The first bytes of the answer's body (migration 0006).
+    sa.Column("response", sa.Text, nullable=True),
     sa.Index("ix_delivery_attempts_delivery", "delivery_id", "number"),
     # The console's charts count attempts per minute of the last day (migration 0006).
     sa.Index("ix_delivery_attempts_time", "attempted_at", "status_code"),

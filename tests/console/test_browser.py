@@ -28,7 +28,7 @@ import pytest
 import sqlalchemy as sa
 
 from syndicate import store
-from syndicate.testing.receiver import Receiver
+from syndicate.testing.receiver import Receiver, Reply
 from tests.console.conftest import FUZZY_TRANSLATION, plant_fuzzy
 from tests.support import (
     ROOT,
@@ -156,6 +156,8 @@ def test_partner_operator_and_translator_in_a_browser(browser: Any, workspace: P
         run = Proc(["run"], env, tmp_path, "run")
         started.append(run)
         base = run.url()
+        # the first request is the verification (its challenge echoed), then a short answer
+        receiver.program("/hook", Reply(200), default=Reply(200, body=b"received by partner"))
         engine = sa.create_engine(env["SYNDICATE_DATABASE_URL"])
         wait_until(lambda: count(engine, store.renditions, store.renditions.c.language == "de")
                    > 0, 60, "the first sync")
@@ -188,6 +190,7 @@ def test_partner_operator_and_translator_in_a_browser(browser: Any, workspace: P
         # The attempts list refreshes itself (the page's script): the attempt appears.
         row = page.locator("#attempts tr", has_text="endpoint.test")
         expect(row).to_contain_text("200")
+        expect(row).to_contain_text("received by partner")  # the answer's first bytes
         assert page.url.startswith(subscription_url)
         assert any(r.json().get("type") == "endpoint.test" for r in receiver.requests("/hook"))
         assert secret not in page.content()

@@ -17,7 +17,8 @@ depends_on = None
 
 
 def upgrade() -> None:
-    """Create ``console_credentials`` and ``console_sessions``; index attempts by time,
+    """Create ``console_credentials`` and ``console_sessions``; keep the first bytes of each
+    attempt's answer (``delivery_attempts.response``); index attempts by time,
     deliveries by creation time (the console's charts count the last day's per minute) and
     events by type (its event catalog shows the latest of each), renditions by language
     (the subscription form offers those published; the operator's view counts them)."""
@@ -41,6 +42,7 @@ def upgrade() -> None:
         sa.Column("expires_at", sa.DateTime, nullable=False),
     )
     op.create_index("ix_console_sessions_expires", "console_sessions", ["expires_at"])
+    op.add_column("delivery_attempts", sa.Column("response", sa.Text, nullable=True))
     op.create_index("ix_delivery_attempts_time", "delivery_attempts",
                     ["attempted_at", "status_code"])
     op.create_index("ix_events_type_seq", "events", ["type", "seq"])
@@ -55,6 +57,8 @@ def downgrade() -> None:
     op.drop_index("ix_deliveries_created", table_name="deliveries")
     op.drop_index("ix_events_type_seq", table_name="events")
     op.drop_index("ix_delivery_attempts_time", table_name="delivery_attempts")
+    with op.batch_alter_table("delivery_attempts") as batch:
+        batch.drop_column("response")
     op.drop_index("ix_console_sessions_expires", table_name="console_sessions")
     op.drop_table("console_sessions")
     op.drop_table("console_credentials")
