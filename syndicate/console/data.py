@@ -168,23 +168,29 @@ def attempts_page(engine: Engine, subscriber_id: str, *, status: str = "all",
     """A subscription's attempts, newest first, ``limit`` at a time (``before``: an attempt
     id, the cursor of the next page); ``status`` ``ok`` (2xx) or ``failed`` (anything else)."""
     a, d, e = attempts.c, deliveries.c, events.c
+    # The page's attempts first (the subscription's own, sorted: "+ 0" keeps the planner from
+    # walking every attempt newest first by the primary key and filtering 99 % away), then
+    # their deliveries and events, for those 50 only.
+    page = (sa.select(a.id.label("attempt_id"))
+            .select_from(attempts.join(deliveries, d.id == a.delivery_id))
+            .where(d.subscriber_id == subscriber_id)
+            .order_by((a.id + 0).desc()).limit(limit))
+    if before is not None:
+        page = page.where(a.id < before)
+    ok = sa.and_(a.status_code >= 200, a.status_code < 300)
+    if status == "ok":
+        page = page.where(ok)
+    elif status == "failed":
+        page = page.where(sa.or_(a.status_code.is_(None), sa.not_(ok)))
+    chosen = page.subquery()
     query = (
         sa.select(a.id, a.delivery_id, a.attempted_at, d.event_type, e.answer_id, e.language,
                   a.status_code, a.duration_ms, a.error, a.response, d.state, d.due_at)
-        .select_from(attempts.join(deliveries, d.id == a.delivery_id)
+        .select_from(attempts.join(chosen, chosen.c.attempt_id == a.id)
+                     .join(deliveries, d.id == a.delivery_id)
                      .join(events, e.id == d.event_id))
-        .where(d.subscriber_id == subscriber_id)
-        # "+ 0": sorting the subscriber's attempts beats walking every attempt newest first
-        # (the planner would use the primary key for the order and filter 99 % away)
-        .order_by((a.id + 0).desc()).limit(limit)
+        .order_by(a.id.desc())
     )
-    if before is not None:
-        query = query.where(a.id < before)
-    ok = sa.and_(a.status_code >= 200, a.status_code < 300)
-    if status == "ok":
-        query = query.where(ok)
-    elif status == "failed":
-        query = query.where(sa.or_(a.status_code.is_(None), sa.not_(ok)))
     with engine.connect() as conn:
         rows = conn.execute(query).all()
     return [AttemptRow(r.id, r.delivery_id, r.attempted_at, r.event_type, r.answer_id,
