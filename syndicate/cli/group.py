@@ -9,7 +9,7 @@ from __future__ import annotations
 import click
 
 from .. import __version__
-from . import build, i18n, service, webhooks
+from . import build, console, i18n, service, webhooks
 from ._common import SyndicateGroup
 
 
@@ -30,6 +30,7 @@ for command in (
     webhooks.db, webhooks.sync, webhooks.deliver, webhooks.subscribers, webhooks.deliveries,
     webhooks.tokens,
     service.run, service.worker, service.jobs, service.status,
+    console.console_group,
 ):
     cli.add_command(command)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -35,23 +35,30 @@ if TYPE_CHECKING:
 def run(settings: Settings, host: str | None, port: int | None) -> None:
     """Run the service: HTTP server, scheduled jobs and delivery, until stopped.
 
-    Serves the publication tree, and runs the sync, deliver and report jobs while this
-    process is the scheduler leader (one leader among every `syndicate run` sharing the
-    database; the others stand by). The first sync runs at start on a new database.
-    SIGTERM or Ctrl-C stops gracefully.
+    Serves the publication tree, the API and the web console (/console), and runs the
+    sync, deliver and report jobs while this process is the scheduler leader (one leader
+    among every `syndicate run` sharing the database; the others stand by). The first
+    sync runs at start on a new database. SIGTERM or Ctrl-C stops gracefully.
 
     \b
     Example:
       syndicate run --host 0.0.0.0 --port 8080
     """
-    from ..service import RunProcess, bind, configure_logs
+    from ..console import create_console
+    from ..service import JobRunner, RunProcess, bind, configure_logs
 
     settings = listen_on(settings, host or None, port)
     require_content(settings)
     require_writable(settings.out_dir)
     sock = bind(settings)  # a port in use is refused before anything else happens
     configure_logs(settings.log_format, level=settings.log_level)
-    RunProcess(settings, open_store(settings), announce=_announcer(settings), sock=sock).run()
+    engine = open_store(settings)
+
+    def console(runner: JobRunner) -> Any:
+        return create_console(settings, engine, run_job=runner.run, warm=True)
+
+    RunProcess(settings, engine, announce=_announcer(settings), sock=sock,
+               mounts={"/console": console}).run()
 
 
 def _announcer(settings: Settings) -> Callable[[str], None]:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 from sqlalchemy.engine import Engine
@@ -32,8 +32,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
-from starlette.types import Message, Receive, Scope, Send
+from starlette.routing import Mount, Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .._time import Clock, rfc3339, utc_now
 from ..config import Settings
@@ -394,8 +394,10 @@ def create_app(
     metrics: Metrics | None = None,
     limiter: RateLimiter | None = None,
     resolver: netguard.Resolver | None = None,
+    mounts: Sequence[tuple[str, ASGIApp]] = (),
 ) -> StaticApp:
-    """The whole HTTP service: published files first, then the API app (module doc)."""
+    """The whole HTTP service: published files first, then the API app (module doc), and
+    ``mounts`` (path, app) beside the API (the console, which lives above this layer)."""
     metrics = metrics or Metrics()
     metrics.watch_store(engine, clock, settings.source_language)
     service = ApiHandlers(
@@ -418,6 +420,7 @@ def create_app(
         _route("/readyz", GET=s.readyz),
         _route("/metrics", GET=s.metrics_text),
         _route("/openapi.json", GET=s.openapi_json),
+        *(Mount(path, app=app) for path, app in mounts),
     ]
     handlers: dict[Any, Callable[[Request, Exception], Awaitable[Response]]] = {
         ApiError: _api_error, HTTPException: _http_error, Exception: _server_error,

@@ -24,7 +24,7 @@ import errno
 import logging
 import signal
 import socket
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import sqlalchemy as sa
@@ -162,6 +162,7 @@ class RunProcess:
         announce: Callable[[str], None] = print,
         sock: socket.socket | None = None,
         resolver: netguard.Resolver | None = None,
+        mounts: Mapping[str, Callable[[JobRunner], ASGIApp]] | None = None,
     ) -> None:
         self.settings = settings
         self.engine = engine
@@ -170,10 +171,6 @@ class RunProcess:
         """The listening socket, if bound already (see :func:`bind`)."""
         configure_secrets(settings.secret_keys, warn=True)
         self.observed = Metrics()
-        self.app: ASGIApp = create_app(
-            settings, engine, ready=lambda: not self._closing, metrics=self.observed,
-            resolver=resolver,
-        )
         if transport is None and resolver is not None:
             def transport() -> PinnedTransport:
                 return PinnedTransport.from_settings(settings, resolver=resolver)
@@ -182,6 +179,13 @@ class RunProcess:
                                 metrics=metrics or self.observed.record_job_run,
                                 observed=self.observed, transport=transport,
                                 may_schedule=self._leading, host=self.holder)
+        # Apps from layers above (the console) are built here, over this process's runner,
+        # so that "run now" in them runs in this process like a scheduled tick.
+        self.app: ASGIApp = create_app(
+            settings, engine, ready=lambda: not self._closing, metrics=self.observed,
+            resolver=resolver,
+            mounts=[(path, build(self.runner)) for path, build in (mounts or {}).items()],
+        )
         self.scheduler = Scheduler(engine, self.runner)
         self.elector = Elector(
             engine, self.holder, leader_lease=settings.leader_lease, clock=clock,

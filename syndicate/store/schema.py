@@ -8,8 +8,12 @@ Tables:
   so re-running a sync never enqueues a duplicate;
 - ``subscribers``: webhook endpoints with filters, secrets and status;
 - ``deliveries``: one per (event, subscriber), unique, with state, due time and claim lease;
-- ``delivery_attempts``: every attempt with status, duration and error;
+- ``delivery_attempts``: every attempt with status, duration, error and the first bytes
+  of the answer;
 - ``api_tokens``: partners' API tokens, hashed (:mod:`syndicate.http.tokens`);
+- ``console_credentials``: operators' and translators' console credentials, hashed like API
+  tokens; ``console_sessions``: signed-in console sessions (the cookie's digest, the role,
+  the CSRF token, the expiry) (:mod:`syndicate.console`);
 - ``job_runs``: the bounded run history of the scheduled jobs (one row per run, unique per
   scheduled tick so a tick never runs twice, even across a leader change);
 - ``leases``: named leases with an expiry: the scheduler leadership and per-job run locks;
@@ -80,6 +84,11 @@ renditions = sa.Table(
     sa.Column("source_path", sa.Text, nullable=False),
     sa.Column("first_published", UTCDateTime, nullable=False),
     sa.Column("updated", UTCDateTime, nullable=False),
+    # The console offers the published languages and conditions as subscription filters and
+    # counts each language's published, stale and overdue answers from this index alone,
+    # without reading any rendition (migration 0006).
+    sa.Index("ix_renditions_language", "language", "condition_slug", "withdrawn", "stale",
+             "review_due"),
 )
 
 events = sa.Table(
@@ -95,6 +104,8 @@ events = sa.Table(
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("payload", sa.Text, nullable=False),
     sa.Column("full_payload", sa.Text, nullable=True),
+    # The console's event catalog shows the latest event of each type (migration 0006).
+    sa.Index("ix_events_type_seq", "type", "seq"),
 )
 
 subscribers = sa.Table(
@@ -151,6 +162,8 @@ deliveries = sa.Table(
              postgresql_where=sa.text("state = 'pending' AND claimed_until IS NOT NULL"),
              sqlite_where=sa.text("state = 'pending' AND claimed_until IS NOT NULL")),
     sa.Index("ix_deliveries_subscriber", "subscriber_id", "created_at"),
+    # The console's queue-depth chart counts deliveries created per minute (migration 0006).
+    sa.Index("ix_deliveries_created", "created_at"),
 )
 
 attempts = sa.Table(
@@ -164,7 +177,11 @@ attempts = sa.Table(
     sa.Column("duration_ms", sa.Float, nullable=False),
     sa.Column("error", sa.Text, nullable=True),
     sa.Column("worker", sa.String(64), nullable=True),
+    # The first bytes of the answer's body (migration 0006).
+    sa.Column("response", sa.Text, nullable=True),
     sa.Index("ix_delivery_attempts_delivery", "delivery_id", "number"),
+    # The console's charts count attempts per minute of the last day (migration 0006).
+    sa.Index("ix_delivery_attempts_time", "attempted_at", "status_code"),
 )
 
 api_tokens = sa.Table(
@@ -178,6 +195,29 @@ api_tokens = sa.Table(
     sa.Index("ix_api_tokens_partner", "partner"),
 )
 
+console_credentials = sa.Table(
+    "console_credentials",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("name", sa.String(64), nullable=False),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("secret_hash", sa.String(64), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("revoked_at", UTCDateTime, nullable=True),
+)
+
+console_sessions = sa.Table(
+    "console_sessions",
+    metadata,
+    sa.Column("id_hash", sa.String(64), primary_key=True),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("principal", sa.String(64), nullable=False),
+    sa.Column("credential_id", sa.String(32), nullable=False),
+    sa.Column("csrf", sa.String(64), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("expires_at", UTCDateTime, nullable=False),
+    sa.Index("ix_console_sessions_expires", "expires_at"),
+)
 
 job_runs = sa.Table(
     "job_runs",

@@ -57,6 +57,8 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 log = logging.getLogger("syndicate.delivery")
+RESPONSE_EXCERPT = 200
+"""Bytes of each answer's body kept with its attempt (partners read them in the console)."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -159,7 +161,8 @@ class Worker:
         asked = None
         if status in RETRY_AFTER_STATUSES:
             asked = retry_after(response.headers.get("retry-after"), now)
-        return Attempt(status, None, _ms(started), asked, challenge_ok)
+        excerpt = content[:RESPONSE_EXCERPT].decode("utf-8", "replace") or None
+        return Attempt(status, None, _ms(started), asked, challenge_ok, excerpt)
 
     async def run(
         self, *, until_idle: bool = True, stop: asyncio.Event | None = None,
@@ -377,13 +380,24 @@ def _ms(started: float) -> float:
 
 
 async def _answer_body(response: httpx.Response, wanted: bool) -> bytes:
-    """The answer's body when it is ``wanted`` (a verification's echo); otherwise the
-    response is closed unread (with :class:`~syndicate.webhooks.transport.PinnedTransport`
-    the bytes, at most its limit, were read off the connection already)."""
+    """The answer's body when it is ``wanted`` (a verification's echo); otherwise its first
+    :data:`RESPONSE_EXCERPT` bytes (kept with the attempt), and the rest is not read (with
+    :class:`~syndicate.webhooks.transport.PinnedTransport` the bytes, at most its limit,
+    were read off the connection already)."""
     if wanted:
         return await response.aread()
-    await response.aclose()
-    return b""
+    if response.is_stream_consumed:  # a transport that read the body itself (tests' mocks)
+        await response.aclose()
+        return response.content[:RESPONSE_EXCERPT]
+    head = b""
+    try:
+        async for chunk in response.aiter_raw():
+            head += chunk
+            if len(head) >= RESPONSE_EXCERPT:
+                break
+    finally:
+        await response.aclose()
+    return head[:RESPONSE_EXCERPT]
 
 
 def _echoes_challenge(body: bytes, content: bytes) -> bool:

@@ -100,6 +100,8 @@ class Attempt:
     duration_ms: float
     retry_after: float | None = None
     challenge_ok: bool = False
+    response: str | None = None
+    """The first bytes of the answer's body (:data:`RESPONSE_EXCERPT`), as text."""
 
 
 def retry_after(value: str | None, now: dt.datetime) -> float | None:
@@ -134,7 +136,8 @@ def decide(
             error = "challenge not echoed"
         else:
             error = f"HTTP {status}"
-    base = Decision(claim, now, status, attempt.duration_ms, error, "pending", now)
+    base = Decision(claim, now, status, attempt.duration_ms, error, "pending", now,
+                    response=attempt.response)
     if success:
         return dataclasses.replace(base, state="delivered", verified=verify)
     if status == 410:

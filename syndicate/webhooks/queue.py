@@ -74,6 +74,8 @@ class Decision:
     """Disable the subscriber, for this reason."""
     verified: bool = False
     """An ``endpoint.verify`` challenge was echoed: activate the subscriber."""
+    response: str | None = None
+    """The first bytes of the answer's body, kept with the attempt for partners to read."""
 
 
 def claim(
@@ -368,6 +370,7 @@ def _record_rows(conn: Connection, results: Sequence[Decision], worker: str) -> 
             "delivery_id": r.claim.delivery_id, "number": r.claim.attempt,
             "attempted_at": r.attempted_at, "status_code": r.status,
             "duration_ms": r.duration_ms, "error": r.error, "worker": worker,
+            "response": r.response,
         }
         for r in results
     ])
@@ -396,11 +399,13 @@ _PG_RECORD = sa.text(f"""
 WITH v AS (
     SELECT * FROM json_to_recordset(CAST(:rows AS json)) AS v(
         id integer, number integer, attempted_at timestamp, status_code integer,
-        duration_ms float8, error text, state varchar, due_at timestamp, delivered_at timestamp)
+        duration_ms float8, error text, state varchar, due_at timestamp, delivered_at timestamp,
+        response text)
 ), logged AS (
     INSERT INTO delivery_attempts
-        (delivery_id, number, attempted_at, status_code, duration_ms, error, worker)
-    SELECT id, number, attempted_at, status_code, duration_ms, error, CAST(:worker AS varchar)
+        (delivery_id, number, attempted_at, status_code, duration_ms, error, worker, response)
+    SELECT id, number, attempted_at, status_code, duration_ms, error, CAST(:worker AS varchar),
+        response
     FROM v
 ), settled AS (
     UPDATE deliveries AS d
@@ -449,6 +454,7 @@ def _record_postgresql(conn: Connection, results: Sequence[Decision], worker: st
             "duration_ms": float(r.duration_ms), "error": r.error, "state": r.state,
             "due_at": _iso(r.due_at),
             "delivered_at": _iso(r.attempted_at) if r.state == "delivered" else None,
+            "response": r.response,
         }
         for r in results
     ]

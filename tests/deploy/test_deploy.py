@@ -240,7 +240,8 @@ def test_nginx_accepts_the_configuration_and_serves_the_tree(settings: Settings)
                 assert client.get("/manifest.json").status_code == 404
                 assert client.get("/.partial.tmp").status_code == 404
                 for proxied in ("/openapi.json", "/healthz", "/api/v1/subscriptions",
-                                "/readyz", "/metrics", "/en/lupus/what-causes-lupus.html"):
+                                "/readyz", "/metrics", "/en/lupus/what-causes-lupus.html",
+                                "/console/sign-in"):
                     answer = client.get(proxied)
                     assert (answer.status_code, answer.text) == (200, f"upstream {proxied}")
                 big = client.get("/en/feed.atom", headers={"x-filler": "a" * 20_000})

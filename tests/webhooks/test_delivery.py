@@ -371,3 +371,29 @@ def test_a_transport_without_its_own_timer_is_timed_by_the_worker(
     assert int(request.headers["content-length"]) == len(request.content) > 0
     assert request.headers["webhook-signature"].startswith("v1,")
     assert json.loads(request.content)["type"] == "answer.published"
+
+
+def test_the_first_bytes_of_each_answer_are_kept_with_its_attempt(
+    engine: sa.engine.Engine, database_url: str, workspace: Path
+) -> None:
+    """Partners read what their endpoint answered (the console shows it): the first 200
+    bytes of each answer's body, on SQLite and on PostgreSQL's one-statement record."""
+    from syndicate.webhooks.delivery import RESPONSE_EXCERPT
+
+    settings = hook_settings(workspace, database_url)
+    clock = FixedClock(START)
+    long_answer = b'{"error": "database locked"}' + b"x" * 1000
+    with Receiver() as receiver:
+        receiver.program("/hook", Reply(500, body=long_answer), Reply(200, body="reçu".encode()))
+        sid = _subscribe(engine, receiver.url(), clock)
+        _publish(engine, settings, clock)
+        _deliver(engine, settings, clock)
+        clock.advance(60)
+        _deliver(engine, settings, clock)
+    with engine.connect() as conn:
+        kept = conn.execute(
+            sa.select(store.attempts.c.status_code, store.attempts.c.response)
+            .join(store.deliveries, store.deliveries.c.id == store.attempts.c.delivery_id)
+            .where(store.deliveries.c.subscriber_id == sid).order_by(store.attempts.c.id)).all()
+    assert [tuple(row) for row in kept] == [
+        (500, long_answer[:RESPONSE_EXCERPT].decode()), (200, "reçu")]
