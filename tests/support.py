@@ -9,7 +9,6 @@ import dataclasses
 import datetime as dt
 import functools
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -205,24 +204,6 @@ def start_service(settings: Settings, **app_options: Any) -> Iterator[Service]:
 
 
 # -- syndicate processes ---------------------------------------------------------------------
-
-
-def service_env(workspace: Path, database_url: str, **extra: object) -> dict[str, str]:
-    """The environment of a ``syndicate`` process over ``workspace`` and a database."""
-    env = {
-        **os.environ,
-        "SYNDICATE_DATABASE_URL": database_url,
-        "SYNDICATE_WEBHOOK_ALLOW_NETWORKS": "127.0.0.0/8",
-        "SYNDICATE_BASE_URL": "https://answers.example",
-        "SYNDICATE_CONTENT_DIR": str(workspace / "content"),
-        "SYNDICATE_LOCALES_DIR": str(workspace / "locales"),
-        "SYNDICATE_OUT_DIR": str(workspace / "public"),
-        "SYNDICATE_STATE_DIR": str(workspace / "state"),
-        "SYNDICATE_LOG_FORMAT": "json",
-        "SYNDICATE_PORT": "0",
-    }
-    env.update({f"SYNDICATE_{key.upper()}": str(value) for key, value in extra.items()})
-    return env
 
 
 class Proc:

@@ -20,7 +20,7 @@ from .corpus import (
     write_catalog,
 )
 from .receiver import FixedClock, Received, Receiver, Reply, webhook_ids
-from .services import postgres_schema, seed_deliveries, serve_asgi
+from .services import postgres_schema, seed_deliveries, serve_asgi, service_env
 
 __all__ = [
     "CONDITIONS",
@@ -38,6 +38,7 @@ __all__ = [
     "pseudo_translate",
     "seed_deliveries",
     "serve_asgi",
+    "service_env",
     "translate_all",
     "webhook_ids",
     "write_catalog",

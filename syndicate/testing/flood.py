@@ -44,6 +44,7 @@ from .._time import utc_now
 from ..errors import SyndicateError
 from ..webhooks import netguard
 from .receiver import Receiver
+from .services import service_env
 
 SLOW = ".slow.test"
 TOPIC_PATH = "/en/feed.atom"
@@ -210,24 +211,11 @@ async def _flood(base: str, topic: str, stall_port: int, requests: int,
 
 
 def flood_env(workspace: Path, database_url: str, **extra: object) -> dict[str, str]:
-    """The service's environment over ``workspace`` (its content, locales and tree)."""
-    env = {
-        **os.environ,
-        "SYNDICATE_DATABASE_URL": database_url,
-        "SYNDICATE_WEBHOOK_ALLOW_NETWORKS": "127.0.0.0/8",
-        "SYNDICATE_BASE_URL": "https://answers.example",
-        "SYNDICATE_CONTENT_DIR": str(workspace / "content"),
-        "SYNDICATE_LOCALES_DIR": str(workspace / "locales"),
-        "SYNDICATE_OUT_DIR": str(workspace / "public"),
-        "SYNDICATE_STATE_DIR": str(workspace / "state"),
-        "SYNDICATE_PORT": "0",
-        "SYNDICATE_SYNC_INTERVAL": "3600",
-        "SYNDICATE_DELIVER_INTERVAL": "0.5",
-        "SYNDICATE_WEBHOOK_TIMEOUT": "5",
-        "SYNDICATE_DNS_TIMEOUT": "2",
-    }
-    env.update({f"SYNDICATE_{key.upper()}": str(value) for key, value in extra.items()})
-    return env
+    """The service's environment over ``workspace`` (its content, locales and tree), with
+    the flood's timings: no sync tick during the run, short delivery and DNS timeouts."""
+    timings: dict[str, object] = {"sync_interval": 3600, "deliver_interval": 0.5,
+                                  "webhook_timeout": 5, "dns_timeout": 2}
+    return service_env(workspace, database_url, **{**timings, **extra})
 
 
 @contextlib.contextmanager

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import os
 import time
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 from .._time import rfc3339
@@ -103,3 +105,21 @@ def postgres_schema(base: str, prefix: str = "syndicate_bench") -> Iterator[str]
                     time.sleep(1)
         finally:
             admin.dispose()
+
+
+def service_env(workspace: Path, database_url: str, **extra: object) -> dict[str, str]:
+    """The environment of a ``syndicate`` process over ``workspace`` and a database."""
+    env = {
+        **os.environ,
+        "SYNDICATE_DATABASE_URL": database_url,
+        "SYNDICATE_WEBHOOK_ALLOW_NETWORKS": "127.0.0.0/8",
+        "SYNDICATE_BASE_URL": "https://answers.example",
+        "SYNDICATE_CONTENT_DIR": str(workspace / "content"),
+        "SYNDICATE_LOCALES_DIR": str(workspace / "locales"),
+        "SYNDICATE_OUT_DIR": str(workspace / "public"),
+        "SYNDICATE_STATE_DIR": str(workspace / "state"),
+        "SYNDICATE_LOG_FORMAT": "json",
+        "SYNDICATE_PORT": "0",
+    }
+    env.update({f"SYNDICATE_{key.upper()}": str(value) for key, value in extra.items()})
+    return env
