@@ -32,6 +32,7 @@ from syndicate.http import create_app, tokens
 from syndicate.metrics import Metrics
 from syndicate.sync import sync_and_publish
 from syndicate.testing import FixedClock, serve_asgi
+from syndicate.testing import service_env as service_env  # the tests import it from here
 
 ROOT = Path(__file__).resolve().parent.parent
 """The repository checkout (bundled content and catalogs)."""
