@@ -218,9 +218,13 @@ class StaticApp:
     """ASGI app serving a :class:`PublicationTree`; anything else goes to ``fallback``."""
 
     def __init__(self, tree: PublicationTree, fallback: ASGIApp | None = None,
-                 *, wall: Callable[[], float] = time.time) -> None:
+                 *, wall: Callable[[], float] = time.time,
+                 reserved: tuple[str, ...] = ()) -> None:
         self.tree = tree
         self.fallback = fallback
+        self.reserved = tuple(prefix.rstrip("/") + "/" for prefix in reserved)
+        """Path prefixes that belong to ``fallback`` whatever the tree holds (apps mounted
+        beside the API, such as the console): never a page or feed 404."""
         self.wall = wall
         """The wall clock (seconds since the epoch) for Last-Modified and date checks."""
 
@@ -228,6 +232,9 @@ class StaticApp:
         if scope["type"] != "http":
             if self.fallback is not None:
                 await self.fallback(scope, receive, send)
+            return
+        if self.fallback is not None and (scope["path"] + "/").startswith(self.reserved):
+            await self.fallback(scope, receive, send)
             return
         method = scope["method"]
         path = resolve_path(scope["path"])
