@@ -429,4 +429,5 @@ def create_app(
     api.state.service = service
     api.state.hub = hub
     tree = PublicationTree(settings.out_dir, settings.base_url)
-    return StaticApp(tree, fallback=StatusCounter(api, metrics))
+    return StaticApp(tree, fallback=StatusCounter(api, metrics),
+                     mounted=[path for path, _ in mounts])

@@ -23,7 +23,7 @@ import gzip
 import hashlib
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -218,9 +218,12 @@ class StaticApp:
     """ASGI app serving a :class:`PublicationTree`; anything else goes to ``fallback``."""
 
     def __init__(self, tree: PublicationTree, fallback: ASGIApp | None = None,
-                 *, wall: Callable[[], float] = time.time) -> None:
+                 *, wall: Callable[[], float] = time.time, mounted: Sequence[str] = ()) -> None:
         self.tree = tree
         self.fallback = fallback
+        self.mounted = tuple(prefix.rstrip("/") + "/" for prefix in mounted)
+        """Path prefixes of apps mounted beside the API (the console): theirs whole, never
+        the tree's (its 404 page would answer ``/console/`` as a missing ``index.html``)."""
         self.wall = wall
         """The wall clock (seconds since the epoch) for Last-Modified and date checks."""
 
@@ -228,6 +231,9 @@ class StaticApp:
         if scope["type"] != "http":
             if self.fallback is not None:
                 await self.fallback(scope, receive, send)
+            return
+        if self.fallback is not None and scope["path"].startswith(self.mounted or ("\0",)):
+            await self.fallback(scope, receive, send)
             return
         method = scope["method"]
         path = resolve_path(scope["path"])

@@ -176,7 +176,7 @@ def test_the_translator_sees_progress_todo_and_stale(client: httpx.Client,
     assert where == "locales/ar/LC_MESSAGES/syndicate.po"
     assert f"{where}:{line}" in page and "fuzzy" in page and FUZZY_TRANSLATION in page
     # the to-do lists every message the progress counts as not done, interface strings too
-    progress = re.search(r"(\d+) fuzzy, (\d+) untranslated, (\d+) need review", home)
+    progress = re.search(r"(\d+) fuzzy, (\d+) untranslated, (\d+) failing a check", home)
     assert progress and f"messages to do: {sum(map(int, progress.groups()))}." in page
     assert 'lang="ar" dir="rtl"' in page
     assert msgid.split()[0] in page
