@@ -23,7 +23,9 @@ tick, and keeps them, with the refused translations, in its summary: ``syndicate
 the report and ``/metrics`` read them from there.
 
 Jobs are idempotent: ``sync`` derives event ids from content (a re-run enqueues nothing
-new), ``deliver`` sends what is due (claims are leases), ``report`` only reads.
+new), ``deliver`` sends what is due (claims are leases) and first samples the queue for the
+console's chart (once a minute per process, one row per minute in the store), ``report``
+only reads.
 """
 
 from __future__ import annotations

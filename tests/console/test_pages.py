@@ -120,6 +120,7 @@ def test_an_operator_steers_jobs_and_retries_dead_letters(client: httpx.Client,
     home = client.get("/console/operator/").text
     assert all(name in home for name in ("sync", "deliver", "report"))
     assert home.count("<svg") == 3 and "Deliveries per minute" in home
+    assert "due: no sample; pending: no sample" in home and "without a sample" in home
     page = _post(client, "/console/operator/jobs/report/run", csrf)
     assert "Run started" in page.text
     for _ in range(100):
