@@ -14,9 +14,12 @@ on PostgreSQL the tables are then vacuumed and analyzed, as autovacuum would hav
 running deployment (otherwise it starts in the middle of the measurements).
 The console is served by uvicorn on a loopback port, as ``syndicate run`` serves it; each
 page is requested once to warm it (the translators' pages read every answer and catalog the
-first time, reported as ``cold_ms``), then ``--requests`` times. A page's time is measured by
-the client over loopback, so it includes the HTTP exchange: an upper bound of the server's
-time. The last line of output is one JSON object with the figures.
+first time, reported as ``cold_ms``), then ``--requests`` times. Then the translators' first
+read again, as a new process makes it (nothing in its memory): ``translator_first_read``'s
+``cold_ms`` with ``<state>/i18n-cache`` empty (every catalog read and checked), ``warm_ms``
+with it filled, as a translator's ``syndicate i18n status`` or an earlier process leaves it.
+A page's time is measured by the client over loopback, so it includes the HTTP exchange: an
+upper bound of the server's time. The last line of output is one JSON object with the figures.
 """
 
 from __future__ import annotations
@@ -81,6 +84,25 @@ def _sign_in(client: httpx.Client, credential: str) -> None:
     response = client.post("/console/sign-in", data={"csrf": csrf.group(1),
                                                      "credential": credential})
     assert response.status_code == 303, response.text[:300]
+
+
+def _first_read(client: httpx.Client, state_dir: Path) -> dict[str, float]:
+    """``/console/translate/`` read by a new process: with the shared i18n cache emptied
+    (cold), then with it filled (warm)."""
+    import shutil
+
+    from syndicate.console.cache import CACHE
+
+    found = {}
+    for name in ("cold_ms", "warm_ms"):
+        CACHE.clear()
+        if name == "cold_ms":
+            shutil.rmtree(state_dir / "i18n-cache", ignore_errors=True)
+        started = time.perf_counter()
+        response = client.get("/console/translate/")
+        found[name] = round((time.perf_counter() - started) * 1000, 1)
+        assert response.status_code == 200, response.text[:300]
+    return found
 
 
 def _time(client: httpx.Client, path: str, requests: int) -> dict[str, float]:
@@ -157,19 +179,23 @@ def main() -> int:
                 "/console/translate/", "/console/translate/de"]),
         }
         pages: dict[str, dict[str, float]] = {}
+        first_read: dict[str, float] = {}
         for credential, paths in views.values():
             with httpx.Client(base_url=base, timeout=60, follow_redirects=False) as client:
                 _sign_in(client, credential)
                 for path in paths:
                     pages[path] = _time(client, path, args.requests)
                     print(f"{path}: {pages[path]}", file=sys.stderr)
+                if "/console/translate/" in paths:
+                    first_read = _first_read(client, settings.state_dir)
+                    print(f"translator first read: {first_read}", file=sys.stderr)
         engine.dispose()
     worst = max(page["p95_ms"] for page in pages.values())
     print(json.dumps({
         "bench": "console", "backend": "postgresql" if pg else "sqlite",
         "answers": args.answers, "languages": args.languages, "rows": counts,
         "requests": args.requests, "floor_ms": FLOOR_MS, "worst_p95_ms": worst,
-        "ok": worst < FLOOR_MS, "pages": pages,
+        "ok": worst < FLOOR_MS, "pages": pages, "translator_first_read": first_read,
         "loadavg": Path("/proc/loadavg").read_text().split()[:3]
         if Path("/proc/loadavg").exists() else None,
     }))

@@ -3,7 +3,8 @@
 Reading a catalog of 20,000 messages means a strict pass over every line and every check on
 every message: seconds each. A translator asks for the status again and again while the
 catalogs do not change, so the *digest* of a checked catalog (for each message: its line,
-its state and why it is not usable; the medical review records) is kept as JSON, one file
+its state, why it is not usable and, for a message a translator may have to redo, its
+translation; the medical review records) is kept as JSON, one file
 per language, under a key made of the catalog's bytes and the code that checks it (the
 source of the reading and checking modules): any change to either reads the catalog again.
 Messages are keyed by a short hash of msgctxt and msgid, so the digest stays small. A catalog
@@ -26,9 +27,10 @@ from typing import Literal
 from .._files import write_atomic
 from ..tags import gettext_name
 from .catalogs import CONDITION_CONTEXT, Entry, Key, LanguageCatalog, read_catalog
+from .clinical import review_reasons
 from .provenance import TranslationReview
 
-FORMAT = 3
+FORMAT = 4
 _CHECKING_MODULES = ("_po", "_markup", "catalogs", "checks", "clinical", "provenance", "render",
                      "content")
 
@@ -71,8 +73,10 @@ class CatalogDigest:
 
     language: str
     path: str
-    entries: Mapping[str, tuple[int, EntryState, str]]
-    """By :func:`message_hash`: ``(line, state, why not usable)``."""
+    entries: Mapping[str, tuple[int, EntryState, str, str]]
+    """By :func:`message_hash`: ``(line, state, why not usable, translation)``; the
+    translation only of a message a to-do list may show (not usable, or carrying a dose
+    that may lack its review), else empty: the digest stays small."""
     reviews: Mapping[str, TranslationReview]
     require_review: bool = True
 
@@ -85,11 +89,14 @@ class CatalogDigest:
 
 def digest(catalog: LanguageCatalog) -> CatalogDigest:
     """The digest of a checked catalog."""
-    entries: dict[str, tuple[int, EntryState, str]] = {}
+    entries: dict[str, tuple[int, EntryState, str, str]] = {}
     for key, entry in catalog.entries.items():
         state = entry_state(entry)
         reason = catalog.why_not(key) if state != "translated" else ""
-        entries[message_hash(key)] = (entry.line, state, reason)
+        shown = state != "translated" or (
+            key[0] is not None and key[0] != CONDITION_CONTEXT and "dose" in review_reasons(key[1]))
+        entries[message_hash(key)] = (entry.line, state, reason,
+                                      entry.strings[0] if shown and entry.strings else "")
     return CatalogDigest(catalog.language, catalog.path, entries, dict(catalog.reviews),
                          catalog.require_review)
 
@@ -132,7 +139,7 @@ def _load(stored: Path, key: str, language: str, path: str) -> CatalogDigest | N
             return None
         reviews = {answer: TranslationReview(name, dt.date.fromisoformat(day), int(line))
                    for answer, (name, day, line) in data["reviews"].items()}
-        # [line, state, reason] lists, unpacked like the tuples they were: no copy
+        # [line, state, reason, translation] lists, unpacked like the tuples they were: no copy
         return CatalogDigest(language, path, data["entries"], reviews)
     except (OSError, ValueError, TypeError, KeyError):
         return None  # absent, from another version or damaged: read the catalog

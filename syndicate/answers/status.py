@@ -19,9 +19,17 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from .._files import write_atomic
+from ..errors import CatalogError
 from . import ui
-from .catalog_cache import CatalogDigest, code_key, digest, entry_state, message_hash
-from .catalogs import Key, LanguageCatalog, SourceMessage, answer_messages
+from .catalog_cache import (
+    CatalogDigest,
+    code_key,
+    digest,
+    entry_state,
+    message_hash,
+    read_digest,
+)
+from .catalogs import Key, LanguageCatalog, SourceMessage, answer_messages, catalog_path
 from .clinical import review_reasons
 from .content import Answer, load_corpus
 from .provenance import EXAMPLE
@@ -128,6 +136,8 @@ class Finding:
     line: int
     reason: str
     msgid: str
+    translation: str = ""
+    """The message's translation as the catalog has it (empty when it has none)."""
 
     def __str__(self) -> str:
         excerpt = self.msgid if len(self.msgid) <= 60 else self.msgid[:57] + "..."
@@ -248,13 +258,13 @@ def language_status(found: CatalogDigest | LanguageCatalog,
                     catalog.language, scope.label, source_path, source_line,
                     "missing from the catalog (run syndicate i18n extract and update)", key[1]))
                 continue
-            line, state, reason = entry
+            line, state, reason, translation = entry
             if state == "translated" and "dose" in reasons and catalog.unreviewed_dose(key):
                 state, reason = "failing", UNREVIEWED
             tally[state] += 1
             if state != "translated":
                 todo.append(Finding(catalog.language, scope.label, catalog.path, line, reason,
-                                    key[1]))
+                                    key[1], translation))
             elif reasons and key[0] not in catalog.reviews:
                 needs_review += 1
                 review.append(Finding(
@@ -279,6 +289,33 @@ def broken_status(language: str, error: str, scopes_: Sequence[Scope]) -> Langua
     finding = Finding(language, "every answer", where if line.isdigit() else path,
                       int(line) if line.isdigit() else 0, rest or error, "")
     return LanguageStatus(language, rows, (finding,), (), error)
+
+
+CACHE_FOLDER = "i18n-cache"
+"""The folder under the state directory where ``i18n status`` and the console keep checked
+catalogs and the answers' messages (one cache: either warms it for the other)."""
+
+
+def cached_status(locales_dir: Path, language: str, scopes_: Sequence[Scope],
+                  cache_dir: Path | None, *, require_review: bool = True) -> LanguageStatus:
+    """One language's status, its catalog's digest read from ``cache_dir`` when the file and
+    the checking code are those it was made from (:func:`.catalog_cache.read_digest`)."""
+    try:
+        catalog = read_digest(catalog_path(locales_dir, language), language, cache_dir,
+                              require_review=require_review)
+    except CatalogError as exc:
+        return broken_status(language, str(exc), scopes_)
+    return language_status(catalog, scopes_)
+
+
+def status_reports(content_dir: Path, locales_dir: Path, languages: Sequence[str],
+                   cache_dir: Path | None, *, require_review: bool = True
+                   ) -> list[LanguageStatus]:
+    """Every language's status, as ``i18n status`` and the console's translator view give
+    it: the answers' messages and each catalog's digest from ``cache_dir``."""
+    found = cached_scopes(content_dir, cache_dir)
+    return [cached_status(locales_dir, language, found, cache_dir,
+                          require_review=require_review) for language in languages]
 
 
 def status(

@@ -12,12 +12,11 @@ import sys
 import click
 
 from .._time import utc_now
-from ..answers import catalog_path, load_corpus, target_languages, template_path
+from ..answers import load_corpus, target_languages, template_path
 from ..answers import status as progress
 from ..answers import translators as i18n
-from ..answers.catalog_cache import read_digest
 from ..config import Settings
-from ..errors import CatalogError, SyndicateError
+from ..errors import SyndicateError
 from ._common import emit_json, open_store, settings_options, table
 
 
@@ -157,18 +156,10 @@ def _readers(settings: Settings) -> dict[str, int] | None:
 
 
 def _status_reports(settings: Settings, languages: list[str]) -> list[progress.LanguageStatus]:
-    cache = settings.state_dir / "i18n-cache"
-    scopes = progress.cached_scopes(settings.content_dir, cache)
-    reports = []
-    for language in languages:
-        try:
-            catalog = read_digest(catalog_path(settings.locales_dir, language), language, cache,
-                                  require_review=settings.require_translation_review)
-        except CatalogError as exc:
-            reports.append(progress.broken_status(language, str(exc), scopes))
-            continue
-        reports.append(progress.language_status(catalog, scopes))
-    return reports
+    return progress.status_reports(
+        settings.content_dir, settings.locales_dir, languages,
+        settings.state_dir / progress.CACHE_FOLDER,
+        require_review=settings.require_translation_review)
 
 
 SUMMARY = ["language", "answers", "publishable", "blocked", "fuzzy", "untranslated", "failing",

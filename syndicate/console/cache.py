@@ -43,6 +43,11 @@ class FileCache:
         """The cached value for ``key`` if its folders are unchanged, else ``compute()``."""
         return self.keyed(key, self.signature(*folders), compute)
 
+    def clear(self) -> None:
+        """Forget every value (what a new process starts from)."""
+        with self._lock:
+            self._values.clear()
+
     def keyed(self, key: tuple[str, str], signature: Any, compute: Callable[[], T]) -> T:
         """The cached value for ``key`` if ``signature`` is the one it was computed with,
         else ``compute()`` (kept with ``signature``)."""

@@ -6,10 +6,10 @@ that says the same in words (screen readers, and text-only browsers, get the fig
 Only presentation attributes are used (no ``style``), so no inline style is needed either.
 
 The figures per minute: attempts answered 2xx (sent) and the others (failed), from the
-attempts' times; the queue depth, walked back minute by minute from the deliveries pending
-now by the deliveries created and delivered in each minute (a delivery that died leaves the
-queue without being delivered: the walk back counts it as waiting until the window's
-start); and the duration of each ``sync`` run.
+attempts' times; the queue depth, from the samples the ``deliver`` job records once a
+minute (:mod:`syndicate.store.samples`: deliveries due, and pending with their retries): a
+minute without a sample (no deliver run, the service down) is a gap in the line, not a zero;
+and the duration of each ``sync`` run.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from markupsafe import Markup, escape
 from sqlalchemy.engine import Engine
 
 from .._time import rfc3339
-from ..store import attempts, deliveries, job_runs
+from ..store import attempts, job_runs, queue_samples_since
 
 MINUTES = 24 * 60
 WIDTH, HEIGHT, PAD = 720, 160, 32
@@ -38,7 +38,10 @@ class Series:
     start: dt.datetime
     sent: list[int]
     failed: list[int]
-    waiting: list[int]
+    due: list[int | None]
+    """Deliveries due per minute, as sampled (``None``: no sample that minute)."""
+    pending: list[int | None]
+    """Deliveries pending (due or waiting for a retry) per minute, as sampled."""
     syncs: list[tuple[dt.datetime, float]]
 
 
@@ -114,47 +117,62 @@ def last_day(engine: Engine, *, now: dt.datetime) -> Series:
     settled minutes kept by :data:`ROLLUP` between pages."""
     end = now.replace(second=0, microsecond=0) + dt.timedelta(minutes=1)
     start = end - dt.timedelta(hours=24)
-    a, d, j = attempts.c, deliveries.c, job_runs.c
+    a, j = attempts.c, job_runs.c
     with engine.connect() as conn:
         minute = _minute_key(conn, a.attempted_at)
         ok = sa.case((sa.and_(a.status_code >= 200, a.status_code < 300), 1), else_=0)
         tried = ROLLUP.per_minute(conn, "attempts", lambda since: sa.select(
             minute, ok, sa.func.count()).where(a.attempted_at >= since).group_by(minute, ok),
             start, now)
-        made = _minute_key(conn, d.created_at)
-        new = ROLLUP.per_minute(conn, "created", lambda since: sa.select(
-            made, sa.literal(0), sa.func.count()).where(d.created_at >= since).group_by(made),
-            start, now)
-        pending = conn.execute(sa.select(sa.func.count()).where(d.state == "pending")
-                               ).scalar_one()
         runs = conn.execute(sa.select(j.started_at, j.finished_at).where(j.job == "sync")
                             .where(j.started_at >= start).where(j.finished_at.is_not(None))
                             .order_by(j.started_at)).all()
     sent = [tried.get(index, [0, 0])[1] for index in range(MINUTES)]
     failed = [tried.get(index, [0, 0])[0] for index in range(MINUTES)]
-    created = [new.get(index, [0, 0])[0] for index in range(MINUTES)]
-    waiting = [0] * MINUTES
-    level = int(pending)
-    for index in range(MINUTES - 1, -1, -1):
-        waiting[index] = max(0, level)
-        level += sent[index] - created[index]
-    return Series(start, sent, failed, waiting,
+    due: list[int | None] = [None] * MINUTES
+    pending: list[int | None] = [None] * MINUTES
+    for sample in queue_samples_since(engine, start):
+        index = _epoch_minute(sample.minute) - _epoch_minute(start)
+        if 0 <= index < MINUTES:
+            due[index], pending[index] = sample.due, sample.pending
+    return Series(start, sent, failed, due, pending,
                   [(r.started_at, (r.finished_at - r.started_at).total_seconds()) for r in runs])
 
 
-def _points(values: Sequence[float], top: float) -> str:
+def _runs(values: Sequence[float | None], top: float) -> list[str]:
+    """The ``points`` of each unbroken run of known values: a ``None`` (a minute nothing
+    was measured) breaks the line instead of drawing it to zero."""
     step = (WIDTH - 2 * PAD) / max(1, len(values) - 1)
     scale = (HEIGHT - 2 * PAD) / top if top else 0
-    return " ".join(f"{PAD + i * step:.1f},{HEIGHT - PAD - v * scale:.1f}"
-                    for i, v in enumerate(values))
+    runs: list[list[str]] = [[]]
+    for i, v in enumerate(values):
+        if v is None:
+            if runs[-1]:
+                runs.append([])
+            continue
+        runs[-1].append(f"{PAD + i * step:.1f},{HEIGHT - PAD - v * scale:.1f}")
+    return [" ".join(run) for run in runs if run]
 
 
-def line_chart(title: str, start: dt.datetime, lines: Sequence[tuple[str, str, Sequence[float]]],
-               unit: str) -> Markup:
-    """An SVG line chart of per-minute ``lines`` (label, colour, values) since ``start``."""
-    top = max([max(values, default=0) for _, _, values in lines] + [1])
-    summary = "; ".join(f"{label}: total {sum(values):g}, peak {max(values, default=0):g} {unit}"
-                        for label, _, values in lines)
+def _summary(label: str, values: Sequence[float | None], unit: str, total: bool) -> str:
+    known = [v for v in values if v is not None]
+    if not known:
+        return f"{label}: no sample"
+    gaps = len(values) - len(known)
+    return (f"{label}: " + (f"total {sum(known):g}, " if total else f"now {known[-1]:g}, ")
+            + f"peak {max(known):g} {unit}"
+            + (f" ({gaps} minutes without a sample)" if gaps else ""))
+
+
+def line_chart(title: str, start: dt.datetime,
+               lines: Sequence[tuple[str, str, Sequence[float | None]]], unit: str, *,
+               total: bool = True) -> Markup:
+    """An SVG line chart of per-minute ``lines`` (label, colour, values) since ``start``; a
+    ``None`` value is a gap. ``total``: the description sums the values (counts per
+    minute), else it gives the last one (levels, like a queue's depth)."""
+    top = max([max([v for v in values if v is not None], default=0) for _, _, values in lines]
+              + [1])
+    summary = "; ".join(_summary(label, values, unit, total) for label, _, values in lines)
     parts = [
         f'<svg viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-labelledby="{_id(title)}-t '
         f'{_id(title)}-d" class="chart" xmlns="http://www.w3.org/2000/svg">',
@@ -169,8 +187,8 @@ def line_chart(title: str, start: dt.datetime, lines: Sequence[tuple[str, str, S
         'text-anchor="end">now</text>',
     ]
     for offset, (label, colour, values) in enumerate(lines):
-        parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="1.5" '
-                     f'points="{_points(values, top)}"/>')
+        parts.extend(f'<polyline fill="none" stroke="{colour}" stroke-width="1.5" '
+                     f'points="{points}"/>' for points in _runs(values, top))
         parts.append(f'<text x="{WIDTH - PAD}" y="{PAD - 8 + 14 * offset}" font-size="12" '
                      f'fill="{colour}" text-anchor="end">{escape(label)}</text>')
     parts.append("</svg>")

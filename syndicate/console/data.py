@@ -21,13 +21,13 @@ from sqlalchemy.engine import Engine
 
 from .._time import rfc3339
 from ..answers import (
-    Answer,
     Problem,
     babel_locale,
     catalog_path,
     load_corpus,
     target_languages,
 )
+from ..answers.status import Scope
 from ..config import Settings
 from ..errors import CatalogError, InputError
 from ..metrics import content_counts, last_sync_summary
@@ -38,7 +38,7 @@ from ..webhooks import ANSWER_EVENTS, DISABLED_EVENT, VERIFY_EVENT, outbox, requ
 from ..webhooks import subscribers as subs
 from ..webhooks.events import encode
 from .cache import CACHE
-from .todo import LanguageProgress, TodoItem, language_state
+from .todo import LanguageProgress, TodoItem, answer_scopes, language_state
 
 TEST_EVENT = "endpoint.test"
 """The event a partner sends to its own endpoint from the console."""
@@ -353,12 +353,12 @@ def target_languages_of(settings: Settings) -> list[str]:
 
 
 def translation_state(settings: Settings) -> dict[str, tuple[LanguageProgress, list[TodoItem]]]:
-    """Per language: progress and to-do. The answers are read again when one changes; a
-    language's catalog when it or an answer changes (each language on its own)."""
+    """Per language: progress and to-do. The answers' messages are read again when an answer
+    changes; a language's catalog when it or an answer changes (each language on its own);
+    both from the cache ``syndicate i18n status`` keeps, when it has them."""
     content = CACHE.signature(settings.content_dir)
-    answers: tuple[Answer, ...] = CACHE.keyed(
-        ("answers", str(settings.content_dir)), content,
-        lambda: load_corpus(settings.content_dir).published)
+    messages: list[Scope] = CACHE.keyed(
+        ("scopes", str(settings.content_dir)), content, lambda: answer_scopes(settings))
     found: dict[str, tuple[LanguageProgress, list[TodoItem]]] = {}
     for language in target_languages_of(settings):
         path = catalog_path(settings.locales_dir, language)
@@ -370,7 +370,7 @@ def translation_state(settings: Settings) -> dict[str, tuple[LanguageProgress, l
         found[language] = CACHE.keyed(
             ("language", str(path)), (content, stamp),
             lambda language=language: language_state(  # type: ignore[misc]
-                settings, answers, language))
+                settings, messages, language))
     return found
 
 

@@ -45,8 +45,9 @@ class OperatorPages:
             charts.line_chart("Deliveries per minute", day.start,
                               [("sent", "#1b7f3b", day.sent), ("failed", "#b3261e", day.failed)],
                               "attempts"),
-            charts.line_chart("Queue depth", day.start, [("waiting", "#1f5fa8", day.waiting)],
-                              "deliveries"),
+            charts.line_chart("Queue depth", day.start, [("due", "#1f5fa8", day.due),
+                                                         ("pending", "#6b4fa0", day.pending)],
+                              "deliveries", total=False),
             charts.bar_chart("Sync durations", day.start, day.syncs),
         ]
         return self.c.page("operator_home.html", session, request=request, jobs=found,

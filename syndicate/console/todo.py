@@ -1,8 +1,11 @@
 """Where each language stands for translators: progress counts and the to-do list.
 
-The figures are those of ``syndicate i18n status`` (:mod:`syndicate.answers.status`): the
-same states, the same reasons with ``file:line``, the same answers needing medical review of
-their translation; this module only shapes them for the console's pages.
+The figures are those of ``syndicate i18n status`` (:mod:`syndicate.answers.status`), from
+the same function and the same cache (``<state>/i18n-cache``: each checked catalog's digest
+and the answers' messages, keyed by the files' bytes and the checking code): the same
+states, the same reasons with ``file:line``, the same answers needing medical review of
+their translation. A translator's ``i18n status`` warms the console's first read and the
+console warms the command; this module only shapes the figures for the console's pages.
 """
 
 from __future__ import annotations
@@ -11,10 +14,8 @@ import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
 
-from ..answers import Answer, catalog_path, read_catalog
-from ..answers.status import Finding, broken_status, language_status, scopes
+from ..answers.status import CACHE_FOLDER, Finding, Scope, cached_scopes, cached_status
 from ..config import Settings
-from ..errors import CatalogError
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -62,28 +63,28 @@ def _shown(path: Path | str, base: Path) -> str:
         return str(path)
 
 
-def _item(finding: Finding, base: Path, translations: dict[str, str]) -> TodoItem:
+def _item(finding: Finding, base: Path) -> TodoItem:
     return TodoItem(f"{_shown(finding.path, base)}:{finding.line}" if finding.line
                     else _shown(finding.path, base),
-                    finding.answer, finding.reason, finding.msgid,
-                    translations.get(finding.msgid, ""))
+                    finding.answer, finding.reason, finding.msgid, finding.translation)
 
 
-def language_state(settings: Settings, answers: Sequence[Answer],
+def cache_dir(settings: Settings) -> Path:
+    """The cache ``syndicate i18n status`` keeps (the same folder, so each warms the other)."""
+    return settings.state_dir / CACHE_FOLDER
+
+
+def answer_scopes(settings: Settings) -> list[Scope]:
+    """The messages of every published answer and of the interface, from the cache when no
+    answer file changed since it was written."""
+    return cached_scopes(settings.content_dir, cache_dir(settings))
+
+
+def language_state(settings: Settings, scopes_: Sequence[Scope],
                    language: str) -> tuple[LanguageProgress, list[TodoItem]]:
     """One language's progress and to-do list, as ``i18n status --todo`` gives them."""
-    path = catalog_path(settings.locales_dir, language)
-    found_scopes = scopes(answers, settings.content_dir)
-    translations: dict[str, str] = {}
-    try:
-        catalog = read_catalog(path, language,
-                               require_review=settings.require_translation_review)
-    except CatalogError as exc:
-        found = broken_status(language, str(exc), found_scopes)
-    else:
-        found = language_status(catalog, found_scopes)
-        translations = {key[1]: entry.strings[0] for key, entry in catalog.entries.items()
-                        if entry.strings}
+    found = cached_status(settings.locales_dir, language, scopes_, cache_dir(settings),
+                          require_review=settings.require_translation_review)
     summary = found.summary()
     translated, fuzzy, untranslated, failing = (
         sum(getattr(row.counts, name) for row in found.rows)
@@ -93,4 +94,4 @@ def language_state(settings: Settings, answers: Sequence[Answer],
         fuzzy, untranslated, failing, error=found.error,
         needs_review=int(str(summary["needs_review"])))
     base = settings.locales_dir.parent
-    return progress, [_item(finding, base, translations) for finding in found.todo]
+    return progress, [_item(finding, base) for finding in found.todo]

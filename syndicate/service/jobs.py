@@ -23,7 +23,9 @@ tick, and keeps them, with the refused translations, in its summary: ``syndicate
 the report and ``/metrics`` read them from there.
 
 Jobs are idempotent: ``sync`` derives event ids from content (a re-run enqueues nothing
-new), ``deliver`` sends what is due (claims are leases), ``report`` only reads.
+new), ``deliver`` sends what is due (claims are leases) and first samples the queue for the
+console's chart (once a minute per process, one row per minute in the store), ``report``
+only reads.
 """
 
 from __future__ import annotations
@@ -51,7 +53,7 @@ from .._time import Clock, process_name, rfc3339, utc_now
 from ..config import Settings
 from ..errors import ConfigError, JobError
 from ..metrics import ERROR, MISSED, OK, RUNNING, SKIPPED, last_sync_summary
-from ..store import job_runs
+from ..store import job_runs, record_queue_sample
 from ..sync import SyncResult, sync_and_publish
 from ..webhooks import PinnedTransport, Stats, Worker
 from . import leases
@@ -164,6 +166,8 @@ class JobRunner:
         self.stopping = threading.Event()
         self._stops: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = set()
         self._lock = threading.Lock()
+        self._sampled: dt.datetime | None = None
+        """The minute of this process's last queue sample (one a minute at most)."""
 
     def stop(self) -> None:
         """Ask running jobs to wrap up: ``deliver`` finishes what is in flight and gives
@@ -356,9 +360,20 @@ class JobRunner:
     def _job_deliver(self, run_id: str) -> dict[str, Any]:
         if self.stopping.is_set():
             return {"attempts": 0, "delivered": 0, "failed": 0, "idle": True}
+        self._sample_queue()
         stats = asyncio.run(self._deliver())
         return {"attempts": stats.attempts, "delivered": stats.delivered,
                 "failed": stats.failed, "idle": not stats.attempts}
+
+    def _sample_queue(self) -> None:
+        """Record the queue's depth for the console's chart, once a minute per process
+        (the store keeps one row per minute whichever process writes it first)."""
+        now = self.clock()
+        minute = now.replace(second=0, microsecond=0)
+        if self._sampled == minute:
+            return
+        self._sampled = minute
+        record_queue_sample(self.engine, now=now)
 
     async def _deliver(self) -> Stats:
         settings = self.settings

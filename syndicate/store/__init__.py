@@ -15,6 +15,7 @@ from .engine import (
     open_engine,
     upgrade,
 )
+from .samples import QueueSample, queue_samples_since, record_queue_sample
 from .schema import (
     UTCDateTime,
     api_tokens,
@@ -28,6 +29,7 @@ from .schema import (
     leases,
     metadata,
     naive_utc,
+    queue_samples,
     renditions,
     subscribers,
 )
@@ -36,6 +38,7 @@ from .sql import any_of, insert_ignoring_duplicates
 
 __all__ = [
     "MIGRATIONS",
+    "QueueSample",
     "SealedText",
     "UTCDateTime",
     "any_of",
@@ -57,6 +60,9 @@ __all__ = [
     "metadata",
     "naive_utc",
     "open_engine",
+    "queue_samples",
+    "queue_samples_since",
+    "record_queue_sample",
     "renditions",
     "reseal",
     "subscribers",

@@ -16,6 +16,9 @@ Tables:
   the CSRF token, the expiry) (:mod:`syndicate.console`);
 - ``job_runs``: the bounded run history of the scheduled jobs (one row per run, unique per
   scheduled tick so a tick never runs twice, even across a leader change);
+- ``queue_samples``: the delivery queue once a minute (pending, due, the oldest due's wait),
+  written by the ``deliver`` job for the console's queue-depth chart, kept 48 hours
+  (:mod:`syndicate.store.samples`);
 - ``leases``: named leases with an expiry: the scheduler leadership and per-job run locks;
 - ``apscheduler_jobs``: APScheduler 3's SQLAlchemy job store (its own layout).
 
@@ -162,7 +165,7 @@ deliveries = sa.Table(
              postgresql_where=sa.text("state = 'pending' AND claimed_until IS NOT NULL"),
              sqlite_where=sa.text("state = 'pending' AND claimed_until IS NOT NULL")),
     sa.Index("ix_deliveries_subscriber", "subscriber_id", "created_at"),
-    # The console's queue-depth chart counts deliveries created per minute (migration 0006).
+    # Deliveries by creation time (migration 0006, first made for the console's charts).
     sa.Index("ix_deliveries_created", "created_at"),
 )
 
@@ -234,6 +237,15 @@ job_runs = sa.Table(
     sa.Column("host", sa.String(200), nullable=True),
     sa.UniqueConstraint("job", "scheduled_for", name="uq_job_runs_tick"),
     sa.Index("ix_job_runs_job_started", "job", "started_at"),
+)
+
+queue_samples = sa.Table(
+    "queue_samples",
+    metadata,
+    sa.Column("minute", UTCDateTime, primary_key=True),
+    sa.Column("pending", sa.Integer, nullable=False),
+    sa.Column("due", sa.Integer, nullable=False),
+    sa.Column("oldest_due_seconds", sa.Float, nullable=True),
 )
 
 leases = sa.Table(

@@ -120,6 +120,7 @@ def test_an_operator_steers_jobs_and_retries_dead_letters(client: httpx.Client,
     home = client.get("/console/operator/").text
     assert all(name in home for name in ("sync", "deliver", "report"))
     assert home.count("<svg") == 3 and "Deliveries per minute" in home
+    assert "due: no sample; pending: no sample" in home and "without a sample" in home
     page = _post(client, "/console/operator/jobs/report/run", csrf)
     assert "Run started" in page.text
     for _ in range(100):
@@ -201,7 +202,31 @@ def test_the_chart_counts_attempts_per_minute(console_env: Console) -> None:
     day = charts.last_day(engine, now=now)
     assert sum(day.sent) == 2 and sum(day.failed) == 2
     assert day.sent[-6] == 2 and day.failed[-6] == 1 and day.failed[-31] == 1
-    assert day.waiting[-1] == 1  # the verification, pending
+    assert day.due == [None] * charts.MINUTES  # nothing sampled the queue: no line, no zeros
+
+
+def test_the_queue_chart_shows_the_samples_with_their_gaps(console_env: Console) -> None:
+    """The queue depth is what the deliver job sampled: a delivery that died leaves the
+    queue when it dies (rebuilding the past from the rows left would count it as waiting
+    all day), and minutes nobody sampled are gaps, not zeros."""
+    engine = console_env.engine
+    now = console_env.clock()
+    subs.add(engine, "http://127.0.0.1:9/hook", now=now, allow_networks=["127.0.0.0/8"])
+    with engine.begin() as conn:  # the verification, due for an hour
+        conn.execute(sa.update(store.deliveries).values(due_at=now - dt.timedelta(hours=1)))
+    store.record_queue_sample(engine, now=now - dt.timedelta(minutes=30))
+    store.record_queue_sample(engine, now=now - dt.timedelta(minutes=29))
+    with engine.begin() as conn:
+        conn.execute(sa.update(store.deliveries).values(state="dead"))
+    store.record_queue_sample(engine, now=now)
+    day = charts.last_day(engine, now=now)
+    assert day.due[-31] == day.due[-30] == 1 and day.pending[-31] == 1
+    assert day.due[-1] == 0 and day.pending[-1] == 0
+    assert day.due[-29:-1] == [None] * 28 and day.due[:-31] == [None] * (charts.MINUTES - 31)
+    picture = charts.line_chart("Queue depth", day.start, [("due", "#000", day.due)],
+                                "deliveries", total=False)
+    assert picture.count("<polyline") == 2
+    assert "due: now 0, peak 1 deliveries (1437 minutes without a sample)" in picture
 
 
 def test_console_credentials_from_the_command_line(console_env: Console) -> None:

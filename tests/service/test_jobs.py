@@ -21,6 +21,7 @@ from syndicate.config import Settings
 from syndicate.metrics import Metrics
 from syndicate.service import leases, schedule
 from syndicate.service.jobs import JobRunner, history
+from syndicate.testing import FixedClock
 from tests.support import ANSWER_FILE, FIXTURES, hook_settings, set_front_matter
 
 
@@ -321,3 +322,33 @@ def test_upgrade_from_the_first_schema_adds_the_job_tables(database_url: str) ->
         assert store.current_revision(raw) == store.head_revision()
     finally:
         raw.dispose()
+
+
+def test_deliver_samples_the_queue_once_a_minute(engine: sa.engine.Engine,
+                                                 job_settings: Settings) -> None:
+    """Each deliver run records the queue's depth for the console's chart, at most once a
+    minute per process (a second run in the minute does not ask the database); another
+    process in the same minute finds the minute's row there and leaves it."""
+    clock = FixedClock(dt.datetime(2026, 11, 29, 7, 0, 1, tzinfo=dt.UTC))
+    runner = JobRunner(engine, job_settings, clock=clock)
+    other = JobRunner(engine, job_settings, clock=clock)
+    day = dt.datetime(2026, 11, 29, tzinfo=dt.UTC)
+
+    def minutes() -> list[tuple[int, int, int]]:
+        return [(s.minute.minute, s.pending, s.due)
+                for s in store.queue_samples_since(engine, day)]
+
+    assert runner.run("deliver").outcome == "ok"
+    assert minutes() == [(0, 0, 0)]
+    with engine.begin() as conn:
+        conn.execute(sa.delete(store.queue_samples))
+    clock.advance(20)
+    assert runner.run("deliver").outcome == "ok"
+    assert minutes() == []  # this process sampled the minute already
+    assert other.run("deliver").outcome == "ok"
+    assert other.run("deliver").outcome == "ok"
+    assert minutes() == [(0, 0, 0)]
+    clock.advance(60)
+    assert runner.run("deliver").outcome == "ok"
+    assert other.run("deliver").outcome == "ok"
+    assert minutes() == [(0, 0, 0), (1, 0, 0)]

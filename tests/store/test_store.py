@@ -89,3 +89,45 @@ def test_api_migration_downgrades_and_upgrades_again(engine: sa.engine.Engine) -
     with engine.connect() as conn:
         row = conn.execute(sa.select(store.subscribers)).one()
     assert (row.id, row.kind, row.owner) == ("sub_1", "webhook", None)
+
+
+def _delivery_rows(engine: sa.engine.Engine, now: dt.datetime,
+                   states: list[tuple[str, dt.timedelta]]) -> None:
+    """Deliveries in ``states`` (state, due time relative to ``now``) to one subscriber."""
+    with engine.begin() as conn:
+        conn.execute(store.subscribers.insert(), {
+            "id": "s1", "kind": "webhook", "url": "http://127.0.0.1:9/hook", "secret": "x",
+            "status": "active", "languages": "[]", "event_types": "[]", "conditions": "[]",
+            "full": True, "created_at": now, "updated_at": now})
+        conn.execute(store.events.insert(), [
+            {"id": f"e{n}", "type": "answer.published", "payload": "{}", "created_at": now}
+            for n in range(len(states))])
+        conn.execute(store.deliveries.insert(), [
+            {"event_id": f"e{n}", "event_type": "answer.published", "subscriber_id": "s1",
+             "full": True, "state": state, "attempts": 0, "due_at": now + due,
+             "created_at": now - dt.timedelta(hours=1)}
+            for n, (state, due) in enumerate(states)])
+
+
+def test_queue_samples_one_per_minute_pruned_after_two_days(engine: sa.engine.Engine) -> None:
+    """The deliver job's sample of the queue: due and pending counts and the oldest due
+    one's wait (dead and delivered ones are not in the queue); one row per minute whoever
+    writes it first; samples beyond 48 hours pruned as new ones come."""
+    now = dt.datetime(2026, 11, 29, 7, 30, 20, tzinfo=dt.UTC)
+    _delivery_rows(engine, now, [
+        ("pending", -dt.timedelta(seconds=90)), ("pending", -dt.timedelta(seconds=10)),
+        ("pending", dt.timedelta(minutes=5)), ("dead", -dt.timedelta(hours=2)),
+        ("delivered", -dt.timedelta(hours=3))])
+    old = now - dt.timedelta(hours=48, minutes=2)
+    assert store.record_queue_sample(engine, now=old)
+    assert store.record_queue_sample(engine, now=now)
+    assert not store.record_queue_sample(engine, now=now + dt.timedelta(seconds=30))
+    found = store.queue_samples_since(engine, now - dt.timedelta(days=3))
+    assert [(s.minute, s.pending, s.due, s.oldest_due_seconds) for s in found] == [
+        (now.replace(second=0), 3, 2, 90.0)]
+    empty = now + dt.timedelta(minutes=10)
+    with engine.begin() as conn:
+        conn.execute(sa.update(store.deliveries).values(state="dead"))
+    assert store.record_queue_sample(engine, now=empty)
+    last = store.queue_samples_since(engine, empty.replace(second=0))
+    assert [(s.pending, s.due, s.oldest_due_seconds) for s in last] == [(0, 0, None)]

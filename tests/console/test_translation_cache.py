@@ -1,0 +1,73 @@
+"""The translator view and ``syndicate i18n status`` read one cache of checked catalogs:
+the same figures and to-do, whichever of the two reads a catalog first."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner, Result
+
+from syndicate.answers import catalogs
+from syndicate.cli import cli
+from syndicate.console import data
+from syndicate.console.cache import CACHE
+from tests.console.conftest import FUZZY_TRANSLATION, Console
+
+
+def _status(env: Console, *args: str) -> Result:
+    s = env.settings
+    return CliRunner().invoke(cli, [
+        "i18n", "status", "--content", str(s.content_dir), "--locales", str(s.locales_dir),
+        "--out", str(s.out_dir), *args], env={"SYNDICATE_STATE_DIR": str(s.state_dir)})
+
+
+def _unread(*args: object, **kwargs: object) -> None:
+    raise AssertionError("the catalog was read again")
+
+
+def _forget() -> None:
+    """A fresh console process: nothing in its memory, only what is on disk."""
+    CACHE.clear()
+
+
+def test_the_console_warms_i18n_status(console_env: Console,
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """The console's first read checks each catalog once and keeps its digest where
+    ``i18n status`` looks: the command then reads no catalog and says the same."""
+    _forget()
+    found = data.translation_state(console_env.settings)
+    cache = console_env.settings.state_dir / "i18n-cache"
+    assert {p.name for p in cache.iterdir()} >= {"answers.json", "ar.json"}
+    monkeypatch.setattr(catalogs, "read_strict", _unread)  # under every catalog read
+    report = _status(console_env, "--json")
+    assert report.exit_code == 0, report.output
+    figures = {line["language"]: line for line in json.loads(report.output)["languages"]}
+    for language, (progress, todo) in found.items():
+        line = figures[language]
+        assert (progress.publishable, progress.blocked, progress.fuzzy, progress.untranslated,
+                progress.failing, progress.needs_review) == (
+            line["publishable"], line["blocked"], line["fuzzy"], line["untranslated"],
+            line["failing"], line["needs_review"]), language
+        assert len(todo) == progress.fuzzy + progress.untranslated + progress.failing
+
+
+def test_i18n_status_warms_the_console(console_env: Console,
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """After a translator's ``i18n status``, the console's first read checks no catalog and
+    lists the same to-do: file:line, reason, and the fuzzy message's translation."""
+    po, line, msgid = console_env.fuzzy
+    assert _status(console_env).exit_code == 0  # every language
+    report = _status(console_env, "--todo", "ar")
+    assert report.exit_code == 0, report.output
+    _forget()
+    monkeypatch.setattr(catalogs, "read_strict", _unread)  # under every catalog read
+    progress, todo = data.translation_state(console_env.settings)["ar"]
+    where = po.relative_to(console_env.settings.locales_dir.parent).as_posix()
+    item = next(item for item in todo if item.source == msgid)
+    assert item.location == f"{where}:{line}" and item.translation == FUZZY_TRANSLATION
+    assert progress.fuzzy == 1
+    listed = [text for text in report.output.splitlines() if text]
+    assert len(listed) == len(todo)
+    for text, item in zip(listed, todo, strict=True):
+        assert text.split(": ")[0].endswith(item.location) and item.reason in text
