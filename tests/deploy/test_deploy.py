@@ -193,33 +193,40 @@ def test_nginx_accepts_the_configuration_and_serves_the_tree(settings: Settings)
         for path in [tmp, *root.rglob("*")]:
             path.chmod(0o755 if path.is_dir() else 0o644)
         cert, key = _certificate(tmp)
-        port, plain = _free_port(), _free_port()
         upstream = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Upstream)
         threading.Thread(target=upstream.serve_forever, daemon=True).start()
-        conf = (DEPLOY / "nginx" / "nginx.conf").read_text(encoding="utf-8")
-        conf = (conf.replace("/srv/syndicate/public", str(root))
-                .replace("/run/nginx.pid", str(tmp / "nginx.pid"))
-                .replace("/var/log/nginx", str(tmp))
-                .replace("/var/lib/letsencrypt", str(tmp))
-                .replace("/etc/ssl/syndicate/fullchain.pem", str(cert))
-                .replace("/etc/ssl/syndicate/privkey.pem", str(key))
-                .replace("listen 80;", f"listen 127.0.0.1:{plain};")
-                .replace("listen 443 ssl http2;", f"listen 127.0.0.1:{port} ssl http2;")
-                .replace("127.0.0.1:8080", f"127.0.0.1:{upstream.server_address[1]}")
-                .replace("http {", f"http {{\n    client_body_temp_path {tmp}/body;\n"
-                         f"    proxy_temp_path {tmp}/proxy;\n", 1))
-        path = tmp / "nginx.conf"
-        path.write_text(conf, encoding="utf-8")
-        # The same file, seen from an address outside the allow-list.
-        outside = tmp / "outside.conf"
-        outside.write_text(conf.replace("allow 127.0.0.1;", "allow 192.0.2.1;"), encoding="utf-8")
-        checked = subprocess.run([NGINX, "-t", "-c", str(path), "-p", str(tmp)],
-                                 capture_output=True, text=True, timeout=30, check=False)
-        assert checked.returncode == 0, checked.stderr
-        server = subprocess.Popen([NGINX, "-c", str(path), "-p", str(tmp), "-g", "daemon off;"])
-        base = f"https://127.0.0.1:{port}"
+        template = (DEPLOY / "nginx" / "nginx.conf").read_text(encoding="utf-8")
+        path, outside = tmp / "nginx.conf", tmp / "outside.conf"
+        # A port probed free can be taken by another process before nginx binds it: then
+        # nginx exits, and the test tries again with other ports.
+        for _ in range(5):
+            port, plain = _free_port(), _free_port()
+            conf = (template.replace("/srv/syndicate/public", str(root))
+                    .replace("/run/nginx.pid", str(tmp / "nginx.pid"))
+                    .replace("/var/log/nginx", str(tmp))
+                    .replace("/var/lib/letsencrypt", str(tmp))
+                    .replace("/etc/ssl/syndicate/fullchain.pem", str(cert))
+                    .replace("/etc/ssl/syndicate/privkey.pem", str(key))
+                    .replace("listen 80;", f"listen 127.0.0.1:{plain};")
+                    .replace("listen 443 ssl http2;", f"listen 127.0.0.1:{port} ssl http2;")
+                    .replace("127.0.0.1:8080", f"127.0.0.1:{upstream.server_address[1]}")
+                    .replace("http {", f"http {{\n    client_body_temp_path {tmp}/body;\n"
+                             f"    proxy_temp_path {tmp}/proxy;\n", 1))
+            path.write_text(conf, encoding="utf-8")
+            # The same file, seen from an address outside the allow-list.
+            outside.write_text(conf.replace("allow 127.0.0.1;", "allow 192.0.2.1;"),
+                               encoding="utf-8")
+            checked = subprocess.run([NGINX, "-t", "-c", str(path), "-p", str(tmp)],
+                                     capture_output=True, text=True, timeout=30, check=False)
+            assert checked.returncode == 0, checked.stderr
+            server = subprocess.Popen([NGINX, "-c", str(path), "-p", str(tmp),
+                                       "-g", "daemon off;"])
+            base = f"https://127.0.0.1:{port}"
+            if _wait_for(base, server):
+                break
+        else:
+            pytest.fail("nginx found no free port in 5 tries")
         try:
-            _wait_for(base)
             with httpx.Client(base_url=base, verify=False,
                               headers={"accept-encoding": "identity"}) as client:
                 feed = client.get("/en/feed.atom")
@@ -263,7 +270,7 @@ def test_nginx_accepts_the_configuration_and_serves_the_tree(settings: Settings)
         server = subprocess.Popen([NGINX, "-c", str(outside), "-p", str(tmp),
                                    "-g", "daemon off;"])
         try:
-            _wait_for(base)
+            assert _wait_for(base, server), "nginx could not bind its port again"
             with httpx.Client(base_url=base, verify=False) as client:
                 assert client.get("/metrics").status_code == 403
                 assert client.get("/readyz").status_code == 403
@@ -275,15 +282,18 @@ def test_nginx_accepts_the_configuration_and_serves_the_tree(settings: Settings)
             upstream.server_close()
 
 
-def _wait_for(base: str) -> None:
+def _wait_for(base: str, server: subprocess.Popen[bytes]) -> bool:
+    """Whether nginx answers at ``base`` (``False`` as soon as it has exited: a port it could
+    not bind)."""
     deadline = time.monotonic() + 10
-    while True:
+    while server.poll() is None:
         try:
             httpx.get(base + "/", verify=False)
-            return
+            return True
         except httpx.TransportError:
             assert time.monotonic() < deadline
             time.sleep(0.05)
+    return False
 
 
 def _tool(name: str, variable: str) -> str:
