@@ -26,7 +26,14 @@ from typing import Literal
 
 from .._files import write_atomic
 from ..tags import gettext_name
-from .catalogs import CONDITION_CONTEXT, Entry, Key, LanguageCatalog, read_catalog
+from .catalogs import (
+    CONDITION_CONTEXT,
+    CheckedMessages,
+    Entry,
+    Key,
+    LanguageCatalog,
+    read_catalog,
+)
 from .clinical import review_reasons
 from .provenance import TranslationReview
 
@@ -117,10 +124,27 @@ def read_digest(path: Path, language: str, cache_dir: Path | None, *,
     cached = _load(stored, key, language, str(path))
     if cached is not None:
         return dataclasses.replace(cached, require_review=require_review)
-    found = digest(read_catalog(path, language, require_review=require_review))
+    # A catalog saved again: its unchanged messages keep what the checks found last time.
+    checks_file = cache_dir / f"{gettext_name(language)}.checks.json"
+    checks_key = hashlib.sha256(code_key().encode() + language.encode()).hexdigest()
+    checked = CheckedMessages(_load_checks(checks_file, checks_key))
+    found = digest(read_catalog(path, language, require_review=require_review, checked=checked))
     with contextlib.suppress(OSError):  # a cache that cannot be written costs time only
         write_atomic(stored, _dump(found, key))
+        write_atomic(checks_file, json.dumps(
+            {"key": checks_key, "checked": checked.used}, ensure_ascii=False,
+            separators=(",", ":")).encode("utf-8"))
     return found
+
+
+def _load_checks(stored: Path, key: str) -> dict[str, list[str]]:
+    """The findings kept for a language, if made by this checking code (else none)."""
+    try:
+        data = json.loads(stored.read_bytes())
+        found = data["checked"] if data.get("key") == key else {}
+        return found if isinstance(found, dict) else {}
+    except (OSError, ValueError, TypeError, KeyError):
+        return {}  # absent or damaged: every message is checked again
 
 
 def _dump(found: CatalogDigest, key: str) -> bytes:

@@ -169,6 +169,31 @@ class Entry:
         return self.translated and not self.fuzzy and not self.problems
 
 
+class CheckedMessages:
+    """What the message checks found, per (source, translation, plural count) of one
+    language: pure functions of those, so a message seen before is not checked again.
+
+    ``known`` is what an earlier reading found (loaded from a cache keyed by the checking
+    code); ``used`` gathers the findings of this reading, the ones worth keeping."""
+
+    def __init__(self, known: Mapping[str, list[str]] | None = None) -> None:
+        self.known: Mapping[str, list[str]] = known or {}
+        self.used: dict[str, list[str]] = {}
+
+    def findings(self, source: tuple[str, ...], strings: tuple[str, ...], plural_count: int,
+                 locale: Locale) -> list[str]:
+        """The problems of one translated message (copied source, then the checks)."""
+        key = "\x1f".join((*source, "\x1e", *strings, str(plural_count)))
+        found = self.known.get(key)
+        if found is None:
+            found = [COPIED] if len(source) == 1 and copied_source(
+                source[0], strings[0], locale) else []
+            found.extend(p for p in checks.check_message(
+                source, strings, locale=locale, plural_count=plural_count) if p not in found)
+        self.used[key] = found
+        return found
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class LanguageCatalog:
     """The translations of one language, read from its ``.po`` file."""
@@ -376,17 +401,20 @@ def plural_rule_problem(rule: Callable[[int], int], count: int) -> str | None:
     return None
 
 
-def read_catalog(path: Path, language: str, *, require_review: bool = True) -> LanguageCatalog:
+def read_catalog(path: Path, language: str, *, require_review: bool = True,
+                 checked: CheckedMessages | None = None) -> LanguageCatalog:
     """Read and check the catalog at ``path``; :class:`CatalogError` if it cannot be used.
 
-    ``require_review``: see :attr:`LanguageCatalog.require_review`."""
+    ``require_review``: see :attr:`LanguageCatalog.require_review`. ``checked``: the checks'
+    findings for messages already checked (a catalog saved again is checked only where its
+    messages changed); it is filled with this catalog's."""
     locale = babel_locale(language)
     text, syntax = read_strict(path)
     catalog: Catalog | PoMessages | None = read_messages(text, syntax, language, path)
     if catalog is None:
         catalog = babel_read(text, language, path)
     return language_catalog(catalog, text, syntax, path=path, language=language, locale=locale,
-                            require_review=require_review)
+                            require_review=require_review, checked=checked)
 
 
 def language_catalog(
@@ -398,8 +426,10 @@ def language_catalog(
     language: str,
     locale: Locale,
     require_review: bool = True,
+    checked: CheckedMessages | None = None,
 ) -> LanguageCatalog:
     """Check every entry of a parsed catalog (see :func:`._po.load_po`) and index it by key."""
+    memo = checked if checked is not None else CheckedMessages()
     plural_count, plural = _plural_rule(catalog, path, text, locale)
     revised = revision_date(text)
     reviews, review_problems = read_reviews(text, revised)
@@ -420,15 +450,8 @@ def language_catalog(
                 problems.append(
                     f"plural has {written} forms, {locale} needs exactly {plural_count}")
         if all(strings) and strings:
-            if len(source) == 1 and copied_source(source[0], strings[0], locale):
-                problems.append(COPIED)
-            problems.extend(
-                p
-                for p in checks.check_message(
-                    source, strings, locale=locale, plural_count=plural_count
-                )
-                if p not in problems
-            )
+            found = memo.findings(source, strings, plural_count, locale)
+            problems.extend(p for p in found if p not in problems)
         problems.extend(review_problems.get(line, ()))
         key: Key = (message.context, source[0])
         entries[key] = Entry(key, strings, source, line, message.fuzzy, tuple(problems))

@@ -236,7 +236,9 @@ def test_status_keeps_checked_catalogs_until_they_change(
     first = run(project, "status", "--json")
     assert first.exit_code == 0
     assert sorted(p.name for p in (project / "state" / "i18n-cache").iterdir()) == [
-        "answers.json", "ar.json", "de.json", "es.json", "fr.json", "zh_Hans.json"]
+        "answers.json", "ar.checks.json", "ar.json", "de.checks.json", "de.json",
+        "es.checks.json", "es.json", "fr.checks.json", "fr.json", "zh_Hans.checks.json",
+        "zh_Hans.json"]
 
     def unread(*args: object, **kwargs: object) -> None:
         raise AssertionError("the catalog was read again")
@@ -251,6 +253,20 @@ def test_status_keeps_checked_catalogs_until_they_change(
     report = json.loads(run(project, "status", "--json", "-l", "de").output)
     assert report["languages"][0]["blocked"] == 1
     assert report["todo"][0]["reason"] == "untranslated"
+    # a catalog saved again is checked only where its messages changed
+    from syndicate.answers import checks
+    calls: list[object] = []
+    real = checks.check_message
+
+    def counted(*args: object, **kwargs: object) -> list[str]:
+        calls.append(args)
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+    monkeypatch.setattr(checks, "check_message", counted)
+    edit(po(project, "fr"), 'msgstr "Les fondements génétiques et biologiques"',
+         'msgstr "Fondements génétiques et biologiques"')
+    assert run(project, "status", "--json", "-l", "fr").exit_code == 0
+    assert len(calls) == 1, calls
+    monkeypatch.undo()
     # a changed answer file is read again too
     (project / "content" / "lupus" / "dose.md").write_text(DOSE_ANSWER, encoding="utf-8")
     report = json.loads(run(project, "status", "--json", "-l", "de").output)
