@@ -1,5 +1,5 @@
-"""Hostile HTTP input for the API and the hub: bounded bodies, strict JSON, checked fields,
-and the per-token rate limiter.
+"""Hostile HTTP input for the API and the hub: bounded bodies, strict JSON, checked query
+parameters, and the per-token rate limiter (body fields are checked by :mod:`.models`).
 
 Everything here refuses with :class:`~syndicate.errors.ApiError` (a status, a code and a
 message safe to show); nothing is stored before a request has passed all of it.
@@ -17,9 +17,6 @@ from typing import Any
 from starlette.requests import Request
 
 from ..errors import ApiError
-
-EVENT_PATTERN = re.compile(r"^[a-z]+(?:\.(?:[a-z_]+|\*))?$|^\*$")
-MAX_ITEMS = 100
 
 
 async def read_body(request: Request, limit: int) -> bytes:
@@ -72,54 +69,6 @@ async def read_json(request: Request, limit: int, *, allow_empty: bool = False) 
         raise ApiError(400, "malformed_json", "the body is nested too deeply") from exc
     if not isinstance(value, dict):
         raise ApiError(422, "invalid_request", "the body must be a JSON object")
-    return value
-
-
-def only(body: Mapping[str, Any], allowed: Collection[str], required: Collection[str] = ()) -> None:
-    """Refuse unknown and missing fields (422)."""
-    unknown = sorted(set(body) - set(allowed))
-    if unknown:
-        raise ApiError(
-            422, "unknown_field", f"unknown field {unknown[0]!r}; allowed: {', '.join(allowed)}"
-        )
-    for name in required:
-        if name not in body:
-            raise ApiError(422, "missing_field", f"field {name!r} is required")
-
-
-def string(body: Mapping[str, Any], name: str, *, max_length: int = 2048) -> str:
-    """A non-empty string field."""
-    value = body.get(name)
-    if not isinstance(value, str) or not value or len(value) > max_length:
-        raise ApiError(
-            422, "invalid_field", f"{name} must be a string of 1 to {max_length} characters"
-        )
-    if "\x00" in value or any("\ud800" <= ch <= "\udfff" for ch in value):
-        # JSON may spell both (\u0000, a lone \ud800); no store can keep them.
-        raise ApiError(422, "invalid_field", f"{name} contains NUL or a lone surrogate")
-    return value
-
-
-def string_list(body: Mapping[str, Any], name: str, pattern: re.Pattern[str]) -> tuple[str, ...]:
-    """A list of strings each matching ``pattern`` (duplicates dropped, order kept)."""
-    value = body.get(name)
-    if not isinstance(value, list) or len(value) > MAX_ITEMS:
-        raise ApiError(422, "invalid_field", f"{name} must be a list of at most {MAX_ITEMS} items")
-    items: list[str] = []
-    for item in value:
-        if not isinstance(item, str) or not pattern.fullmatch(item):
-            shown = item if isinstance(item, str) and len(item) <= 64 else "an item"
-            raise ApiError(422, "invalid_field", f"{name}: {shown!r} is not valid")
-        if item not in items:
-            items.append(item)
-    return tuple(items)
-
-
-def boolean(body: Mapping[str, Any], name: str) -> bool:
-    """A boolean field."""
-    value = body.get(name)
-    if not isinstance(value, bool):
-        raise ApiError(422, "invalid_field", f"{name} must be true or false")
     return value
 
 
