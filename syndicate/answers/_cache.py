@@ -44,6 +44,12 @@ from .localize import Incomplete, Rendition
 
 MAGIC = b"syndicate-cache 1\n"
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
+CODE = ("answers/**/*.py", "store/**/*.py", "__init__.py", "config.py", "errors.py",
+        "metrics.py", "tags.py", "_time.py", "_files.py", "_pool.py")
+"""The code that can shape localization, relative to the package: this stage and the layers
+below it, which the import contracts keep it to (a test checks that every module importing
+the stage loads is covered). Changing the webhooks, the publication or the console keeps
+the cache; changing localization or what it stands on rebuilds it."""
 LIBRARIES = ("babel", "markdown-it-py", "nh3", "feedgen", "lxml", "PyYAML")
 """Distributions whose version can change what localization and publication write."""
 
@@ -80,9 +86,9 @@ def file_digest(path: Path) -> str:
 
 @functools.lru_cache(maxsize=1)
 def code_version() -> str:
-    """A digest of the code that shapes localization: Syndicate's version and source files,
-    the versions of the libraries in :data:`LIBRARIES`, the Python version, and whether
-    PyYAML uses libyaml. Computed once per process."""
+    """A digest of the code that shapes localization: Syndicate's version, its files in
+    :data:`CODE`, the versions of the libraries in :data:`LIBRARIES`, the Python version,
+    and whether PyYAML uses libyaml. Computed once per process."""
     import yaml
 
     from .. import __version__
@@ -97,7 +103,7 @@ def code_version() -> str:
     for part in (__version__, sys.version, str(getattr(yaml, "__with_libyaml__", False)),
                  *versions):
         digest.update(part.encode() + b"\0")
-    for path in sorted(PACKAGE_DIR.rglob("*.py")):
+    for path in sorted({path for pattern in CODE for path in PACKAGE_DIR.glob(pattern)}):
         digest.update(path.relative_to(PACKAGE_DIR).as_posix().encode() + b"\0")
         digest.update(file_digest(path).encode() + b"\0")
     return digest.hexdigest()

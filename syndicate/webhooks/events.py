@@ -29,7 +29,7 @@ import datetime as dt
 import json
 import secrets
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, Literal
 
 from .._time import rfc3339
@@ -151,10 +151,12 @@ def reminders(renditions: Mapping[str, tuple[Rendition, ...]],
     return tuple(found)
 
 
-def _dated(rendition: Rendition, live: StoredRendition, now: dt.datetime | None) -> Rendition:
-    """``rendition`` with its ``updated`` taken from the store (see :func:`diff`)."""
+def _dated(rendition: Rendition, live: StoredRendition, now: dt.datetime | None,
+           content_hash: str | None = None) -> Rendition:
+    """``rendition`` with its ``updated`` taken from the store (see :func:`diff`);
+    ``content_hash``: the rendition's, when already computed."""
     before = live.rendition.updated
-    if rendition.content_hash == live.content_hash:
+    if (content_hash or rendition.content_hash) == live.content_hash:
         return dataclasses.replace(rendition, updated=before)
     if rendition.updated > before:
         return rendition
@@ -188,12 +190,15 @@ def diff(
     corpus = localization.corpus
     changes: list[Change] = []
     effective: dict[str, tuple[Rendition, ...]] = {}
+    by_language: dict[str, list[tuple[str, StoredRendition]]] = {}
+    for (answer_id, stored_language), before in sorted(stored.items()):
+        by_language.setdefault(stored_language, []).append((answer_id, before))
     for language in localization.languages:
         current = {r.answer_id: r for r in localization.renditions.get(language, ())}
         catalog = localization.catalogs.get(language)
         found = [_compare(answer, current.get(answer.id), stored.get((answer.id, language)),
                           catalog, now) for answer in corpus.published]
-        found += _left(corpus, language, stored)
+        found += _left(corpus, by_language.get(language, ()))
         changes += [change for change, _ in found if change is not None]
         effective[language] = tuple(shown for _, shown in found if shown is not None)
     due = reminders(effective, stored, now.date(), review_notice_days) if now else ()
@@ -209,14 +214,16 @@ def _compare(
     live = before if before is not None and not before.withdrawn else None
     version = (before.version if before is not None else 0) + 1
     if rendition is not None:
+        content_hash = ""
         if live is not None:
-            rendition = _dated(rendition, live, now)
+            content_hash = rendition.content_hash  # once: it encodes the whole rendition
+            rendition = _dated(rendition, live, now, content_hash)
         kind: EventType | None = None
         if live is None:
             kind = "answer.published"
         elif rendition.reviewed != live.rendition.reviewed:
             kind = "answer.reviewed"
-        elif rendition.content_hash != live.content_hash:
+        elif content_hash != live.content_hash:
             kind = "answer.updated"
         change = Change(kind, rendition, version, answer.path, before) if kind else None
         return change, rendition
@@ -232,16 +239,17 @@ def _compare(
 
 
 def _left(
-    corpus: Corpus, language: str, stored: Mapping[tuple[str, str], StoredRendition]
+    corpus: Corpus, stored: Iterable[tuple[str, StoredRendition]]
 ) -> list[tuple[Change | None, Rendition | None]]:
-    """Stored renditions of answers no longer published: withdrawn, unless the answer's
-    file only failed to parse (then what was published stays)."""
+    """Stored renditions of one language (by answer id, in order) whose answers are no
+    longer published: withdrawn, unless the answer's file only failed to parse (then what
+    was published stays)."""
     published = {answer.id for answer in corpus.published}
     known = {answer.id for answer in corpus.answers}
     broken_paths = {problem.path for problem in corpus.errors}
     found: list[tuple[Change | None, Rendition | None]] = []
-    for (answer_id, stored_language), before in sorted(stored.items()):
-        if stored_language != language or before.withdrawn or answer_id in published:
+    for answer_id, before in stored:
+        if before.withdrawn or answer_id in published:
             continue
         if answer_id not in known and before.source_path in broken_paths:
             found.append((None, before.rendition))

@@ -69,9 +69,17 @@ def record_changes(
 ) -> list[dict[str, Any]]:
     """Store every change's rendition and its event; the events that were new to the store
     (a re-run of the same sync finds every one of them already there)."""
+    # Ids first: a reminder is announced once per due date, so most reminders a sync finds
+    # were announced before; their bodies (the whole rendition, JSON-encoded) are built only
+    # for the events the store does not hold yet.
+    ids = [change.event_id for change in changes.changes]
+    ids += [reminder.event_id for reminder in changes.reminders]
+    existing = _existing(conn, ids)
     rows: list[dict[str, Any]] = []
     for change in changes.changes:
         _store_change(conn, change, now)
+        if change.event_id in existing:
+            continue
         thin, full = payloads(change, base_url, now)
         rows.append({
             "id": change.event_id, "type": change.type, "answer_id": change.answer_id,
@@ -79,6 +87,8 @@ def record_changes(
             "subscriber_id": None, "created_at": now, "payload": thin, "full_payload": full,
         })
     for reminder in changes.reminders:  # once each: the id derives from the due date
+        if reminder.event_id in existing:
+            continue
         thin, full = reminder_payloads(reminder, base_url, now)
         rendition = reminder.rendition
         rows.append({
@@ -86,14 +96,22 @@ def record_changes(
             "language": rendition.language, "condition_slug": rendition.condition_slug,
             "subscriber_id": None, "created_at": now, "payload": thin, "full_payload": full,
         })
-    if not rows:
-        return []
-    ids = [row["id"] for row in rows]
-    existing = set(conn.execute(sa.select(events.c.id).where(events.c.id.in_(ids))).scalars())
-    fresh = [row for row in rows if row["id"] not in existing]
-    if fresh:
-        conn.execute(insert_ignoring_duplicates(conn, events), fresh)
-    return fresh
+    if rows:
+        conn.execute(insert_ignoring_duplicates(conn, events), rows)
+    return rows
+
+
+CHUNK = 500
+"""Ids per ``IN (...)`` query: far below SQLite's and PostgreSQL's parameter limits."""
+
+
+def _existing(conn: Connection, ids: Sequence[str]) -> set[str]:
+    """Which of ``ids`` the events table already holds."""
+    found: set[str] = set()
+    for start in range(0, len(ids), CHUNK):
+        chunk = ids[start:start + CHUNK]
+        found.update(conn.execute(sa.select(events.c.id).where(events.c.id.in_(chunk))).scalars())
+    return found
 
 
 def _store_change(conn: Connection, change: Change, now: dt.datetime) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -129,3 +131,20 @@ def test_one_changed_answer_rewrites_one_shard_per_language(tmp_path: Path) -> N
     assert after.keys() == before.keys()
     rewritten = sorted(name.rsplit("-", 1)[0] for name in after if after[name] != before[name])
     assert rewritten == ["renditions-de", "renditions-en", "renditions-es", "renditions-fr"]
+
+
+def test_the_code_version_covers_every_module_localization_loads() -> None:
+    """The cache is kept across changes to code that cannot shape localization (the
+    webhooks, the publication, the console): every module of the package that importing
+    the stage loads must be among the files the code version hashes, or a change to it
+    would reuse renditions it made differently."""
+    loaded = subprocess.run(
+        [sys.executable, "-c", "import sys, syndicate.answers, syndicate.answers._cache; "
+         "print('\\n'.join(m.__file__ or '' for n, m in sorted(sys.modules.items()) "
+         "if n == 'syndicate' or n.startswith('syndicate.')))"],
+        check=True, capture_output=True, text=True).stdout.split()
+    covered = {path.resolve() for pattern in _cache.CODE
+               for path in _cache.PACKAGE_DIR.glob(pattern)}
+    assert loaded
+    assert [path for path in loaded if Path(path).resolve() not in covered] == []
+    assert not any(path.name == "sync.py" for path in covered)
