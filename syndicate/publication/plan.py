@@ -17,8 +17,6 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from babel.dates import format_date
-
 from .._time import utc_now
 from ..answers import (
     Localization,
@@ -51,6 +49,7 @@ from .layout import (
 from .manifest import FileRecord, read_manifest
 from .paging import paginate
 from .state import BuildState, LanguageState, PublishedEntry, read_renditions
+from .texts import PageTexts
 
 OUTPUT_VERSION = 6
 """Part of every input key: bump it when the rendered output changes for the same input."""
@@ -126,6 +125,7 @@ class BuildPlan:
         self._published = {answer.id: answer for answer in loc.corpus.published}
         self._failed_paths = {problem.path for problem in loc.corpus.errors}
         self._stores: dict[str, dict[str, Rendition]] = {}
+        self.texts = PageTexts(settings, self.base, loc.catalogs)
 
     # -- renditions ----------------------------------------------------------------------
 
@@ -314,36 +314,11 @@ class BuildPlan:
             path = page_path(language, rendition.condition_slug, rendition.slug)
             source = self.sources.get(answer_id, before.path if before is not None else "")
             entries[answer_id] = PublishedEntry(source, published, fp, path, rendition.title)
-            context = self._page_context(language, rendition, link, published,
-                                         translations[answer_id], overdue)
+            context = self.texts.page_context(rendition, link, published,
+                                              translations[answer_id], overdue)
             self.add(path, input_key(fp, [[o.language, o.url, o.title] for o in others],
                                      context), HTML, _page(rendition, others, context))
         return items, entries
-
-    def _page_context(self, language: str, rendition: Rendition, link: str,
-                      published: dt.datetime, every: list[feeds.Translation],
-                      overdue: bool) -> pages.PageContext:
-        """What a rendition's page shows besides the rendition (see pages)."""
-        t = translator_for(self.loc.catalogs.get(language))
-        publisher = self.settings.publisher
-        source = self.settings.source_language
-        x_default = next((tr.url for tr in every if tr.language == source), link)
-        feed_links = (
-            pages.FeedLink(language, ui.feed_title(t, publisher),
-                           f"{self.base}/{feed_name(language)}"),
-            pages.FeedLink(language, ui.condition_feed_title(t, publisher, rendition.condition),
-                           f"{self.base}/{feed_name(language, rendition.condition_slug)}"),
-        )
-        notice = None
-        if overdue and rendition.review_due is not None:
-            try:
-                day = format_date(rendition.review_due, format="long",
-                                  locale=babel_locale(language))
-            except CatalogError:
-                day = rendition.review_due.isoformat()
-            notice = ui.review_overdue(t, str(day))
-        return pages.PageContext(link, x_default, feed_links, publisher, published, source,
-                                 ui.other_languages(t), notice)
 
     def _feeds(self, language: str, items: list[feeds.Item], gone: Departures
                ) -> list[pages.FeedLink]:

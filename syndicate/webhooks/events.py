@@ -151,12 +151,24 @@ def reminders(renditions: Mapping[str, tuple[Rendition, ...]],
     return tuple(found)
 
 
+def _same_content(rendition: Rendition, live: StoredRendition) -> bool:
+    """Whether ``rendition`` shows what the stored one shows: the same content hash.
+
+    Equal fields but ``updated`` give equal hashes (the hash encodes the fields), so the
+    common case, an unchanged rendition, is told by comparing them, without encoding and
+    hashing the whole rendition; only renditions that differ are hashed."""
+    stored = live.rendition
+    if dataclasses.replace(rendition, updated=stored.updated) == stored:
+        return True
+    return rendition.content_hash == live.content_hash
+
+
 def _dated(rendition: Rendition, live: StoredRendition, now: dt.datetime | None,
-           content_hash: str | None = None) -> Rendition:
+           same: bool | None = None) -> Rendition:
     """``rendition`` with its ``updated`` taken from the store (see :func:`diff`);
-    ``content_hash``: the rendition's, when already computed."""
+    ``same``: whether it shows the same content, when already known."""
     before = live.rendition.updated
-    if (content_hash or rendition.content_hash) == live.content_hash:
+    if same if same is not None else _same_content(rendition, live):
         return dataclasses.replace(rendition, updated=before)
     if rendition.updated > before:
         return rendition
@@ -214,16 +226,16 @@ def _compare(
     live = before if before is not None and not before.withdrawn else None
     version = (before.version if before is not None else 0) + 1
     if rendition is not None:
-        content_hash = ""
+        same = False
         if live is not None:
-            content_hash = rendition.content_hash  # once: it encodes the whole rendition
-            rendition = _dated(rendition, live, now, content_hash)
+            same = _same_content(rendition, live)
+            rendition = _dated(rendition, live, now, same)
         kind: EventType | None = None
         if live is None:
             kind = "answer.published"
         elif rendition.reviewed != live.rendition.reviewed:
             kind = "answer.reviewed"
-        elif content_hash != live.content_hash:
+        elif not same:
             kind = "answer.updated"
         change = Change(kind, rendition, version, answer.path, before) if kind else None
         return change, rendition
