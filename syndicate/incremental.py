@@ -131,6 +131,13 @@ def inputs_fingerprint(settings: Settings) -> str:
     return Inputs.scan(settings).fingerprint
 
 
+def sync_inputs(settings: Settings) -> Inputs:
+    """The inputs of a sync now, hashing again only the files changed since the last sync's
+    scan (when its record is there to trust): what the service asks at start-up."""
+    record = SyncRecord.read(settings.out_dir)
+    return Inputs.scan(settings, record.inputs if record is not None else None)
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class TreeStamp:
     """What must still be true of the tree for a recorded build to stand: the digests of the

@@ -42,7 +42,7 @@ from sqlalchemy.engine import Engine
 from .._time import rfc3339
 from ..config import Settings
 from ..errors import JobError
-from ..incremental import inputs_fingerprint
+from ..incremental import sync_inputs
 from ..metrics import ERROR, MISSED, OK, SKIPPED
 from ..store import apscheduler_jobs, job_runs
 from .jobs import JOBS, JobRunner, interval, misfire_grace
@@ -181,7 +181,7 @@ class Scheduler:
                 sa.select(j.summary).where(j.job == "sync").where(j.outcome == OK)
                 .order_by(j.finished_at.desc(), j.id.desc()).limit(1)).scalar()
         recorded = json.loads(raw).get("inputs") if raw else None
-        return bool(recorded != inputs_fingerprint(self.runner.settings))
+        return bool(recorded != sync_inputs(self.runner.settings).fingerprint)
 
     def stop(self, wait: bool = True) -> None:
         """Stop scheduling; with ``wait``, until running jobs are done."""
