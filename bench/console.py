@@ -14,12 +14,15 @@ on PostgreSQL the tables are then vacuumed and analyzed, as autovacuum would hav
 running deployment (otherwise it starts in the middle of the measurements).
 The console is served by uvicorn on a loopback port, as ``syndicate run`` serves it; each
 page is requested once to warm it (the translators' pages read every answer and catalog the
-first time, reported as ``cold_ms``), then ``--requests`` times. Then the translators' first
-read again, as a new process makes it (nothing in its memory): ``translator_first_read``'s
-``cold_ms`` with ``<state>/i18n-cache`` empty (every catalog read and checked), ``warm_ms``
-with it filled, as a translator's ``syndicate i18n status`` or an earlier process leaves it.
-A page's time is measured by the client over loopback, so it includes the HTTP exchange: an
-upper bound of the server's time. The last line of output is one JSON object with the figures.
+first time, reported as ``cold_ms``), then ``--requests`` times. Then a translator saves one
+catalog: ``translator_after_save`` is the next page's time (the last figures, marked as
+being updated) and the seconds until the page shows the new figures, checked in the
+background. Then the translators' first read again, as a new process makes it (nothing in
+its memory): ``translator_first_read``'s ``cold_ms`` with ``<state>/i18n-cache`` empty
+(every catalog read and checked), ``warm_ms`` with it filled, as a translator's
+``syndicate i18n status`` or an earlier process leaves it. A page's time is measured by the
+client over loopback, so it includes the HTTP exchange: an upper bound of the server's
+time. The last line of output is one JSON object with the figures.
 """
 
 from __future__ import annotations
@@ -105,6 +108,26 @@ def _first_read(client: httpx.Client, state_dir: Path) -> dict[str, float]:
     return found
 
 
+def _after_save(client: httpx.Client, locales_dir: Path) -> dict[str, float]:
+    """``/console/translate/`` just after a translator saves one catalog (one message
+    changed): how long the page takes (the last figures, marked as being updated) and how
+    long until it shows the new ones (checked in the background)."""
+    path = "/console/translate/"
+    assert "being checked again" not in client.get(path).text
+    po = locales_dir / "es" / "LC_MESSAGES" / "syndicate.po"
+    text = po.read_text("utf-8")
+    edited = text.replace('msgstr "[es] ', 'msgstr "[es] (revised) ', 1)
+    assert edited != text
+    po.write_text(edited, "utf-8")
+    saved = time.perf_counter()
+    response = client.get(path)
+    page_ms = (time.perf_counter() - saved) * 1000
+    assert response.status_code == 200 and "being checked again" in response.text
+    while "being checked again" in client.get(path).text:
+        time.sleep(0.1)
+    return {"page_ms": round(page_ms, 1), "updated_s": round(time.perf_counter() - saved, 2)}
+
+
 def _time(client: httpx.Client, path: str, requests: int) -> dict[str, float]:
     started = time.perf_counter()
     first = client.get(path)
@@ -180,6 +203,7 @@ def main() -> int:
         }
         pages: dict[str, dict[str, float]] = {}
         first_read: dict[str, float] = {}
+        saved: dict[str, float] = {}
         for credential, paths in views.values():
             with httpx.Client(base_url=base, timeout=60, follow_redirects=False) as client:
                 _sign_in(client, credential)
@@ -187,6 +211,8 @@ def main() -> int:
                     pages[path] = _time(client, path, args.requests)
                     print(f"{path}: {pages[path]}", file=sys.stderr)
                 if "/console/translate/" in paths:
+                    saved = _after_save(client, settings.locales_dir)
+                    print(f"after a catalog is saved: {saved}", file=sys.stderr)
                     first_read = _first_read(client, settings.state_dir)
                     print(f"translator first read: {first_read}", file=sys.stderr)
         engine.dispose()
@@ -195,7 +221,8 @@ def main() -> int:
         "bench": "console", "backend": "postgresql" if pg else "sqlite",
         "answers": args.answers, "languages": args.languages, "rows": counts,
         "requests": args.requests, "floor_ms": FLOOR_MS, "worst_p95_ms": worst,
-        "ok": worst < FLOOR_MS, "pages": pages, "translator_first_read": first_read,
+        "ok": worst < FLOOR_MS, "pages": pages, "translator_after_save": saved,
+        "translator_first_read": first_read,
         "loadavg": Path("/proc/loadavg").read_text().split()[:3]
         if Path("/proc/loadavg").exists() else None,
     }))

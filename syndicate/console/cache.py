@@ -4,17 +4,38 @@ Reading ``content/`` and ``locales/`` is slow next to a page (a thousand answer 
 catalog per language); a ``stat`` of each file is not. :class:`FileCache` keeps the last
 result per key and computes again only when a file's path, size or modification time
 changed.
+
+Checking a catalog a translator just saved can take seconds; a page cannot.
+:meth:`FileCache.latest` answers at once with the last value and when it was made,
+computing the new one in the background (one computation per key at a time): the page
+says its figures are being updated, and the next load shows them. Only a process that has
+no value yet waits for its first one.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 import os
 import threading
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
+log = logging.getLogger("syndicate.console")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Snapshot(Generic[T]):
+    """A cached value, whether its files changed since, and when it was computed."""
+
+    value: T
+    current: bool
+    """``False``: a file changed since ``as_of``, and the new value is being computed."""
+    as_of: float
+    """When the value was computed (seconds since the epoch)."""
 
 
 class FileCache:
@@ -22,7 +43,8 @@ class FileCache:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._values: dict[tuple[str, str], tuple[tuple[Any, ...], Any]] = {}
+        self._values: dict[tuple[str, str], tuple[Any, Any, float]] = {}
+        self._running: dict[tuple[str, str], threading.Thread] = {}
 
     @staticmethod
     def signature(*folders: Path) -> tuple[Any, ...]:
@@ -48,6 +70,16 @@ class FileCache:
         with self._lock:
             self._values.clear()
 
+    def settle(self) -> None:
+        """Wait for every computation in the background to finish."""
+        while True:
+            with self._lock:
+                running = list(self._running.values())
+            if not running:
+                return
+            for thread in running:
+                thread.join()
+
     def keyed(self, key: tuple[str, str], signature: Any, compute: Callable[[], T]) -> T:
         """The cached value for ``key`` if ``signature`` is the one it was computed with,
         else ``compute()`` (kept with ``signature``)."""
@@ -58,8 +90,45 @@ class FileCache:
             return value
         value = compute()
         with self._lock:
-            self._values[key] = (signature, value)
+            self._values[key] = (signature, value, time.time())
         return value
+
+    def latest(self, key: tuple[str, str], signature: Any, compute: Callable[[], T]
+               ) -> Snapshot[T]:
+        """The value for ``key`` at once: current if ``signature`` is the one it was computed
+        with; else the last one, while ``compute()`` runs in the background. Without a last
+        one, wait for it (an error of ``compute`` is raised then)."""
+        with self._lock:
+            cached = self._values.get(key)
+            if cached is not None and cached[0] == signature:
+                return Snapshot(cached[1], True, cached[2])
+            running = self._running.get(key)
+            if running is None:
+                running = threading.Thread(target=self._refresh, name=f"cache-{key[0]}",
+                                           args=(key, signature, compute), daemon=True)
+                self._running[key] = running
+                running.start()
+        if cached is not None:
+            return Snapshot(cached[1], False, cached[2])
+        running.join()
+        with self._lock:
+            cached = self._values.get(key)
+        if cached is None:  # the computation failed: again here, to raise its error
+            self.keyed(key, signature, compute)
+            return self.latest(key, signature, compute)
+        return Snapshot(cached[1], cached[0] == signature, cached[2])
+
+    def _refresh(self, key: tuple[str, str], signature: Any, compute: Callable[[], Any]
+                 ) -> None:
+        try:
+            value = compute()
+            with self._lock:
+                self._values[key] = (signature, value, time.time())
+        except Exception as exc:  # the last value stays; the page still shows it
+            log.warning("cannot compute %s again: %s", key[0], exc)
+        finally:
+            with self._lock:
+                self._running.pop(key, None)
 
 
 CACHE = FileCache()

@@ -37,7 +37,7 @@ from ..store import attempts, deliveries, events, renditions, subscribers
 from ..webhooks import ANSWER_EVENTS, DISABLED_EVENT, VERIFY_EVENT, outbox, requeue
 from ..webhooks import subscribers as subs
 from ..webhooks.events import encode
-from .cache import CACHE
+from .cache import CACHE, Snapshot
 from .todo import LanguageProgress, TodoItem, answer_scopes, language_state
 
 TEST_EVENT = "endpoint.test"
@@ -352,7 +352,26 @@ def target_languages_of(settings: Settings) -> list[str]:
     return [lang for lang in target_languages(settings) if lang != settings.source_language]
 
 
-def translation_state(settings: Settings) -> dict[str, tuple[LanguageProgress, list[TodoItem]]]:
+TranslationState = dict[str, tuple[LanguageProgress, list[TodoItem]]]
+
+
+def translation_snapshot(settings: Settings) -> Snapshot[TranslationState]:
+    """:func:`translation_state` at once: the last figures, being updated in the background
+    when an answer or a catalog changed since (see :meth:`FileCache.latest`)."""
+    catalogs = []
+    for language in target_languages_of(settings):
+        path = catalog_path(settings.locales_dir, language)
+        try:
+            info = path.stat()
+            catalogs.append((language, info.st_size, info.st_mtime_ns))
+        except OSError:
+            catalogs.append((language, -1, -1))
+    signature = (CACHE.signature(settings.content_dir), tuple(catalogs))
+    return CACHE.latest(("translation", f"{settings.content_dir}|{settings.locales_dir}"),
+                        signature, lambda: translation_state(settings))
+
+
+def translation_state(settings: Settings) -> TranslationState:
     """Per language: progress and to-do. The answers' messages are read again when an answer
     changes; a language's catalog when it or an answer changes (each language on its own);
     both from the cache ``syndicate i18n status`` keeps, when it has them."""

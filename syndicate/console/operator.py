@@ -8,11 +8,15 @@ catalogs in their own tools, not here). Operators see the translator's pages too
 
 from __future__ import annotations
 
+import datetime as dt
+from typing import Any
+
 from starlette.requests import Request
 from starlette.responses import Response
 
 from ..errors import ApiError, JobError
 from . import charts, data
+from .cache import Snapshot
 from .web import ROOT, Console
 
 HOME = f"{ROOT}/operator/"
@@ -115,7 +119,8 @@ class OperatorPages:
     async def translate(self, request: Request) -> Response:
         """GET /console/translate/: every language's progress, the most read first."""
         session = await self.c.require(request, "operator", "translator")
-        state = await self.c.db(data.translation_state, self.c.settings)
+        snapshot = await self.c.db(data.translation_snapshot, self.c.settings)
+        state = snapshot.value
         readers = await self.c.db(data.readers_per_language, self.c.engine, list(state))
         order = sorted(state, key=lambda lang: (-readers.get(lang, 0), lang))
         rows = []
@@ -129,13 +134,15 @@ class OperatorPages:
                         MESSAGE_COLOURS, (progress.translated, progress.fuzzy,
                                           progress.untranslated, progress.failing),
                         strict=True)])))
-        return self.c.page("translate_home.html", session, request=request, rows=rows)
+        return self.c.page("translate_home.html", session, request=request, rows=rows,
+                           snapshot=_as_of(snapshot))
 
     async def language(self, request: Request) -> Response:
         """GET /console/translate/{language}: the language's to-do and stale translations."""
         session = await self.c.require(request, "operator", "translator")
         lang = str(request.path_params["language"])
-        state = await self.c.db(data.translation_state, self.c.settings)
+        snapshot = await self.c.db(data.translation_snapshot, self.c.settings)
+        state = snapshot.value
         if lang not in state:
             raise ApiError(404, "not_found", "no such language")
         progress, todo = state[lang]
@@ -147,4 +154,12 @@ class OperatorPages:
         more = start + len(shown) if start + len(shown) < len(todo) else None
         return self.c.page("translate_language.html", session, request=request, language=lang,
                            rtl=data.is_rtl(lang), progress=progress, todo=shown,
-                           todo_total=len(todo), more=more, stale=stale)
+                           todo_total=len(todo), more=more, stale=stale,
+                           snapshot=_as_of(snapshot))
+
+
+def _as_of(snapshot: Snapshot[Any]) -> str | None:
+    """When figures still being updated were made (UTC, to the second); ``None`` if current."""
+    if snapshot.current:
+        return None
+    return dt.datetime.fromtimestamp(snapshot.as_of, dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")

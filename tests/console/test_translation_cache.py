@@ -4,15 +4,20 @@ the same figures and to-do, whichever of the two reads a catalog first."""
 from __future__ import annotations
 
 import json
+import re
+import threading
+from pathlib import Path
 
 import pytest
+from babel.messages.pofile import read_po, write_po
 from click.testing import CliRunner, Result
 
 from syndicate.answers import catalogs
 from syndicate.cli import cli
 from syndicate.console import data
 from syndicate.console.cache import CACHE
-from tests.console.conftest import FUZZY_TRANSLATION, Console
+from tests.console.conftest import FUZZY_TRANSLATION, Console, serve
+from tests.console.test_security import sign_in
 
 
 def _status(env: Console, *args: str) -> Result:
@@ -71,3 +76,72 @@ def test_i18n_status_warms_the_console(console_env: Console,
     assert len(listed) == len(todo)
     for text, item in zip(listed, todo, strict=True):
         assert text.split(": ")[0].endswith(item.location) and item.reason in text
+
+
+def _unfuzzy(po: Path, msgid: str) -> None:
+    """A translator clears the fuzzy flag of the planted message (saved with Babel)."""
+    with po.open("rb") as handle:
+        catalog = read_po(handle, locale="ar")
+    next(m for m in catalog if m.id == msgid).flags.discard("fuzzy")
+    with po.open("wb") as handle:
+        write_po(handle, catalog, width=0)
+
+
+def test_a_saved_catalog_is_checked_again_in_the_background(
+        console_env: Console, monkeypatch: pytest.MonkeyPatch) -> None:
+    """After a translator saves a catalog, the translator's pages answer at once with the
+    last figures, saying they are being updated and since when; the next load, once the
+    catalog is checked, shows the new ones."""
+    po, _line, msgid = console_env.fuzzy
+    _forget()
+    with serve(console_env) as client:
+        sign_in(client, console_env.credential("tom", "translator"))
+        first = client.get("/console/translate/ar").text
+        assert "being checked again" not in first
+        assert re.search(r"messages to do: [1-9]", first)
+        assert data.translation_snapshot(console_env.settings).value["ar"][0].fuzzy == 1
+
+        checking, release = threading.Event(), threading.Event()
+        real = data.language_state
+
+        def slow(*args: object, **kwargs: object) -> object:
+            checking.set()
+            assert release.wait(30)
+            return real(*args, **kwargs)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(data, "language_state", slow)
+        _unfuzzy(po, msgid)
+        page = client.get("/console/translate/ar").text  # answered while the check waits
+        assert checking.wait(30)
+        assert "being checked again" in page and 'role="status"' in page
+        assert re.search(r"These figures are from \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", page)
+        assert FUZZY_TRANSLATION in page  # the last figures, still listing the message
+        home = client.get("/console/translate/").text
+        assert "being checked again" in home and "1 fuzzy" in home
+        release.set()
+        CACHE.settle()
+        after = client.get("/console/translate/ar").text
+        assert "being checked again" not in after
+        assert FUZZY_TRANSLATION not in after
+        assert "0 fuzzy" in client.get("/console/translate/").text
+
+
+def test_a_failed_update_keeps_the_last_figures(console_env: Console,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """A check that fails in the background leaves the last figures on the page."""
+    po, _line, msgid = console_env.fuzzy
+    _forget()
+    before = data.translation_snapshot(console_env.settings)
+    assert before.current
+
+    def broken(*args: object, **kwargs: object) -> object:
+        raise OSError("disk gone")
+
+    monkeypatch.setattr(data, "language_state", broken)
+    _unfuzzy(po, msgid)
+    stale = data.translation_snapshot(console_env.settings)
+    CACHE.settle()
+    again = data.translation_snapshot(console_env.settings)
+    CACHE.settle()
+    assert not stale.current and not again.current
+    assert stale.value is before.value and again.value is before.value
