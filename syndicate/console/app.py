@@ -159,7 +159,7 @@ def _errors(console: Console) -> dict[Any, Callable[[Request, Exception], Awaita
 def _warm(settings: Settings) -> None:
     try:
         data.translation_snapshot(settings)
-        data.content_problems(settings)
+        data.content_snapshot(settings)
     except (SyndicateError, OSError) as exc:  # the pages will say what is wrong
         log.warning("console warm-up failed", extra={"error": str(exc)})
 

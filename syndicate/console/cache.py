@@ -6,10 +6,10 @@ result per key and computes again only when a file's path, size or modification 
 changed.
 
 Checking a catalog a translator just saved can take seconds; a page cannot.
-:meth:`FileCache.latest` answers at once with the last value and when it was made,
-computing the new one in the background (one computation per key at a time): the page
-says its figures are being updated, and the next load shows them. Only a process that has
-no value yet waits for its first one.
+:meth:`FileCache.latest` answers at once with the last value and when it was made (or with
+none, in a process that has not made one yet), computing the new one in the background
+(one computation per key at a time): the page says its figures are being updated, and the
+next load shows them.
 """
 
 from __future__ import annotations
@@ -31,11 +31,14 @@ log = logging.getLogger("syndicate.console")
 class Snapshot(Generic[T]):
     """A cached value, whether its files changed since, and when it was computed."""
 
-    value: T
+    value: T | None
+    """``None``: nothing computed yet (the first computation is under way)."""
     current: bool
     """``False``: a file changed since ``as_of``, and the new value is being computed."""
-    as_of: float
+    as_of: float | None
     """When the value was computed (seconds since the epoch)."""
+    error: str | None = None
+    """Why the last computation failed, if it did (the value before it stays)."""
 
 
 class FileCache:
@@ -45,6 +48,7 @@ class FileCache:
         self._lock = threading.Lock()
         self._values: dict[tuple[str, str], tuple[Any, Any, float]] = {}
         self._running: dict[tuple[str, str], threading.Thread] = {}
+        self._errors: dict[tuple[str, str], str] = {}
 
     @staticmethod
     def signature(*folders: Path) -> tuple[Any, ...]:
@@ -69,6 +73,7 @@ class FileCache:
         """Forget every value (what a new process starts from)."""
         with self._lock:
             self._values.clear()
+            self._errors.clear()
 
     def settle(self) -> None:
         """Wait for every computation in the background to finish."""
@@ -96,27 +101,20 @@ class FileCache:
     def latest(self, key: tuple[str, str], signature: Any, compute: Callable[[], T]
                ) -> Snapshot[T]:
         """The value for ``key`` at once: current if ``signature`` is the one it was computed
-        with; else the last one, while ``compute()`` runs in the background. Without a last
-        one, wait for it (an error of ``compute`` is raised then)."""
+        with; else the last one (or none yet), while ``compute()`` runs in the background."""
         with self._lock:
             cached = self._values.get(key)
+            error = self._errors.get(key)
             if cached is not None and cached[0] == signature:
                 return Snapshot(cached[1], True, cached[2])
-            running = self._running.get(key)
-            if running is None:
+            if key not in self._running:
                 running = threading.Thread(target=self._refresh, name=f"cache-{key[0]}",
                                            args=(key, signature, compute), daemon=True)
                 self._running[key] = running
                 running.start()
-        if cached is not None:
-            return Snapshot(cached[1], False, cached[2])
-        running.join()
-        with self._lock:
-            cached = self._values.get(key)
-        if cached is None:  # the computation failed: again here, to raise its error
-            self.keyed(key, signature, compute)
-            return self.latest(key, signature, compute)
-        return Snapshot(cached[1], cached[0] == signature, cached[2])
+        if cached is None:
+            return Snapshot(None, False, None, error)
+        return Snapshot(cached[1], False, cached[2], error)
 
     def _refresh(self, key: tuple[str, str], signature: Any, compute: Callable[[], Any]
                  ) -> None:
@@ -124,8 +122,11 @@ class FileCache:
             value = compute()
             with self._lock:
                 self._values[key] = (signature, value, time.time())
-        except Exception as exc:  # the last value stays; the page still shows it
-            log.warning("cannot compute %s again: %s", key[0], exc)
+                self._errors.pop(key, None)
+        except Exception as exc:  # the last value stays; the page says why it is not new
+            log.warning("cannot compute %s: %s", key[0], exc)
+            with self._lock:
+                self._errors[key] = str(exc) or type(exc).__name__
         finally:
             with self._lock:
                 self._running.pop(key, None)

@@ -336,12 +336,16 @@ def language_figures(engine: Engine, settings: Settings, *,
 
 
 def content_problems(settings: Settings) -> list[Problem]:
-    """Every problem of the answer files, with file and line (read again when a file
-    changes)."""
-    def compute() -> list[Problem]:
-        return list(load_corpus(settings.content_dir).problems)
+    """Every problem of the answer files, with file and line."""
+    return list(load_corpus(settings.content_dir).problems)
 
-    return CACHE.get(("problems", str(settings.content_dir)), [settings.content_dir], compute)
+
+def content_snapshot(settings: Settings) -> Snapshot[list[Problem]]:
+    """:func:`content_problems` at once: the last ones, read again in the background when
+    an answer file changed (see :meth:`FileCache.latest`)."""
+    return CACHE.latest(("problems", str(settings.content_dir)),
+                        CACHE.signature(settings.content_dir),
+                        lambda: content_problems(settings))
 
 
 # -- translators -------------------------------------------------------------------------------

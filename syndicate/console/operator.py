@@ -110,9 +110,10 @@ class OperatorPages:
     async def content(self, request: Request) -> Response:
         """GET /console/operator/content: every problem of the answer files."""
         session = await self.c.require(request, "operator")
-        problems = await self.c.db(data.content_problems, self.c.settings)
+        snapshot = await self.c.db(data.content_snapshot, self.c.settings)
         return self.c.page("operator_content.html", session, request=request,
-                           problems=problems)
+                           problems=snapshot.value or [], ready=snapshot.value is not None,
+                           updating=_updating(snapshot, "an answer file"))
 
     # -- translators -------------------------------------------------------------------------
 
@@ -120,7 +121,7 @@ class OperatorPages:
         """GET /console/translate/: every language's progress, the most read first."""
         session = await self.c.require(request, "operator", "translator")
         snapshot = await self.c.db(data.translation_snapshot, self.c.settings)
-        state = snapshot.value
+        state = snapshot.value or {}
         readers = await self.c.db(data.readers_per_language, self.c.engine, list(state))
         order = sorted(state, key=lambda lang: (-readers.get(lang, 0), lang))
         rows = []
@@ -135,17 +136,16 @@ class OperatorPages:
                                           progress.untranslated, progress.failing),
                         strict=True)])))
         return self.c.page("translate_home.html", session, request=request, rows=rows,
-                           snapshot=_as_of(snapshot))
+                           updating=_updating(snapshot, "an answer or a catalog"))
 
     async def language(self, request: Request) -> Response:
         """GET /console/translate/{language}: the language's to-do and stale translations."""
         session = await self.c.require(request, "operator", "translator")
         lang = str(request.path_params["language"])
-        snapshot = await self.c.db(data.translation_snapshot, self.c.settings)
-        state = snapshot.value
-        if lang not in state:
+        if lang not in data.target_languages_of(self.c.settings):
             raise ApiError(404, "not_found", "no such language")
-        progress, todo = state[lang]
+        snapshot = await self.c.db(data.translation_snapshot, self.c.settings)
+        progress, todo = (snapshot.value or {}).get(lang, (None, []))
         stale = await self.c.db(data.stale_translations, self.c.engine, lang,
                                 now=self.c.clock())
         start = int(request.query_params.get("from", "0") or 0) if request.query_params.get(
@@ -155,11 +155,15 @@ class OperatorPages:
         return self.c.page("translate_language.html", session, request=request, language=lang,
                            rtl=data.is_rtl(lang), progress=progress, todo=shown,
                            todo_total=len(todo), more=more, stale=stale,
-                           snapshot=_as_of(snapshot))
+                           updating=_updating(snapshot, "an answer or a catalog"))
 
 
-def _as_of(snapshot: Snapshot[Any]) -> str | None:
-    """When figures still being updated were made (UTC, to the second); ``None`` if current."""
+def _updating(snapshot: Snapshot[Any], what: str) -> dict[str, str | None] | None:
+    """What the page says of figures not up to date (``None`` when they are): since when
+    they are (``as_of``, none yet if ``None``), why they could not be updated (``error``),
+    and ``what`` changes them."""
     if snapshot.current:
         return None
-    return dt.datetime.fromtimestamp(snapshot.as_of, dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    as_of = None if snapshot.as_of is None else dt.datetime.fromtimestamp(
+        snapshot.as_of, dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return {"as_of": as_of, "error": snapshot.error, "what": what}

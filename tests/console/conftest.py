@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime as dt
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -97,3 +98,19 @@ def client(console_env: Console) -> Iterator[httpx.Client]:
     """A client of the console app on a loopback port."""
     with serve(console_env) as found:
         yield found
+
+
+UPDATING = "Reload the page in a few seconds"
+"""What a page says while its figures are computed in the background."""
+
+
+def settled(client: httpx.Client, path: str, timeout: float = 60.0) -> str:
+    """The page at ``path`` once its figures are up to date (reloaded as a person would)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        response = client.get(path)
+        assert response.status_code == 200, response.text[:300]
+        if UPDATING not in response.text:
+            return response.text
+        assert time.monotonic() < deadline, f"{path} still updating after {timeout} s"
+        time.sleep(0.05)

@@ -20,6 +20,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,7 @@ import sqlalchemy as sa
 
 from syndicate import store
 from syndicate.testing.receiver import Receiver, Reply
-from tests.console.conftest import FUZZY_TRANSLATION, plant_fuzzy
+from tests.console.conftest import FUZZY_TRANSLATION, UPDATING, plant_fuzzy
 from tests.support import (
     ROOT,
     Proc,
@@ -121,6 +122,15 @@ class Tour:
         page.get_by_label("Token or credential").fill(credential)
         with page.expect_navigation():
             page.get_by_role("button", name="Sign in").click()
+
+    def settle(self, timeout: float = 60.0) -> None:
+        """Reload, as a person would, until the page's figures are up to date (the service
+        reads the catalogs in the background at start)."""
+        deadline = time.monotonic() + timeout
+        while UPDATING in self.page.content():
+            assert time.monotonic() < deadline, f"{self.page.url} still updating"
+            time.sleep(0.1)
+            self.page.reload()
 
     def submit(self, name: str) -> None:
         """Click a form's button and wait for the page it leads to."""
@@ -229,6 +239,7 @@ def test_partner_operator_and_translator_in_a_browser(browser: Any, workspace: P
         # -- a translator -----------------------------------------------------------------
         tour.sign_in(base, translator)
         assert page.url.endswith("/console/translate/")
+        tour.settle()
         tour.check("translator-home")
         page.get_by_role("link", name="ar", exact=True).click()
         fuzzy = page.locator("tr", has_text=f"{po.relative_to(workspace).as_posix()}:{line}")

@@ -14,7 +14,7 @@ from syndicate import store
 from syndicate.cli import cli
 from syndicate.console import charts
 from syndicate.webhooks import subscribers as subs
-from tests.console.conftest import FUZZY_TRANSLATION, Console
+from tests.console.conftest import FUZZY_TRANSLATION, Console, settled
 from tests.console.test_security import sign_in
 
 
@@ -153,7 +153,7 @@ def test_content_problems_name_file_and_line(client: httpx.Client,
     bad.write_text("---\nid: broken-fixture\ncondition: Lupus\n---\nfixture text\n",
                    encoding="utf-8")
     sign_in(client, console_env.credential("olga", "operator"))
-    page = client.get("/console/operator/content").text
+    page = settled(client, "/console/operator/content")
     assert re.search(r"lupus/broken\.md:\d+", page), page
 
 
@@ -169,7 +169,7 @@ def test_the_translator_sees_progress_todo_and_stale(client: httpx.Client,
         conn.execute(store.renditions.update().where(r.language == "de").values(
             stale=True, source_reviewed=console_env.clock().date() - dt.timedelta(days=12)))
     sign_in(client, console_env.credential("tom", "translator"))
-    home = client.get("/console/translate/").text
+    home = settled(client, "/console/translate/")
     assert home.index(">ar</a>") < home.index(">de</a>")  # ar has a reader, de none
     assert "1 fuzzy" in home and 'role="img"' in home
     page = client.get("/console/translate/ar").text

@@ -16,7 +16,7 @@ from syndicate.answers import catalogs
 from syndicate.cli import cli
 from syndicate.console import data
 from syndicate.console.cache import CACHE
-from tests.console.conftest import FUZZY_TRANSLATION, Console, serve
+from tests.console.conftest import FUZZY_TRANSLATION, Console, serve, settled
 from tests.console.test_security import sign_in
 
 
@@ -96,10 +96,10 @@ def test_a_saved_catalog_is_checked_again_in_the_background(
     _forget()
     with serve(console_env) as client:
         sign_in(client, console_env.credential("tom", "translator"))
-        first = client.get("/console/translate/ar").text
-        assert "being checked again" not in first
+        first = settled(client, "/console/translate/ar")
         assert re.search(r"messages to do: [1-9]", first)
-        assert data.translation_snapshot(console_env.settings).value["ar"][0].fuzzy == 1
+        figures = data.translation_snapshot(console_env.settings).value
+        assert figures is not None and figures["ar"][0].fuzzy == 1
 
         checking, release = threading.Event(), threading.Event()
         real = data.language_state
@@ -131,8 +131,10 @@ def test_a_failed_update_keeps_the_last_figures(console_env: Console,
     """A check that fails in the background leaves the last figures on the page."""
     po, _line, msgid = console_env.fuzzy
     _forget()
+    data.translation_snapshot(console_env.settings)
+    CACHE.settle()
     before = data.translation_snapshot(console_env.settings)
-    assert before.current
+    assert before.current and before.value is not None
 
     def broken(*args: object, **kwargs: object) -> object:
         raise OSError("disk gone")
@@ -145,3 +147,29 @@ def test_a_failed_update_keeps_the_last_figures(console_env: Console,
     CACHE.settle()
     assert not stale.current and not again.current
     assert stale.value is before.value and again.value is before.value
+    assert again.error == "disk gone"
+
+
+def test_a_new_process_answers_before_its_first_figures(
+        console_env: Console, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A console process that has no figures yet does not make its first reader wait for
+    every catalog: the page says they are being computed, and shows them once they are."""
+    _forget()
+    release = threading.Event()
+    real = data.language_state
+
+    def slow(*args: object, **kwargs: object) -> object:
+        assert release.wait(30)
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(data, "language_state", slow)
+    with serve(console_env) as client:
+        sign_in(client, console_env.credential("tom", "translator"))
+        for path in ("/console/translate/", "/console/translate/ar"):
+            page = client.get(path)
+            assert page.status_code == 200
+            assert "being computed, the first time since the service started" in page.text
+            assert FUZZY_TRANSLATION not in page.text
+        assert client.get("/console/translate/xx").status_code == 404
+        release.set()
+        assert FUZZY_TRANSLATION in settled(client, "/console/translate/ar")
