@@ -152,8 +152,8 @@ class TreeStamp:
         try:
             files = {name: digest(out / name) for name in (MANIFEST, STATE)}
             store = out / STORE
-            stored = {p.name: p.stat().st_size for p in sorted(store.glob("*.json"))} \
-                if store.is_dir() else {}
+            stored = {p.relative_to(store).as_posix(): p.stat().st_size
+                      for p in sorted(store.rglob("*.json"))} if store.is_dir() else {}
         except OSError:
             return None
         return cls(files, stored)

@@ -315,9 +315,12 @@ class BuildPlan:
             source = self.sources.get(answer_id, before.path if before is not None else "")
             entries[answer_id] = PublishedEntry(source, published, fp, path, rendition.title)
             context = self.texts.page_context(rendition, link, published,
-                                              translations[answer_id], overdue)
-            self.add(path, input_key(fp, [[o.language, o.url, o.title] for o in others],
-                                     context), HTML, _page(rendition, others, context))
+                                              translations[answer_id])
+            key = [fp, [[o.language, o.url, o.title] for o in others], context]
+            if overdue and due is not None:  # the notice is made only if the page is
+                key.append(self.texts.notice_key(language, due))
+            self.add(path, input_key(*key), HTML,
+                     _page(rendition, others, context, self.texts if overdue else None))
         return items, entries
 
     def _feeds(self, language: str, items: list[feeds.Item], gone: Departures
@@ -354,8 +357,13 @@ def _rendered(doc: feeds.Document, fmt: Format) -> Callable[[], bytes]:
 
 
 def _page(rendition: Rendition, others: tuple[feeds.Translation, ...],
-          context: pages.PageContext) -> Callable[[], bytes]:
-    return lambda: pages.rendition_page(rendition, others, context)
+          context: pages.PageContext, texts: PageTexts | None) -> Callable[[], bytes]:
+    """A page's bytes; with ``texts``, with the notice of its overdue review."""
+    due = rendition.review_due
+    if texts is None or due is None:
+        return lambda: pages.rendition_page(rendition, others, context)
+    return lambda: pages.rendition_page(
+        rendition, others, texts.with_notice(context, rendition.language, due))
 
 
 def _gone(language: str, direction: str, heading: str, notice: str, title: str,

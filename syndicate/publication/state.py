@@ -6,8 +6,9 @@ withdrawn one (when, and where its page was: it answers 410 and its feeds carry 
 for a while), every page an answer moved away from (it answers 301), the feeds and when the
 language last changed; the members of every RFC 5005 archive page; and the
 input key of every file, so the next build renders and writes only files whose inputs
-changed. ``.syndicate-renditions/<language>.json`` keeps the renditions last published, so an
-answer whose file or translation broke stays in the feeds with its last good version.
+changed. ``.syndicate-renditions/<language>/`` keeps the renditions last published (in
+:data:`SHARDS` files, by answer), so an answer whose file or translation broke stays in the
+feeds with its last good version.
 
 Both are read tolerantly: a missing, unreadable or hand-damaged file reads as empty (the
 next build then redoes everything), never as an error.
@@ -18,8 +19,10 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime as dt
+import hashlib
 import json
-from collections.abc import Iterable, Mapping
+import shutil
+from collections.abc import Collection, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -199,31 +202,73 @@ def _iso(value: dt.datetime | None) -> str | None:
 # -- the last published renditions ----------------------------------------------------------
 
 
+SHARDS = 16
+"""Each language's renditions are kept in this many files, so that a change to one answer
+rewrites one of them (about 60 KB at a thousand answers), not the whole language."""
+
+
+def shard(answer_id: str) -> str:
+    """The file (under the language's folder) an answer's rendition is kept in."""
+    number = hashlib.blake2b(answer_id.encode("utf-8", "surrogatepass"),
+                             digest_size=2).digest()[0] % SHARDS
+    return f"{number:02d}.json"
+
+
 def renditions_path(out_dir: Path, language: str) -> Path:
-    """Where the renditions a language last published are kept."""
+    """The folder where the renditions a language last published are kept."""
+    return out_dir / STORE / language
+
+
+def _whole_file(out_dir: Path, language: str) -> Path:
+    """Where earlier versions kept a language's renditions, all in one file."""
     return out_dir / STORE / f"{language}.json"
 
 
 def read_renditions(out_dir: Path, language: str) -> dict[str, Rendition]:
-    """The renditions a language last published, by answer id (unreadable ones left out)."""
+    """The renditions a language last published, by answer id (unreadable ones left out).
+
+    A language kept whole by an earlier version is read too, its folder's files over it (a
+    build that stopped while moving it to the folder)."""
     found = {}
-    for answer_id, value in read_json(renditions_path(out_dir, language)).items():
-        with contextlib.suppress(TypeError, ValueError, KeyError):
-            found[answer_id] = Rendition.from_dict(value)
+    folder = renditions_path(out_dir, language)
+    files = [_whole_file(out_dir, language), *sorted(folder.glob("*.json"))]
+    for path in files:
+        for answer_id, value in read_json(path).items():
+            with contextlib.suppress(TypeError, ValueError, KeyError):
+                found[answer_id] = Rendition.from_dict(value)
     return found
 
 
-def write_renditions(out_dir: Path, language: str, renditions: Iterable[Rendition]) -> None:
-    """Keep the renditions a language publishes now."""
-    data = {r.answer_id: r.to_dict() for r in renditions}
-    write_atomic(renditions_path(out_dir, language),
-                 json.dumps(data, ensure_ascii=False, sort_keys=True).encode())
+def write_renditions(out_dir: Path, language: str, renditions: Iterable[Rendition],
+                     changed: Collection[str] | None = None) -> None:
+    """Keep the renditions a language publishes now: every file holding an answer in
+    ``changed`` (one whose rendition changed, or left), or every file (``None``)."""
+    folder = renditions_path(out_dir, language)
+    whole = _whole_file(out_dir, language)
+    if whole.exists() or not folder.is_dir():
+        changed = None  # from nothing, or from the earlier layout: every file
+    by_shard: dict[str, dict[str, Any]] = {}
+    for rendition in renditions:
+        by_shard.setdefault(shard(rendition.answer_id), {})[rendition.answer_id] = rendition
+    names = {shard(answer_id) for answer_id in changed} if changed is not None else None
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in sorted(names if names is not None else {f"{n:02d}.json" for n in range(SHARDS)}):
+        held = by_shard.get(name)
+        if held:
+            data = {answer_id: r.to_dict() for answer_id, r in held.items()}
+            write_atomic(folder / name, json.dumps(data, ensure_ascii=False,
+                                                   sort_keys=True).encode())
+        else:
+            (folder / name).unlink(missing_ok=True)
+    whole.unlink(missing_ok=True)
 
 
 def prune_renditions(out_dir: Path, languages: Iterable[str]) -> None:
     """Forget the renditions of every language not in ``languages``."""
     keep = set(languages)
     store = out_dir / STORE
-    for stale in sorted(store.glob("*.json")) if store.is_dir() else ():
-        if stale.stem not in keep:
+    for stale in sorted(store.iterdir()) if store.is_dir() else ():
+        if stale.suffix == ".json" and stale.is_file() and stale.stem not in keep:
             stale.unlink()
+        elif stale.is_dir() and stale.name not in keep:
+            shutil.rmtree(stale)

@@ -2,17 +2,21 @@
 
 A build plans thousands of pages, and most of what each says besides its answer is shared:
 every page of a language links the same language feed under the same heading, every page
-of a condition the same condition feed, every page overdue on the same day shows the same
-notice (formatting a date loads the locale's data). :class:`PageTexts` makes each of these
-once per build and keeps them for as long as the build's plan.
+of a condition the same condition feed. :class:`PageTexts` makes each of these once per
+build and keeps them for as long as the build's plan. The notice of an overdue review
+formats a date the language's way, which costs: a page's input key holds what the notice
+depends on (:meth:`PageTexts.notice_key`), and the notice is made only for a page that is
+rendered.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import babel
 from babel import Locale
 from babel.dates import format_date
 
@@ -21,6 +25,9 @@ from ..config import Settings
 from ..errors import CatalogError
 from . import feeds, pages
 from .layout import feed_name
+
+_DATE = "\x00date\x00"
+"""Stands for the date in :meth:`PageTexts.notice_key` (no translation holds it)."""
 
 
 class PageTexts:
@@ -34,8 +41,9 @@ class PageTexts:
         self._made: dict[tuple[Any, ...], Any] = {}
 
     def page_context(self, rendition: Rendition, link: str, published: dt.datetime,
-                     every: list[feeds.Translation], overdue: bool) -> pages.PageContext:
-        """What a rendition's page shows besides the rendition (see pages)."""
+                     every: list[feeds.Translation]) -> pages.PageContext:
+        """What a rendition's page shows besides the rendition (see pages), but the overdue
+        notice (:meth:`with_notice`)."""
         language = rendition.language
         source = self.settings.source_language
         x_default = next((tr.url for tr in every if tr.language == source), link)
@@ -43,11 +51,22 @@ class PageTexts:
         feed_links = (language_feed,
                       self.condition_feed(language, rendition.condition,
                                           rendition.condition_slug))
-        notice = None
-        if overdue and rendition.review_due is not None:
-            notice = self.overdue_notice(language, rendition.review_due)
         return pages.PageContext(link, x_default, feed_links, self.settings.publisher,
-                                 published, source, other_languages, notice)
+                                 published, source, other_languages)
+
+    def notice_key(self, language: str, due: dt.date) -> tuple[str, ...]:
+        """Everything the overdue notice of a page due on ``due`` depends on, without
+        formatting the date (thousands of pages, most due on a day of their own): the
+        language's notice around its date, the date, the locale and Babel's version."""
+        def make() -> str:
+            return ui.review_overdue(self.translator(language), _DATE)
+        template: str = self._once(("notice", language), make)
+        return template, due.isoformat(), language, babel.__version__
+
+    def with_notice(self, context: pages.PageContext, language: str, due: dt.date
+                    ) -> pages.PageContext:
+        """``context`` with the notice of a review overdue since ``due``."""
+        return dataclasses.replace(context, overdue=self.overdue_notice(language, due))
 
     def language_texts(self, language: str) -> tuple[pages.FeedLink, str]:
         """The language feed's link, and the heading of the other languages' list."""

@@ -231,10 +231,11 @@ def _save_state(plan: BuildPlan, keys: dict[str, str]) -> None:
     changed, and the build state."""
     out = plan.out
     for language, renditions in plan.chosen.items():
-        if _fingerprints(plan.previous, language) == _fingerprints(plan, language) \
-                and renditions_path(out, language).exists():
-            continue
-        write_renditions(out, language, renditions)
+        before, now = _fingerprints(plan.previous, language), _fingerprints(plan, language)
+        changed = {answer_id for answer_id in before.keys() | now.keys()
+                   if before.get(answer_id) != now.get(answer_id)}
+        if changed or not renditions_path(out, language).is_dir():
+            write_renditions(out, language, renditions, changed)
     prune_renditions(out, plan.languages)
     BuildState(plan.languages, plan.archives, keys).write(out)
 

@@ -158,9 +158,13 @@ def _same_content(rendition: Rendition, live: StoredRendition) -> bool:
     common case, an unchanged rendition, is told by comparing them, without encoding and
     hashing the whole rendition; only renditions that differ are hashed."""
     stored = live.rendition
-    if dataclasses.replace(rendition, updated=stored.updated) == stored:
+    if all(getattr(rendition, name) == getattr(stored, name) for name in _CONTENT_FIELDS):
         return True
     return rendition.content_hash == live.content_hash
+
+
+_CONTENT_FIELDS = tuple(field.name for field in dataclasses.fields(Rendition)
+                        if field.name != "updated")
 
 
 def _dated(rendition: Rendition, live: StoredRendition, now: dt.datetime | None,

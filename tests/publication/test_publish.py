@@ -17,9 +17,10 @@ from lxml import etree
 from syndicate.answers.pipeline import localize_corpus
 from syndicate.config import Settings
 from syndicate.errors import PublishError
-from syndicate.publication import MANIFEST, BuildResult, publish, read_manifest
+from syndicate.publication import MANIFEST, STORE, BuildResult, publish, read_manifest
 from syndicate.publication import tree as publish_module
 from syndicate.publication.feeds import TOMBSTONES_NS, entry_id
+from syndicate.publication.state import read_renditions
 from syndicate.testing import answer_text, generate_corpus
 from tests.support import GOLDEN, check_file, parse_feed
 
@@ -465,3 +466,58 @@ def test_entries_carry_condition_publisher_reviewer_and_attribution_where_reader
     assert item["tags"] == ["الذئبة"] and item["authors"] == [{"name": "DiseaseMaps"}]
     assert item["_syndicate"]["condition"]["term"] == "lupus"
     assert "المصدر: DiseaseMaps" in item["summary"] and item["_syndicate"]["direction"] == "rtl"
+
+
+def _store_files(out: Path) -> dict[str, int]:
+    """Every file of the kept renditions, with its modification time."""
+    store = out / STORE
+    return {p.relative_to(store).as_posix(): p.stat().st_mtime_ns
+            for p in sorted(store.rglob("*.json"))}
+
+
+def test_a_changed_answer_rewrites_only_the_file_its_rendition_is_kept_in(
+        tmp_path: Path) -> None:
+    """The renditions a language published are kept in several files by answer: one
+    answer re-reviewed rewrites one of them per language, and they read back whole."""
+    generate_corpus(tmp_path, answers=40, languages=2)
+    settings = Settings(content_dir=tmp_path / "content", locales_dir=tmp_path / "locales",
+                        out_dir=tmp_path / "public")
+    build(settings)
+    out = settings.out_dir
+    before = _store_files(out)
+    assert len([name for name in before if name.startswith("en/")]) > 4
+    path = sorted(settings.content_dir.rglob("*.md"))[0]
+    path.write_text(re.sub(r"^reviewed: (\d{4})-(\d\d)-\d\d$", r"reviewed: \1-\2-27",
+                           path.read_text("utf-8"), count=1, flags=re.M), "utf-8")
+    build(settings, PUBLISHED_AT + dt.timedelta(days=1))
+    after = _store_files(out)
+    assert after.keys() == before.keys()
+    rewritten = sorted(name for name in after if after[name] != before[name])
+    assert [name.split("/")[0] for name in rewritten] == sorted(
+        language for language in {name.split("/")[0] for name in after})
+    for language in {name.split("/")[0] for name in after}:
+        kept = read_renditions(out, language)
+        assert len(kept) == 40
+        assert {r.answer_id for r in kept.values()} == {
+            r.answer_id for r in localize_corpus(settings).renditions[language]}
+
+
+def test_renditions_kept_whole_by_an_earlier_version_still_serve(
+        feed_settings: Settings) -> None:
+    """A tree whose renditions an earlier version kept in one file per language: an answer
+    whose file broke still keeps its last good version, and the next build moves the
+    language to its folder."""
+    build(feed_settings)
+    out = feed_settings.out_dir
+    for folder in sorted((out / STORE).iterdir()):
+        kept = {answer_id: r.to_dict() for answer_id, r in
+                read_renditions(out, folder.name).items()}
+        (out / STORE / f"{folder.name}.json").write_text(json.dumps(kept), "utf-8")
+        shutil.rmtree(folder)
+    path = feed_settings.content_dir / "lupus" / "what-causes-lupus.md"
+    path.write_text(path.read_text("utf-8").replace("reviewed: 2026-03-02",
+                                                    "reviewed: 2026-13-02"), "utf-8")
+    result = publish(feed_settings, localize_corpus(feed_settings))
+    assert [r.kept for r in result.languages] == [1, 1]
+    assert sorted(p.name for p in (out / STORE).iterdir()) == ["ar", "en"]
+    assert all(read_renditions(out, language) for language in ("ar", "en"))
