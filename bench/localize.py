@@ -182,6 +182,9 @@ def split(root: Path, language: str) -> dict[str, object]:
     rendering = sys.modules["syndicate.answers.localize"]  # the package exports a function
 
     path = catalog_path(root / "locales", language)
+    if not path.exists():
+        found = sorted(p.name for p in (root / "locales").iterdir() if p.is_dir())
+        raise SystemExit(f"no catalog for {language!r} (the corpus has {', '.join(found)})")
 
     def clear() -> None:
         # Whichever of these memos the code being measured has.
