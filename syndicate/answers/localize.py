@@ -299,9 +299,15 @@ def _assemble(
     )
 
 
+@functools.lru_cache(maxsize=64)
+def _source_locale(language: str) -> Locale:
+    # Parsed once, not once per answer: Babel builds a new Locale on every parse.
+    return Locale.parse(language.replace("-", "_"))
+
+
 def localize_source(answer: Answer, language: str, publisher: str) -> Rendition:
     """The rendition of an answer in its own (source) language."""
-    locale = Locale.parse(language.replace("-", "_"))
+    locale = _source_locale(language)
     texts = [block.text for block in answer.blocks]
     t = ui.SourceTranslator()
     return _assemble(
