@@ -17,7 +17,7 @@ and times, in interleaved rounds (medians reported):
 * *whole build*: :func:`syndicate.publication.publish` into an empty folder: the feeds plus one
   HTML page per rendition, index, OPML, manifest and state, every file written atomically
   and made durable (temporary file, ``syncfs``/fsync, rename);
-* *no-change rebuild*: ``publish`` again with nothing changed (goal under 1 s).
+* *no-change rebuild*: ``publish`` again with nothing changed (goal under 0.5 s).
 
 Memos in :mod:`syndicate.publication` are cleared before each timed run, so none profits from
 another. Wall time is what the goals are about; CPU time (``time.process_time``, this
@@ -47,7 +47,7 @@ from syndicate.publication.layout import EXTENSIONS, FORMATS, Format
 from syndicate.testing import generate_corpus
 
 GOAL_RATIO = 3.0
-GOAL_REBUILD_S = 1.0
+GOAL_REBUILD_S = 0.5
 ATOM = "http://www.w3.org/2005/Atom"
 A = f"{{{ATOM}}}"
 R = f"{{{feeds.REVIEW_NS}}}"
@@ -268,7 +268,7 @@ def main() -> None:
           f"{figures['ratio_build_to_floor']}x the floor wall, "
           f"{figures['ratio_build_to_floor_cpu']}x cpu", file=sys.stderr)
     print(f"no-change rebuild: {rebuild_s:.3f}s, cpu {rebuild_cpu:.3f}s "
-          f"(goal < {GOAL_REBUILD_S:.0f}s)"
+          f"(goal < {GOAL_REBUILD_S}s)"
           + ("" if full else "; goals apply to 1,000 x 10"), file=sys.stderr)
     print(json.dumps(figures))
 

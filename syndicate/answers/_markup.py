@@ -167,7 +167,10 @@ def parse_datetime(value: str, line: int, field: str, out: Reporter) -> dt.datet
 # -- body ------------------------------------------------------------------------------------
 
 
-_MARKDOWN = MarkdownIt("commonmark")
+_MARKDOWN = MarkdownIt("commonmark").disable("inline")
+"""The block parser only: a block's text is its inline token's ``content`` (the raw source),
+which the block phase fills in; the inline phase (children tokens, nearly half the parse)
+would be thrown away. Rendering parses each text's inline Markdown itself (:mod:`.render`)."""
 
 
 def _fold(text: str) -> str:

@@ -216,9 +216,16 @@ def translator_for(catalog: LanguageCatalog | None) -> ui.Translator:
     return _CatalogTranslator(catalog)
 
 
+@functools.lru_cache(maxsize=256)
 def direction(locale: Locale) -> Direction:
-    """Text direction of a locale."""
+    """Text direction of a locale (memoized: every rendition of a language asks)."""
     return "rtl" if locale.character_order == "right-to-left" else "ltr"
+
+
+@functools.lru_cache(maxsize=8192)
+def _count(value: int, locale: Locale) -> str:
+    # Few distinct counts per corpus; CLDR number formatting is not cheap.
+    return str(format_decimal(value, locale=locale))
 
 
 @functools.lru_cache(maxsize=8192)
@@ -241,7 +248,7 @@ def _labels(
 
     experiences = None
     if answer.experiences:
-        count = format_decimal(answer.experiences, locale=locale)
+        count = _count(answer.experiences, locale)
         experiences = ui.experiences(t, answer.experiences, count, condition, publisher)
     return Labels(
         medically_reviewed=ui.medically_reviewed(t),
@@ -292,9 +299,15 @@ def _assemble(
     )
 
 
+@functools.lru_cache(maxsize=64)
+def _source_locale(language: str) -> Locale:
+    # Parsed once, not once per answer: Babel builds a new Locale on every parse.
+    return Locale.parse(language.replace("-", "_"))
+
+
 def localize_source(answer: Answer, language: str, publisher: str) -> Rendition:
     """The rendition of an answer in its own (source) language."""
-    locale = Locale.parse(language.replace("-", "_"))
+    locale = _source_locale(language)
     texts = [block.text for block in answer.blocks]
     t = ui.SourceTranslator()
     return _assemble(

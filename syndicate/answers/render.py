@@ -42,6 +42,18 @@ XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x84\x86-\x9f\ud800-\u
 """Characters that may not appear in an XML 1.0 document (or that are discouraged there)."""
 
 
+_UNCLEAN_TEXT = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x84\x86-\x9f\xa0\ud800-\udfff\ufffe\uffff<>&]"
+)
+"""Characters the sanitizer would drop (:data:`XML_INVALID`) or rewrite (carriage return;
+no-break space, as ``&nbsp;``) in a fragment's text, and those that start markup (``<``,
+``&``, ``>``)."""
+_CLEAN_MARKUP = re.compile(r"</?(?:em|strong|code)>|&(?:amp|lt|gt);")
+"""Markup the sanitizer gives back unchanged: emphasis, strong and code elements (markdown-it
+always nests and closes them) and the three escapes it writes the same way. Links, images
+and line breaks (``<br />``, written ``<br>`` by the sanitizer) still go through it."""
+
+
 def sanitize(fragment: str) -> str:
     """Clean an HTML fragment down to the allowed tags, attributes and URL schemes.
 
@@ -56,6 +68,30 @@ def _render_inline(text: str) -> str:
     if _MARKUP_CHARS.search(text) is None:
         return text.replace('"', "&quot;")
     return _parsed(text)[1]
+
+
+def _render_clean(text: str) -> tuple[str, bool]:
+    """The inline HTML of ``text``, and whether it is already as the sanitizer would leave it.
+
+    When it is (ordinary text, emphasis, strong, code: see :data:`_UNCLEAN_TEXT` and
+    :data:`_CLEAN_MARKUP`), it is given the way the sanitizer writes it: ``"`` where
+    markdown-it writes ``&quot;``. Otherwise it is markdown-it's HTML, to be sanitized.
+    """
+    if _MARKUP_CHARS.search(text) is None:
+        if _UNCLEAN_TEXT.search(text) is None:
+            return text, True
+        return text.replace('"', "&quot;"), False
+    return _parsed_clean(text)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _parsed_clean(text: str) -> tuple[str, bool]:
+    html = _parsed(text)[1]
+    # Every '&' markdown-it writes starts one of its escapes, so this finds only '&quot;'.
+    candidate = html.replace("&quot;", '"')
+    if _UNCLEAN_TEXT.search(_CLEAN_MARKUP.sub("", candidate)) is None:
+        return candidate, True
+    return html, False
 
 
 @functools.lru_cache(maxsize=1 << 16)
@@ -88,7 +124,8 @@ def _parsed(text: str) -> tuple[tuple[str, ...], str, str]:
 
 def inline_html(text: str) -> str:
     """Render one block's inline Markdown to sanitized HTML."""
-    return sanitize(_render_inline(text))
+    html, unchanged = _render_clean(text)
+    return html if unchanged else sanitize(html)
 
 
 def inline_text(text: str) -> str:
@@ -113,12 +150,17 @@ def body_html(blocks: Iterable[tuple[Block, str]]) -> str:
     """Assemble the HTML of a body from ``(block, inline Markdown)`` pairs.
 
     The block gives the structure (heading level, list grouping), the text is the source or
-    its translation. The result is sanitized once, as a whole.
+    its translation. The result is sanitized once, as a whole, unless every block's inline
+    HTML is of the kind the sanitizer returns unchanged (:func:`_render_clean`): the
+    structure around it is this function's own, so the sanitizer would return it all as is.
     """
     out: list[str] = []
     open_group = 0
     open_tag = ""
+    clean = True
     for block, text in blocks:
+        inline, unchanged = _render_clean(text)
+        clean = clean and unchanged
         if block.kind == "item":
             if block.group != open_group:
                 if open_tag:
@@ -126,19 +168,22 @@ def body_html(blocks: Iterable[tuple[Block, str]]) -> str:
                 open_tag = "ol" if block.ordered else "ul"
                 open_group = block.group
                 out.append(f"<{open_tag}>")
-            out.append(f"<li>{_render_inline(text)}</li>")
+            out.append(f"<li>{inline}</li>")
             continue
         if open_tag:
             out.append(f"</{open_tag}>")
             open_tag, open_group = "", 0
         if block.kind == "heading":
             level = min(max(block.level, 2), 6)
-            out.append(f"<h{level}>{_render_inline(text)}</h{level}>")
+            out.append(f"<h{level}>{inline}</h{level}>")
         else:
-            out.append(f"<p>{_render_inline(text)}</p>")
+            out.append(f"<p>{inline}</p>")
     if open_tag:
         out.append(f"</{open_tag}>")
-    return sanitize("\n".join(out))
+    # A body mixing both forms is sanitized whole: the sanitizer reads '"' and '&quot;' in
+    # text alike.
+    html = "\n".join(out)
+    return html if clean else sanitize(html)
 
 
 def escape(text: str) -> str:

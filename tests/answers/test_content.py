@@ -387,3 +387,46 @@ def test_hostile_condition_folders_and_slugs_are_refused(name: str) -> None:
     answer, problems = parse_answer(text, f"content/lupus/{name}.md")
     assert answer is None
     assert any(p.field in {"slug", "condition"} for p in problems), [str(p) for p in problems]
+
+
+_BODY = st.lists(
+    st.sampled_from([
+        "Text *em* and **strong**.", "## Heading `code`", "# Title", "- item [a](https://x.org)",
+        "1. first", "2) second", "  - nested", "> quote", "```", "    indented code", "***",
+        "<div>raw</div>", "<b>inline</b> html", "[ref]: https://x.org", "[ref]", "Setext",
+        "===", "---", "", "", "\\*escaped\\*", "&amp; &copy;", "| a | b |", "![img](x.png)",
+        "مرحبا *بالعالم*", "  lazy continuation", "* star item", "+ plus item", "\t\ttabbed",
+    ]) | st.text(alphabet=st.sampled_from(list("ab *_`[]()!<>&\\#-=+1.: \t\u00e9")), max_size=20),
+    max_size=14,
+).map("\n".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_BODY)
+def test_block_only_parse_cuts_bodies_like_the_full_parse(body: str) -> None:
+    """The body is cut with markdown-it's block phase only: the blocks, their lines and the
+    problems found are those the full parse (inline phase included) gives."""
+    from markdown_it import MarkdownIt
+
+    from syndicate.answers import _markup
+
+    class Out:
+        def __init__(self) -> None:
+            self.seen: list[tuple[str, int, str, str]] = []
+
+        def error(self, line: int, field: str, reason: str) -> None:
+            self.seen.append(("error", line, field, reason))
+
+        def warning(self, line: int, field: str, reason: str) -> None:
+            self.seen.append(("warning", line, field, reason))
+
+    fast_out, full_out = Out(), Out()
+    fast = _markup.walk_body(body, 12, fast_out)
+    block_only = _markup._MARKDOWN
+    try:
+        _markup._MARKDOWN = MarkdownIt("commonmark")
+        full = _markup.walk_body(body, 12, full_out)
+    finally:
+        _markup._MARKDOWN = block_only
+    assert fast == full
+    assert fast_out.seen == full_out.seen

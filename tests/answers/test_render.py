@@ -206,3 +206,92 @@ def test_body_html_never_lets_anything_executable_through(
 def test_browser_scheme_reads_what_a_browser_reads(url: str) -> None:
     """The test's own scheme reader is not fooled by the usual disguises."""
     assert browser_scheme(url) in {"javascript", "vbscript", "data"}
+
+
+# -- property: skipping the sanitizer never changes a byte ----------------------------------
+
+_TRICKY_PIECES = [
+    "*a*", "**b**", "_c_", "`code`", "`a<b>&c`", "[l](https://x.org/a?b=1&c=2)", "![i](x.png)",
+    "[l](javascript:x)", "<b>raw</b>", "<script>x</script>", "&amp;", "&copy;", "&nbsp;", "&#0;",
+    "&quot;", '"', "'", "\u00a0", "\r", "\x85", "\x0b", "\x7f", "\ufffe", "\ufdd0", "\U0001fffe",
+    "\\*", "\\", "  \n", "\n", " ", "a", "é", "مرحبا", "שלום", "\u200f", "\u202e", "中文",
+    "<", ">", "&", "<https://x.org>", "<a@b.org>", "***x***", "*a **b** c*", "`` ` ``", "\t",
+]
+_TRICKY = st.lists(st.sampled_from(_TRICKY_PIECES) | st.text(max_size=4), max_size=12).map("".join)
+
+
+def _reference_body_html(pairs: list[tuple[Block, str]]) -> str:
+    """The body as it was always made: every block's inline HTML (markdown-it's, literal text
+    without the parser: see the test above), then the sanitizer over the whole."""
+    from syndicate.answers.render import _render_inline, sanitize
+
+    out: list[str] = []
+    open_group, open_tag = 0, ""
+    for block, text in pairs:
+        inline = _render_inline(text)
+        if block.kind == "item":
+            if block.group != open_group:
+                if open_tag:
+                    out.append(f"</{open_tag}>")
+                open_tag, open_group = ("ol" if block.ordered else "ul"), block.group
+                out.append(f"<{open_tag}>")
+            out.append(f"<li>{inline}</li>")
+            continue
+        if open_tag:
+            out.append(f"</{open_tag}>")
+            open_tag, open_group = "", 0
+        tag = f"h{min(max(block.level, 2), 6)}" if block.kind == "heading" else "p"
+        out.append(f"<{tag}>{inline}</{tag}>")
+    if open_tag:
+        out.append(f"</{open_tag}>")
+    return sanitize("\n".join(out))
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["heading", "paragraph", "item"]), st.integers(1, 3),
+                          st.booleans(), st.integers(1, 7), _TRICKY), max_size=6))
+def test_body_html_is_byte_identical_to_sanitizing_everything(
+    parts: list[tuple[str, int, bool, int, str]],
+) -> None:
+    """Bodies whose inline HTML the sanitizer would return unchanged skip it: the bytes are
+    those of markdown-it plus the sanitizer, whatever the text (controls, no-break spaces,
+    quotes, entities, links, RTL marks)."""
+    pairs = [(Block(kind, "x", n, "", level=level if kind == "heading" else 0,  # type: ignore[arg-type]
+                    group=group if kind == "item" else 0, ordered=ordered), text)
+             for n, (kind, group, ordered, level, text) in enumerate(parts, start=1)]
+    assert body_html(pairs) == _reference_body_html(pairs)
+
+
+@settings(max_examples=500, deadline=None)
+@given(_TRICKY)
+def test_inline_html_is_byte_identical_to_sanitizing(text: str) -> None:
+    from syndicate.answers.render import _render_inline, sanitize
+
+    assert inline_html(text) == sanitize(_render_inline(text))
+
+
+@pytest.mark.parametrize("text", [
+    "plain", 'a "quote"', "no\u00a0break", "cr\rhere", "del\x7f", "*em* and **strong** `c<d>`",
+    "[link](https://x.org)", "line\\\nbreak", "&copy; &amp; &lt;", "\u05e9\u05dc\u05d5\u05dd *\u05d0*",
+    "![img](https://x.org/i.png)", "<em>raw</em>", "nonchar \ufdd0 \U0010fffe",
+])
+def test_every_character_the_sanitizer_rewrites_is_caught(text: str) -> None:
+    """Table: the shortcut is taken only where the sanitizer returns the HTML unchanged."""
+    from syndicate.answers.render import _render_clean, _render_inline, sanitize
+
+    html, unchanged = _render_clean(text)
+    if unchanged:
+        assert sanitize(_render_inline(text)) == html == sanitize(html)
+    else:
+        assert html == _render_inline(text)
+    assert body_html([(Block("paragraph", "x", 1, ""), text)]) == sanitize(f"<p>{html}</p>")
+
+
+def test_the_shortcut_is_taken_for_ordinary_text() -> None:
+    from syndicate.answers.render import _render_clean
+
+    assert _render_clean("Plain words, numbers 1-2 and RTL \u05e9\u05dc\u05d5\u05dd.")[1]
+    assert _render_clean("*em*, **strong** and `a < b & c`")[1]
+    assert not _render_clean("[link](https://x.org)")[1]
+    assert _render_clean('say "this" and *"that"*') == ('say "this" and <em>"that"</em>', True)
+    assert not _render_clean("no\u00a0break")[1]
