@@ -126,6 +126,7 @@ class BuildPlan:
         self._failed_paths = {problem.path for problem in loc.corpus.errors}
         self._stores: dict[str, dict[str, Rendition]] = {}
         self.texts = PageTexts(settings, self.base, loc.catalogs)
+        self._item_keys: dict[tuple[str, str], list[Any]] = {}
 
     # -- renditions ----------------------------------------------------------------------
 
@@ -247,9 +248,14 @@ class BuildPlan:
             self.add(path + EXTENSIONS[fmt], key, MEDIA_TYPES[fmt], _rendered(doc, fmt), doc)
 
     def _item_key(self, item: feeds.Item) -> list[Any]:
-        fp = self.fingerprints[(item.rendition.language, item.rendition.answer_id)]
-        return [fp, item.link, item.published.isoformat(), item.overdue,
-                [[t.language, t.url, t.title] for t in item.translations]]
+        """What shapes an entry (once per build: an entry is in several documents)."""
+        where = (item.rendition.language, item.rendition.answer_id)
+        found = self._item_keys.get(where)
+        if found is None:
+            found = [self.fingerprints[where], item.link, item.published.isoformat(),
+                     item.overdue, [[t.language, t.url, t.title] for t in item.translations]]
+            self._item_keys[where] = found
+        return found
 
     def language(self, language: str, renditions: list[Rendition],
                  translations: dict[str, list[feeds.Translation]]) -> pages.LanguageEntry | None:

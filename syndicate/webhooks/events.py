@@ -27,6 +27,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import operator
 import secrets
 import uuid
 from collections.abc import Iterable, Mapping
@@ -157,14 +158,14 @@ def _same_content(rendition: Rendition, live: StoredRendition) -> bool:
     Equal fields but ``updated`` give equal hashes (the hash encodes the fields), so the
     common case, an unchanged rendition, is told by comparing them, without encoding and
     hashing the whole rendition; only renditions that differ are hashed."""
-    stored = live.rendition
-    if all(getattr(rendition, name) == getattr(stored, name) for name in _CONTENT_FIELDS):
+    if _content(rendition) == _content(live.rendition):
         return True
     return rendition.content_hash == live.content_hash
 
 
-_CONTENT_FIELDS = tuple(field.name for field in dataclasses.fields(Rendition)
-                        if field.name != "updated")
+_content = operator.attrgetter(*(field.name for field in dataclasses.fields(Rendition)
+                                 if field.name != "updated"))
+"""Every field of a rendition but ``updated``, as a tuple."""
 
 
 def _dated(rendition: Rendition, live: StoredRendition, now: dt.datetime | None,

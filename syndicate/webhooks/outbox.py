@@ -72,27 +72,27 @@ def record_changes(
     # Ids first: a reminder is announced once per due date, so most reminders a sync finds
     # were announced before; their bodies (the whole rendition, JSON-encoded) are built only
     # for the events the store does not hold yet.
-    ids = [change.event_id for change in changes.changes]
-    ids += [reminder.event_id for reminder in changes.reminders]
-    existing = _existing(conn, ids)
+    change_ids = [change.event_id for change in changes.changes]
+    reminder_ids = [reminder.event_id for reminder in changes.reminders]
+    existing = _existing(conn, change_ids + reminder_ids)
     rows: list[dict[str, Any]] = []
-    for change in changes.changes:
+    for change, event_id in zip(changes.changes, change_ids, strict=True):
         _store_change(conn, change, now)
-        if change.event_id in existing:
+        if event_id in existing:
             continue
         thin, full = payloads(change, base_url, now)
         rows.append({
-            "id": change.event_id, "type": change.type, "answer_id": change.answer_id,
+            "id": event_id, "type": change.type, "answer_id": change.answer_id,
             "language": change.language, "condition_slug": change.rendition.condition_slug,
             "subscriber_id": None, "created_at": now, "payload": thin, "full_payload": full,
         })
-    for reminder in changes.reminders:  # once each: the id derives from the due date
-        if reminder.event_id in existing:
+    for reminder, event_id in zip(changes.reminders, reminder_ids, strict=True):
+        if event_id in existing:  # once each: the id derives from the due date
             continue
         thin, full = reminder_payloads(reminder, base_url, now)
         rendition = reminder.rendition
         rows.append({
-            "id": reminder.event_id, "type": reminder.type, "answer_id": rendition.answer_id,
+            "id": event_id, "type": reminder.type, "answer_id": rendition.answer_id,
             "language": rendition.language, "condition_slug": rendition.condition_slug,
             "subscriber_id": None, "created_at": now, "payload": thin, "full_payload": full,
         })
