@@ -200,7 +200,8 @@ def main() -> int:
                       for t in (store.renditions, store.subscribers, store.deliveries,
                                 store.attempts)}
         print(f"seeded in {time.perf_counter() - began:.1f} s: {counts}", file=sys.stderr)
-        console = create_console(settings, engine, limiter=RateLimiter(1000, 1000))
+        console = create_console(settings, engine, limiter=RateLimiter(1000, 1000),
+                                 warm=True)  # as syndicate run creates it
         app = create_app(settings, engine, mounts=[("/console", console)])
         base = stack.enter_context(serve_asgi(app))
         views = {

@@ -156,10 +156,13 @@ def _errors(console: Console) -> dict[Any, Callable[[Request, Exception], Awaita
             Exception: server_error}
 
 
-def _warm(settings: Settings) -> None:
+def _warm(console: Console) -> None:
+    """Compile every template and start reading the answers and catalogs."""
     try:
-        data.translation_snapshot(settings)
-        data.content_snapshot(settings)
+        for name in console.templates.list_templates():
+            console.templates.get_template(name)
+        data.translation_snapshot(console.settings)
+        data.content_snapshot(console.settings)
     except (SyndicateError, OSError) as exc:  # the pages will say what is wrong
         log.warning("console warm-up failed", extra={"error": str(exc)})
 
@@ -172,10 +175,8 @@ def create_console(
     """The console app over one store (mount it at ``/console``). ``run_job`` starts a job
     now (``syndicate run`` passes its job runner's; without one a job runs in a thread of
     this process, like ``syndicate jobs run``). ``warm`` reads the answers and catalogs in
-    the background at once, so the first translator or operator does not wait for it."""
-    if warm:
-        threading.Thread(target=_warm, args=(settings,), name="console-warm",
-                         daemon=True).start()
+    the background at once (and compiles the templates), so the first translator or operator
+    does not wait for it."""
     if run_job is None:
         runner = JobRunner(engine, settings, clock=clock)
         run_job = runner.run
@@ -188,6 +189,9 @@ def create_console(
 
     console = Console(settings, engine, clock=clock, run_job=start,
                       limiter=limiter or RateLimiter(SIGN_IN_RATE, SIGN_IN_BURST))
+    if warm:
+        threading.Thread(target=_warm, args=(console,), name="console-warm",
+                         daemon=True).start()
     entrance, partner, operator = Entrance(console), PartnerPages(console), OperatorPages(console)
     sub = "/partner/subscriptions/{subscription_id}"
     routes = [
