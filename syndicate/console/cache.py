@@ -19,7 +19,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
@@ -64,10 +64,6 @@ class FileCache:
                         continue
                     found.append((path, info.st_size, info.st_mtime_ns))
         return tuple(sorted(found))
-
-    def get(self, key: tuple[str, str], folders: Sequence[Path], compute: Callable[[], T]) -> T:
-        """The cached value for ``key`` if its folders are unchanged, else ``compute()``."""
-        return self.keyed(key, self.signature(*folders), compute)
 
     def clear(self) -> None:
         """Forget every value (what a new process starts from)."""
