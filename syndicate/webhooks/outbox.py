@@ -68,37 +68,56 @@ def record_changes(
     conn: Connection, changes: ChangeSet, *, base_url: str, now: dt.datetime
 ) -> list[dict[str, Any]]:
     """Store every change's rendition and its event; the events that were new to the store
-    (a re-run of the same sync finds every one of them already there)."""
+    (a re-run of the same sync finds every one of them already there), without their
+    bodies.
+
+    Bodies carry the whole rendition: they are written a few hundred at a time, so a first
+    sync of ten thousand renditions never holds them all."""
     # Ids first: a reminder is announced once per due date, so most reminders a sync finds
-    # were announced before; their bodies (the whole rendition, JSON-encoded) are built only
-    # for the events the store does not hold yet.
+    # were announced before; their bodies are built only for the events the store does not
+    # hold yet.
     change_ids = [change.event_id for change in changes.changes]
     reminder_ids = [reminder.event_id for reminder in changes.reminders]
     existing = _existing(conn, change_ids + reminder_ids)
-    rows: list[dict[str, Any]] = []
+    batch = _EventBatch(conn, now)
     for change, event_id in zip(changes.changes, change_ids, strict=True):
         _store_change(conn, change, now)
-        if event_id in existing:
-            continue
-        thin, full = payloads(change, base_url, now)
-        rows.append({
-            "id": event_id, "type": change.type, "answer_id": change.answer_id,
-            "language": change.language, "condition_slug": change.rendition.condition_slug,
-            "subscriber_id": None, "created_at": now, "payload": thin, "full_payload": full,
-        })
+        if event_id not in existing:
+            batch.add(event_id, change.type, change.rendition,
+                      payloads(change, base_url, now))
     for reminder, event_id in zip(changes.reminders, reminder_ids, strict=True):
-        if event_id in existing:  # once each: the id derives from the due date
-            continue
-        thin, full = reminder_payloads(reminder, base_url, now)
-        rendition = reminder.rendition
-        rows.append({
-            "id": event_id, "type": reminder.type, "answer_id": rendition.answer_id,
-            "language": rendition.language, "condition_slug": rendition.condition_slug,
-            "subscriber_id": None, "created_at": now, "payload": thin, "full_payload": full,
-        })
-    if rows:
-        conn.execute(insert_ignoring_duplicates(conn, events), rows)
-    return rows
+        if event_id not in existing:  # once each: the id derives from the due date
+            batch.add(event_id, reminder.type, reminder.rendition,
+                      reminder_payloads(reminder, base_url, now))
+    return batch.flush()
+
+
+class _EventBatch:
+    """Event rows written :data:`CHUNK` at a time; what is kept of each is all but its
+    bodies."""
+
+    def __init__(self, conn: Connection, now: dt.datetime) -> None:
+        self.conn = conn
+        self.now = now
+        self.pending: list[dict[str, Any]] = []
+        self.written: list[dict[str, Any]] = []
+
+    def add(self, event_id: str, event_type: str, rendition: Rendition,
+            bodies: tuple[str, str]) -> None:
+        row = {"id": event_id, "type": event_type, "answer_id": rendition.answer_id,
+               "language": rendition.language, "condition_slug": rendition.condition_slug,
+               "subscriber_id": None, "created_at": self.now}
+        self.written.append(row)
+        self.pending.append(dict(row, payload=bodies[0], full_payload=bodies[1]))
+        if len(self.pending) >= CHUNK:
+            self.flush()
+
+    def flush(self) -> list[dict[str, Any]]:
+        """Write what is pending; every row written so far."""
+        if self.pending:
+            self.conn.execute(insert_ignoring_duplicates(self.conn, events), self.pending)
+            self.pending = []
+        return self.written
 
 
 CHUNK = 500
@@ -161,15 +180,17 @@ def enqueue(
     if not new_events:
         return 0
     targets = list(recipients)
-    rows = [
-        _delivery(event["id"], event["type"], s.id, s.full, now)
-        for event in new_events
-        for s in targets
-        if s.wants(event["type"], event["language"], event["condition_slug"])
-    ]
+    made = 0
+    rows: list[dict[str, Any]] = []
+    for event in new_events:  # written a few thousand at a time, never all held at once
+        rows += [_delivery(event["id"], event["type"], s.id, s.full, now) for s in targets
+                 if s.wants(event["type"], event["language"], event["condition_slug"])]
+        if len(rows) >= CHUNK * 10:
+            conn.execute(insert_ignoring_duplicates(conn, deliveries), rows)
+            made, rows = made + len(rows), []
     if rows:
         conn.execute(insert_ignoring_duplicates(conn, deliveries), rows)
-    return len(rows)
+    return made + len(rows)
 
 
 def add_event(

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from syndicate import store, sync
 from syndicate.answers.pipeline import localize_corpus
 from syndicate.config import Settings
-from syndicate.testing import FixedClock, Receiver
+from syndicate.testing import FixedClock, Receiver, generate_corpus
 from syndicate.webhooks import outbox, queue
 from syndicate.webhooks import subscribers as subs
 from syndicate.webhooks.delivery import deliver_until_idle
@@ -339,3 +339,28 @@ def test_postgresql_claim_walks_the_ready_index_whatever_the_statistics(
     assert not any(n["Node Type"] == "Sort" for n in walk), walk
     assert not any(n["Node Type"] == "Seq Scan" and n.get("Relation Name") == "deliveries"
                    for n in walk), walk
+
+
+def test_a_large_sync_writes_every_event_and_delivery_in_batches(
+    engine: sa.engine.Engine, tmp_path: Path
+) -> None:
+    """Events and deliveries are written a batch at a time (their bodies are never all held
+    at once): more than a batch of each still makes exactly one event per change and one
+    delivery per event and receiver, and a second sync none."""
+    generate_corpus(tmp_path, answers=130, languages=4)  # 520 renditions, test fixtures
+    settings = Settings(content_dir=tmp_path / "content", locales_dir=tmp_path / "locales",
+                        out_dir=tmp_path / "public", state_dir=tmp_path / "state")
+    receivers = [_active_subscriber(engine, f"http://127.0.0.{n}:9/hook") for n in range(1, 11)]
+    first = _sync(engine, settings)
+    changes = len(first.diff.changes) + len(first.diff.reminders)
+    assert changes > outbox.CHUNK and len(first.events) == changes
+    assert _count(engine, store.events) == changes
+    # every receiver gets every change (reminders only go to those who ask for them)
+    assert first.deliveries == len(receivers) * len(first.diff.changes) > outbox.CHUNK * 10
+    assert _count(engine, store.deliveries) == first.deliveries
+    with engine.connect() as conn:
+        last = conn.execute(sa.select(store.events.c.full_payload)
+                            .order_by(store.events.c.id.desc()).limit(1)).scalar_one()
+    assert '"rendition":' in last
+    again = _sync(engine, settings)
+    assert again.events == () and again.deliveries == 0
