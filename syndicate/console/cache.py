@@ -9,7 +9,9 @@ Checking a catalog a translator just saved can take seconds; a page cannot.
 :meth:`FileCache.latest` answers at once with the last value and when it was made (or with
 none, in a process that has not made one yet), computing the new one in the background
 (one computation per key at a time): the page says its figures are being updated, and the
-next load shows them.
+next load shows them. The computation runs in a worker process (:func:`in_worker`): in a
+thread of the serving process it would hold the interpreter's lock for seconds at a time
+and slow every other page and the API meanwhile.
 """
 
 from __future__ import annotations
@@ -20,11 +22,28 @@ import os
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
+from .._pool import worker_context
+
 T = TypeVar("T")
 log = logging.getLogger("syndicate.console")
+Runner = Callable[..., Any]
+"""Runs ``func(*args)`` somewhere and returns what it returns."""
+
+
+def in_worker(func: Callable[..., T], *args: Any) -> T:
+    """``func(*args)`` in a worker process of its own (``func`` and ``args`` pickled)."""
+    with ProcessPoolExecutor(max_workers=1, mp_context=worker_context(__package__ or "")
+                             ) as pool:
+        return pool.submit(func, *args).result()
+
+
+def here(func: Callable[..., T], *args: Any) -> T:
+    """``func(*args)`` in the calling thread."""
+    return func(*args)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -44,7 +63,9 @@ class Snapshot(Generic[T]):
 class FileCache:
     """The last value computed from a folder, kept until a file in it changes."""
 
-    def __init__(self) -> None:
+    def __init__(self, runner: Runner = in_worker) -> None:
+        self.runner = runner
+        """Where :meth:`latest` computes (a worker process; tests may run it here)."""
         self._lock = threading.Lock()
         self._values: dict[tuple[str, str], tuple[Any, Any, float]] = {}
         self._running: dict[tuple[str, str], threading.Thread] = {}
@@ -94,10 +115,11 @@ class FileCache:
             self._values[key] = (signature, value, time.time())
         return value
 
-    def latest(self, key: tuple[str, str], signature: Any, compute: Callable[[], T]
-               ) -> Snapshot[T]:
+    def latest(self, key: tuple[str, str], signature: Any, compute: Callable[..., T],
+               *args: Any) -> Snapshot[T]:
         """The value for ``key`` at once: current if ``signature`` is the one it was computed
-        with; else the last one (or none yet), while ``compute()`` runs in the background."""
+        with; else the last one (or none yet), while ``compute(*args)`` runs in the
+        background, through :attr:`runner`."""
         with self._lock:
             cached = self._values.get(key)
             error = self._errors.get(key)
@@ -105,17 +127,17 @@ class FileCache:
                 return Snapshot(cached[1], True, cached[2])
             if key not in self._running:
                 running = threading.Thread(target=self._refresh, name=f"cache-{key[0]}",
-                                           args=(key, signature, compute), daemon=True)
+                                           args=(key, signature, compute, args), daemon=True)
                 self._running[key] = running
                 running.start()
         if cached is None:
             return Snapshot(None, False, None, error)
         return Snapshot(cached[1], False, cached[2], error)
 
-    def _refresh(self, key: tuple[str, str], signature: Any, compute: Callable[[], Any]
-                 ) -> None:
+    def _refresh(self, key: tuple[str, str], signature: Any, compute: Callable[..., Any],
+                 args: tuple[Any, ...]) -> None:
         try:
-            value = compute()
+            value = self.runner(compute, *args)
             with self._lock:
                 self._values[key] = (signature, value, time.time())
                 self._errors.pop(key, None)

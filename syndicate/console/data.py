@@ -344,8 +344,7 @@ def content_snapshot(settings: Settings) -> Snapshot[list[Problem]]:
     """:func:`content_problems` at once: the last ones, read again in the background when
     an answer file changed (see :meth:`FileCache.latest`)."""
     return CACHE.latest(("problems", str(settings.content_dir)),
-                        CACHE.signature(settings.content_dir),
-                        lambda: content_problems(settings))
+                        CACHE.signature(settings.content_dir), content_problems, settings)
 
 
 # -- translators -------------------------------------------------------------------------------
@@ -372,7 +371,7 @@ def translation_snapshot(settings: Settings) -> Snapshot[TranslationState]:
             catalogs.append((language, -1, -1))
     signature = (CACHE.signature(settings.content_dir), tuple(catalogs))
     return CACHE.latest(("translation", f"{settings.content_dir}|{settings.locales_dir}"),
-                        signature, lambda: translation_state(settings))
+                        signature, translation_state, settings)
 
 
 def translation_state(settings: Settings) -> TranslationState:

@@ -18,6 +18,7 @@ from babel.messages.pofile import read_po, write_po
 from syndicate import store
 from syndicate.config import Settings
 from syndicate.console import create_console, create_credential
+from syndicate.console.cache import CACHE, here
 from syndicate.http import RateLimiter, create_app
 from syndicate.http import tokens as api_tokens
 from syndicate.sync import sync_and_publish
@@ -114,3 +115,11 @@ def settled(client: httpx.Client, path: str, timeout: float = 60.0) -> str:
             return response.text
         assert time.monotonic() < deadline, f"{path} still updating after {timeout} s"
         time.sleep(0.05)
+
+
+@pytest.fixture(autouse=True)
+def _figures_here(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The console's figures computed in a thread of the test process, where a test can
+    hold or break them (the service computes them in a worker process: see
+    test_translation_cache)."""
+    monkeypatch.setattr(CACHE, "runner", here)

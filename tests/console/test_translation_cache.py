@@ -4,6 +4,7 @@ the same figures and to-do, whichever of the two reads a catalog first."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import threading
 from pathlib import Path
@@ -15,7 +16,7 @@ from click.testing import CliRunner, Result
 from syndicate.answers import catalogs
 from syndicate.cli import cli
 from syndicate.console import data
-from syndicate.console.cache import CACHE
+from syndicate.console.cache import CACHE, in_worker
 from tests.console.conftest import FUZZY_TRANSLATION, Console, serve, settled
 from tests.console.test_security import sign_in
 
@@ -173,3 +174,19 @@ def test_a_new_process_answers_before_its_first_figures(
         assert client.get("/console/translate/xx").status_code == 404
         release.set()
         assert FUZZY_TRANSLATION in settled(client, "/console/translate/ar")
+
+
+def test_the_service_computes_the_figures_in_a_worker_process(
+        console_env: Console, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Checking catalogs holds the interpreter for seconds: the service does it in a worker
+    process, never in a thread beside the pages it serves, and gets the same figures."""
+    _forget()
+    monkeypatch.setattr(CACHE, "runner", in_worker)
+    data.translation_snapshot(console_env.settings)
+    data.content_snapshot(console_env.settings)
+    CACHE.settle()
+    figures = data.translation_snapshot(console_env.settings)
+    assert figures.current and figures.value is not None
+    assert figures.value["ar"][0].fuzzy == 1
+    assert data.content_snapshot(console_env.settings).current
+    assert in_worker(os.getpid) != os.getpid()
