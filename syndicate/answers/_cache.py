@@ -27,20 +27,23 @@ old file or the new one. The cache is private to the process that owns the state
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import functools
 import hashlib
 import pickle
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from .._files import write_atomic
-from .catalogs import LanguageCatalog, read_catalog
+from ..errors import CatalogError
+from .catalog_cache import known_checks, record
+from .catalogs import CheckedMessages, LanguageCatalog, read_catalog
 from .content import DEFAULT_FUTURE_DAYS, Answer, Parsed, parse_files
-from .localize import Incomplete, Rendition
+from .localize import Incomplete, Rendition, localize
 
 MAGIC = b"syndicate-cache 1\n"
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
@@ -151,22 +154,50 @@ class LocalizationCache:
         with contextlib.suppress(OSError):
             write_atomic(path, _dump(key, data))
 
-    def catalog(self, path: Path, language: str) -> tuple[LanguageCatalog, str]:
-        """The checked catalog of ``language`` at ``path`` and its digest: read from the cache
-        when the file is unchanged, else read and checked (:class:`CatalogError` as
-        :func:`read_catalog` raises it) and kept. The digest is empty when the file changed
-        while it was read: then what was made from it must not be kept."""
-        digest = file_digest(path)
+    def kept_catalog(self, path: Path, language: str, require_review: bool = True
+                     ) -> tuple[LanguageCatalog, str] | None:
+        """The checked catalog of ``language`` at ``path`` and its digest, if the cache
+        holds it for the file's bytes now; else ``None`` (nothing is read but the file's
+        digest)."""
+        kept = self._path("catalog", language)
+        if kept is None:
+            return None
+        try:
+            digest = file_digest(path)
+        except OSError:
+            return None  # reading it says why
+        found = _load(kept, (language, str(path), digest))
+        if not isinstance(found, LanguageCatalog):
+            return None
+        return dataclasses.replace(found, require_review=require_review), digest
+
+    def catalog(self, path: Path, language: str, require_review: bool = True,
+                status_dir: Path | None = None) -> tuple[LanguageCatalog, str]:
+        """The checked catalog of ``language`` at ``path`` and the digest of the bytes it was
+        read from: from the cache when it holds them, else read and checked once
+        (:class:`CatalogError` as :func:`read_catalog` raises it) and kept, here and, with
+        ``status_dir``, as the digest ``i18n status`` reads
+        (:func:`.catalog_cache.record`), with the checks' findings of the last reading there
+        reused for unchanged messages. The digest is empty when the file could not be read
+        as bytes: then what was made from it must not be kept."""
+        try:
+            data = path.read_bytes()
+        except OSError:  # read_catalog says why; if the file came back meanwhile, keep nothing
+            return read_catalog(path, language, require_review=require_review), ""
+        digest = hashlib.sha256(data).hexdigest()
         kept = self._path("catalog", language)
         key = (language, str(path), digest)
         if kept is not None:
             found = _load(kept, key)
             if isinstance(found, LanguageCatalog):
-                return found, digest
-        catalog = read_catalog(path, language)
-        if file_digest(path) != digest:
-            return catalog, ""
+                return dataclasses.replace(found, require_review=require_review), digest
+        checked = known_checks(status_dir, language) if status_dir is not None \
+            else CheckedMessages()
+        catalog = read_catalog(path, language, require_review=require_review, checked=checked,
+                               data=data)
         self._save(kept, key, catalog)
+        if status_dir is not None:
+            record(status_dir, language, data, catalog, checked)
         return catalog, digest
 
     def parse_files(self, paths: list[Path], workers: int | None,
@@ -233,3 +264,74 @@ class LocalizationCache:
         for path, now, before in zip(self._shards(language), new, old, strict=True):
             if now != before:
                 self._save(path, key, now)
+
+
+def reuse(kept: Results, digests: Mapping[str, str], answers: Sequence[Answer]
+          ) -> tuple[dict[str, Result], list[Answer]]:
+    """The kept results still valid for ``answers``; the answers left to localize."""
+    found: dict[str, Result] = {}
+    todo: list[Answer] = []
+    for answer in answers:
+        entry = kept.get(answer.id)
+        if entry is not None and entry[0] == digests[answer.id]:
+            found[answer.id] = entry[1]
+        else:
+            todo.append(answer)
+    return found, todo
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class CachedLanguage:
+    """One language localized with the cache: its catalog (or why it cannot be read), every
+    answer's result in corpus order, and the answers localized afresh."""
+
+    language: str
+    catalog: LanguageCatalog | None
+    error: CatalogError | None
+    results: tuple[Result, ...]
+    fresh: tuple[str, ...]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class LanguageInputs:
+    """What localizing one language depends on besides its catalog."""
+
+    answers: Sequence[Answer]
+    digests: Mapping[str, str]
+    """:func:`answer_digest` of each answer, by id."""
+    publisher: str
+    source_language: str
+    require_review: bool
+
+
+def results_key(inputs: LanguageInputs, language: str, digest: str) -> tuple[object, ...]:
+    """What a language's results are kept under (see the module doc)."""
+    return (inputs.publisher, inputs.source_language, language, digest, inputs.require_review)
+
+
+def localize_cached(
+    cache: LocalizationCache, path: Path, language: str, inputs: LanguageInputs, *,
+    status_dir: Path | None = None, known: tuple[LanguageCatalog, str, Results] | None = None,
+) -> CachedLanguage:
+    """Localize ``inputs.answers`` into ``language``, reusing what the cache holds and keeping
+    what is made (in this process or in a worker: the catalog is read and checked once).
+
+    ``known``: the catalog, its digest and the kept results, when the caller has them."""
+    if known is None:
+        try:
+            catalog, digest = cache.catalog(path, language, inputs.require_review, status_dir)
+        except CatalogError as exc:
+            exc.language = language
+            return CachedLanguage(language, None, exc, (), ())
+        kept = cache.results(language, results_key(inputs, language, digest)) if digest else {}
+    else:
+        catalog, digest, kept = known
+    found, todo = reuse(kept, inputs.digests, inputs.answers)
+    for answer in todo:
+        found[answer.id] = localize(answer, catalog, inputs.publisher)
+    if digest and (todo or len(kept) != len(found)):
+        cache.keep(language, results_key(inputs, language, digest),
+                   {i: (inputs.digests[i], found[i]) for i in found}, kept)
+    return CachedLanguage(language, catalog, None,
+                          tuple(found[answer.id] for answer in inputs.answers),
+                          tuple(answer.id for answer in todo))

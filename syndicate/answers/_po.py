@@ -269,12 +269,16 @@ class _PoScanner:
         self.fuzzy = False
 
 
-def read_strict(path: Path) -> tuple[str, PoSyntax]:
-    """The text of a ``.po`` file and its strict pass; :class:`CatalogError` if malformed."""
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise CatalogError(f"cannot read: {exc.strerror}", path=str(path)) from exc
+def read_strict(path: Path, data: bytes | None = None) -> tuple[str, PoSyntax]:
+    """The text of a ``.po`` file and its strict pass; :class:`CatalogError` if malformed.
+
+    ``data``: the file's bytes, when the caller has read them already (to know the digest
+    of exactly what is checked)."""
+    if data is None:
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise CatalogError(f"cannot read: {exc.strerror}", path=str(path)) from exc
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -108,6 +108,11 @@ def digest(catalog: LanguageCatalog) -> CatalogDigest:
                          catalog.require_review)
 
 
+CACHE_FOLDER = "i18n-cache"
+"""The folder under the state directory where ``i18n status``, the console and ``sync`` keep
+checked catalogs and the answers' messages (one cache: each warms it for the others)."""
+
+
 def read_digest(path: Path, language: str, cache_dir: Path | None, *,
                 require_review: bool = True) -> CatalogDigest:
     """The digest of the catalog at ``path`` (:class:`CatalogError` if it cannot be read),
@@ -119,20 +124,46 @@ def read_digest(path: Path, language: str, cache_dir: Path | None, *,
         data = path.read_bytes()
     except OSError:
         return digest(read_catalog(path, language))  # it says why, with the path
-    key = hashlib.sha256(code_key().encode() + language.encode() + data).hexdigest()
     stored = cache_dir / f"{gettext_name(language)}.json"
-    cached = _load(stored, key, language, str(path))
+    cached = _load(stored, _digest_key(language, data), language, str(path))
     if cached is not None:
         return dataclasses.replace(cached, require_review=require_review)
     # A catalog saved again: its unchanged messages keep what the checks found last time.
-    checks_file = cache_dir / f"{gettext_name(language)}.checks.json"
-    checks_key = hashlib.sha256(code_key().encode() + language.encode()).hexdigest()
-    checked = CheckedMessages(_load_checks(checks_file, checks_key))
-    found = digest(read_catalog(path, language, require_review=require_review, checked=checked))
+    checked = known_checks(cache_dir, language)
+    catalog = read_catalog(path, language, require_review=require_review, checked=checked,
+                           data=data)
+    return record(cache_dir, language, data, catalog, checked)
+
+
+def _digest_key(language: str, data: bytes) -> str:
+    return hashlib.sha256(code_key().encode() + language.encode() + data).hexdigest()
+
+
+def _checks_key(language: str) -> str:
+    return hashlib.sha256(code_key().encode() + language.encode()).hexdigest()
+
+
+def known_checks(cache_dir: Path, language: str) -> CheckedMessages:
+    """What the checks found in the last reading of the language's catalog kept in
+    ``cache_dir``, to be given to :func:`.catalogs.read_catalog`: only the messages changed
+    since are checked again."""
+    return CheckedMessages(_load_checks(cache_dir / f"{gettext_name(language)}.checks.json",
+                                        _checks_key(language)))
+
+
+def record(cache_dir: Path, language: str, data: bytes, catalog: LanguageCatalog,
+           checked: CheckedMessages) -> CatalogDigest:
+    """Keep in ``cache_dir`` the digest of ``catalog``, read from the bytes ``data`` with
+    ``checked`` (:func:`known_checks`), and the checks' findings; the digest.
+
+    Whoever reads and checks a catalog (``sync`` as well as ``i18n status``) records it, so
+    the next status of an unchanged catalog reads nothing."""
+    found = digest(catalog)
     with contextlib.suppress(OSError):  # a cache that cannot be written costs time only
-        write_atomic(stored, _dump(found, key))
-        write_atomic(checks_file, json.dumps(
-            {"key": checks_key, "checked": checked.used}, ensure_ascii=False,
+        write_atomic(cache_dir / f"{gettext_name(language)}.json",
+                     _dump(found, _digest_key(language, data)))
+        write_atomic(cache_dir / f"{gettext_name(language)}.checks.json", json.dumps(
+            {"key": _checks_key(language), "checked": checked.used}, ensure_ascii=False,
             separators=(",", ":")).encode("utf-8"))
     return found
 

@@ -402,14 +402,16 @@ def plural_rule_problem(rule: Callable[[int], int], count: int) -> str | None:
 
 
 def read_catalog(path: Path, language: str, *, require_review: bool = True,
-                 checked: CheckedMessages | None = None) -> LanguageCatalog:
+                 checked: CheckedMessages | None = None,
+                 data: bytes | None = None) -> LanguageCatalog:
     """Read and check the catalog at ``path``; :class:`CatalogError` if it cannot be used.
 
     ``require_review``: see :attr:`LanguageCatalog.require_review`. ``checked``: the checks'
     findings for messages already checked (a catalog saved again is checked only where its
-    messages changed); it is filled with this catalog's."""
+    messages changed); it is filled with this catalog's. ``data``: the file's bytes, if the
+    caller read them already (so that a digest of them is the digest of what was checked)."""
     locale = babel_locale(language)
-    text, syntax = read_strict(path)
+    text, syntax = read_strict(path, data)
     catalog: Catalog | PoMessages | None = read_messages(text, syntax, language, path)
     if catalog is None:
         catalog = babel_read(text, language, path)

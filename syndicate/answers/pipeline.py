@@ -18,7 +18,18 @@ from pathlib import Path
 from .._pool import usable_cpus, worker_context
 from ..config import Settings
 from ..errors import CatalogError
-from ._cache import LocalizationCache, Result, Results, answer_digest, file_digest
+from ._cache import (
+    CachedLanguage,
+    LanguageInputs,
+    LocalizationCache,
+    Result,
+    Results,
+    answer_digest,
+    localize_cached,
+    results_key,
+    reuse,
+)
+from .catalog_cache import CACHE_FOLDER
 from .catalogs import LanguageCatalog, catalog_path, discover_languages, read_catalog
 from .content import POOL_PRELOAD, Answer, Corpus, load_corpus
 from .localize import Incomplete, Rendition, localize, localize_source
@@ -211,10 +222,8 @@ def _localize_pooled(
     paths: dict[str, Path],
     workers: int,
     advance: Callable[[int], None],
-    with_source: bool = True,
 ) -> _Results:
-    """Each language in a worker process; the source language meanwhile, in this one
-    (unless not ``with_source``)."""
+    """Each language in a worker process; the source language meanwhile, in this one."""
     publisher = settings.publisher
     outcomes: dict[str, LanguageOutcome] = {}
     payload = pickle.dumps(answers, protocol=pickle.HIGHEST_PROTOCOL)
@@ -228,7 +237,7 @@ def _localize_pooled(
                 language
             for language, path in paths.items()
         }
-        source = _localize_source(answers, settings) if with_source else ()
+        source = _localize_source(answers, settings)
         advance(len(answers))
         for future in as_completed(futures):
             outcomes[futures[future]] = future.result()
@@ -293,97 +302,104 @@ def _localize_source(answers: Sequence[Answer], settings: Settings) -> tuple[Ren
 # -- with the cache of the last run ----------------------------------------------------------
 
 
-def _reuse(kept: Results, digests: dict[str, str], answers: Sequence[Answer]
-           ) -> tuple[dict[str, Result], list[Answer]]:
-    """The kept results still valid for ``answers``; the answers left to localize."""
-    found: dict[str, Result] = {}
-    todo: list[Answer] = []
-    for answer in answers:
-        entry = kept.get(answer.id)
-        if entry is not None and entry[0] == digests[answer.id]:
-            found[answer.id] = entry[1]
-        else:
-            todo.append(answer)
-    return found, todo
-
-
-def _split(answers: Sequence[Answer], found: dict[str, Result]
-           ) -> tuple[tuple[Rendition, ...], tuple[Incomplete, ...]]:
+def _split(results: Sequence[Result]) -> tuple[tuple[Rendition, ...], tuple[Incomplete, ...]]:
     """Results in corpus order: the complete renditions, the refusals."""
-    ordered = [found[answer.id] for answer in answers]
-    return (tuple(r for r in ordered if isinstance(r, Rendition)),
-            tuple(r for r in ordered if isinstance(r, Incomplete)))
+    return (tuple(r for r in results if isinstance(r, Rendition)),
+            tuple(r for r in results if isinstance(r, Incomplete)))
 
 
-# Longer than 60 lines: one pass over the languages, each reusing, computing or pooling.
+def _outcome(done: CachedLanguage) -> LanguageOutcome:
+    complete, incomplete = _split(done.results)
+    return LanguageOutcome(done.language, done.catalog, done.error, complete, incomplete)
+
+
+_INPUTS: dict[str, LanguageInputs] = {}
+"""In a worker process: the inputs of the current localization, unpickled once."""
+
+
+def _localize_cached_pickled(
+    root: Path, status_dir: Path | None, path: Path, language: str, token: str, inputs: bytes,
+) -> CachedLanguage:
+    """:func:`._cache.localize_cached` in a worker, the inputs pickled once by the parent
+    (see :func:`_localize_pickled`)."""
+    if token not in _INPUTS:
+        _INPUTS.clear()
+        _INPUTS[token] = pickle.loads(inputs)
+    return localize_cached(LocalizationCache(root), path, language, _INPUTS[token],
+                           status_dir=status_dir)
+
+
+# Longer than 60 lines: one pass over the languages, each reused, computed here or pooled.
 def _localize_cached(
     settings: Settings, corpus: Corpus, paths: dict[str, Path], missing: list[str],
     cache: LocalizationCache, progress: Progress | None, workers: int | None,
 ) -> Localization:
-    """:func:`localize_corpus` that localizes only what the cache does not hold."""
+    """:func:`localize_corpus` that localizes only what the cache does not hold.
+
+    A language whose checked catalog the cache holds is localized here when little is left
+    to do; the others (the catalog to read and check) go to worker processes when there are
+    several, each read, checked and kept there once (the check's findings also go to the
+    cache ``i18n status`` reads, under the state folder, so that both share one record)."""
     answers = corpus.published
-    digests = {answer.id: answer_digest(answer) for answer in answers}
-    base = (settings.publisher, settings.source_language)
-    source_lang = settings.source_language
+    inputs = LanguageInputs(answers, {answer.id: answer_digest(answer) for answer in answers},
+                            settings.publisher, settings.source_language,
+                            settings.require_translation_review)
+    status_dir = settings.state_dir / CACHE_FOLDER
     advance = _Advance(progress, len(answers) * (len(paths) + 1))
-    rerendered: dict[str, tuple[str, ...]] = {}
-
-    def finish(language: str, key: object, kept: Results, found: dict[str, Result],
-               todo: Sequence[Answer], trusted: bool = True) -> None:
-        rerendered[language] = tuple(answer.id for answer in todo)
-        if trusted and (todo or len(kept) != len(found)):
-            cache.keep(language, key, {i: (digests[i], found[i]) for i in found}, kept)
-        advance(len(answers))
-
-    source_key = (*base, source_lang)
-    kept = cache.results(source_lang, source_key)
-    found, todo = _reuse(kept, digests, answers)
+    source_lang = settings.source_language
+    kept = cache.results(source_lang, results_key(inputs, source_lang, ""))
+    found, todo = reuse(kept, inputs.digests, answers)
     for answer in todo:
         found[answer.id] = localize_source(answer, source_lang, settings.publisher)
-    finish(source_lang, source_key, kept, found, todo)
-    source, _ = _split(answers, found)
+    if todo or len(kept) != len(found):
+        cache.keep(source_lang, results_key(inputs, source_lang, ""),
+                   {i: (inputs.digests[i], found[i]) for i in found}, kept)
+    source, _ = _split([found[answer.id] for answer in answers])
+    rerendered = {source_lang: tuple(answer.id for answer in todo)}
+    advance(len(answers))
 
-    outcomes: dict[str, LanguageOutcome] = {}
-    pending: dict[str, tuple[object, Results, dict[str, Result], list[Answer], str]] = {}
+    done: dict[str, CachedLanguage] = {}
+    known: dict[str, tuple[LanguageCatalog, str, Results]] = {}
+    work = 0
     for language, path in paths.items():
-        try:
-            catalog, digest = cache.catalog(path, language)
-        except CatalogError as exc:
-            exc.language = language
-            outcomes[language] = LanguageOutcome(language, None, exc, (), ())
-            advance(len(answers))
+        held = cache.kept_catalog(path, language, inputs.require_review)
+        if held is None:  # to read and check: a whole language's work
+            work += len(answers)
             continue
-        key = (*base, language, digest)
-        kept = cache.results(language, key)
-        found, todo = _reuse(kept, digests, answers)
-        outcomes[language] = LanguageOutcome(language, catalog, None, (), ())
-        pending[language] = (key, kept, found, todo, digest)
-    work = sum(len(entry[3]) for entry in pending.values())
+        results = cache.results(language, results_key(inputs, language, held[1]))
+        left = sum(1 for answer in answers
+                   if results.get(answer.id, ("",))[0] != inputs.digests[answer.id])
+        if not left:
+            done[language] = localize_cached(cache, path, language, inputs,
+                                             known=(*held, results))
+            advance(len(answers))
+        else:
+            known[language] = (*held, results)
+            work += left
+    tasks = [language for language in paths if language not in done]
     if workers is None:
-        workers = default_workers(len(pending), work)
-    pooled = [lang for lang, entry in pending.items() if entry[3]]
-    if workers > 1 and len(pooled) > 1:
-        _, fresh = _localize_pooled(settings, answers, {lang: paths[lang] for lang in pooled},
-                                    workers, lambda count: None, with_source=False)
-        for language, outcome in fresh.items():
-            if outcome.catalog is None:  # the file changed since it was read above
-                outcomes[language] = outcome
-                pending.pop(language)
-                continue
-            made: list[Result] = [*outcome.renditions, *outcome.incomplete]
-            pending[language][2].update({result.answer_id: result for result in made})
-    for language, (kept_key, kept, found, todo, digest) in pending.items():
-        read = outcomes[language].catalog
-        assert read is not None
-        trusted = bool(digest)
-        if language not in pooled or workers <= 1 or len(pooled) <= 1:
-            for answer in todo:
-                found[answer.id] = localize(answer, read, settings.publisher)
-        elif todo:  # the worker read the file again: keep only if it is still the same
-            trusted = trusted and file_digest(paths[language]) == digest
-        finish(language, kept_key, kept, found, todo, trusted)
-        complete, incomplete = _split(answers, found)
-        outcomes[language] = LanguageOutcome(language, read, None, complete, incomplete)
+        workers = default_workers(len(tasks), work)
+    if workers > 1 and len(tasks) > 1:
+        known.clear()  # each worker reads what it needs from the cache itself
+        payload = pickle.dumps(inputs, protocol=pickle.HIGHEST_PROTOCOL)
+        token = f"{os.getpid()}-{id(payload)}-{time.monotonic_ns()}"
+        assert cache.root is not None
+        with ProcessPoolExecutor(max_workers=min(workers, len(tasks)),
+                                 mp_context=worker_context(POOL_PRELOAD)) as pool:
+            futures = {pool.submit(_localize_cached_pickled, cache.root, status_dir,
+                                   paths[language], language, token, payload): language
+                       for language in tasks}
+            for future in as_completed(futures):
+                done[futures[future]] = future.result()
+                advance(len(answers))
+    for language in tasks:
+        if language not in done:
+            done[language] = localize_cached(cache, paths[language], language, inputs,
+                                             status_dir=status_dir, known=known.get(language))
+            advance(len(answers))
+    outcomes = {language: _outcome(item) for language, item in done.items()}
+    rerendered.update({language: item.fresh for language, item in done.items()
+                       if item.catalog is not None})
     return dataclasses.replace(
         _localization(settings, corpus, paths, source, outcomes, missing),
         rerendered=rerendered)

@@ -21,6 +21,7 @@ from pathlib import Path
 from .._files import write_atomic
 from ..errors import CatalogError
 from . import ui
+from .catalog_cache import CACHE_FOLDER as CACHE_FOLDER
 from .catalog_cache import (
     CatalogDigest,
     code_key,
@@ -289,11 +290,6 @@ def broken_status(language: str, error: str, scopes_: Sequence[Scope]) -> Langua
     finding = Finding(language, "every answer", where if line.isdigit() else path,
                       int(line) if line.isdigit() else 0, rest or error, "")
     return LanguageStatus(language, rows, (finding,), (), error)
-
-
-CACHE_FOLDER = "i18n-cache"
-"""The folder under the state directory where ``i18n status`` and the console keep checked
-catalogs and the answers' messages (one cache: either warms it for the other)."""
 
 
 def cached_status(locales_dir: Path, language: str, scopes_: Sequence[Scope],
