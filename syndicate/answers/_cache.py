@@ -41,7 +41,7 @@ from typing import Any
 from .._files import write_atomic
 from ..errors import CatalogError
 from .catalog_cache import known_checks, record
-from .catalogs import CheckedMessages, LanguageCatalog, read_catalog
+from .catalogs import CheckedMessages, LanguageCatalog, interface_catalog, read_catalog
 from .content import DEFAULT_FUTURE_DAYS, Answer, Parsed, parse_files
 from .localize import Incomplete, Rendition, localize
 
@@ -332,6 +332,6 @@ def localize_cached(
     if digest and (todo or len(kept) != len(found)):
         cache.keep(language, results_key(inputs, language, digest),
                    {i: (inputs.digests[i], found[i]) for i in found}, kept)
-    return CachedLanguage(language, catalog, None,
+    return CachedLanguage(language, interface_catalog(catalog, inputs.digests.keys()), None,
                           tuple(found[answer.id] for answer in inputs.answers),
                           tuple(answer.id for answer in todo))

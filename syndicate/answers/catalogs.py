@@ -16,7 +16,7 @@ import dataclasses
 import datetime as dt
 import gettext
 import sys
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any
 
@@ -289,6 +289,22 @@ class PackedEntries(Mapping[Key, Entry]):
 
     def __len__(self) -> int:
         return len(self.rows)
+
+
+def interface_catalog(catalog: LanguageCatalog, answer_ids: Collection[str]) -> LanguageCatalog:
+    """``catalog`` without the messages of the answers ``answer_ids`` (msgctxt = the id).
+
+    Once those answers are localized, only the rest is looked up (interface strings, to
+    date a stale rendition): a catalog kept for publication holds a hundredth of the entries.
+    """
+    ids = answer_ids if isinstance(answer_ids, set | frozenset) else set(answer_ids)
+    entries = catalog.entries
+    kept: Mapping[Key, Entry]
+    if isinstance(entries, PackedEntries):
+        kept = PackedEntries({key: row for key, row in entries.rows.items() if key[0] not in ids})
+    else:
+        kept = {key: entry for key, entry in entries.items() if key[0] not in ids}
+    return dataclasses.replace(catalog, entries=kept)
 
 
 def _rebuild_catalog(

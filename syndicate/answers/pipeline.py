@@ -30,7 +30,13 @@ from ._cache import (
     reuse,
 )
 from .catalog_cache import CACHE_FOLDER
-from .catalogs import LanguageCatalog, catalog_path, discover_languages, read_catalog
+from .catalogs import (
+    LanguageCatalog,
+    catalog_path,
+    discover_languages,
+    interface_catalog,
+    read_catalog,
+)
 from .content import POOL_PRELOAD, Answer, Corpus, load_corpus
 from .localize import Incomplete, Rendition, localize, localize_source
 
@@ -46,6 +52,8 @@ class Localization:
     languages: tuple[str, ...]
     """Languages with a readable catalog, the source language first."""
     catalogs: dict[str, LanguageCatalog]
+    """Per language, its checked catalog without the messages of the answers localized here
+    (:func:`.catalogs.interface_catalog`): what publication still looks up."""
     renditions: dict[str, tuple[Rendition, ...]]
     """Per language, the complete renditions of published answers, in corpus order."""
     incomplete: tuple[Incomplete, ...]
@@ -108,7 +116,8 @@ def localize_language(
             incomplete.append(result)
         else:
             complete.append(result)
-    return LanguageOutcome(language, catalog, None, tuple(complete), tuple(incomplete))
+    return LanguageOutcome(language, interface_catalog(catalog, [a.id for a in answers]), None,
+                           tuple(complete), tuple(incomplete))
 
 
 _ANSWERS: dict[str, Sequence[Answer]] = {}
