@@ -108,7 +108,7 @@ def _format_fields(text: str) -> list[str] | None:
 
 
 def _placeholder_problems(
-    text: str, source_names: set[str], required: set[str], formatted: bool
+    text: str, source_names: frozenset[str], required: frozenset[str], formatted: bool
 ) -> Iterator[str]:
     names = set(PLACEHOLDER.findall(text))
     extra = names - source_names
@@ -133,6 +133,10 @@ def _source_links(source_text: str) -> tuple[dict[str, int], int]:
     return dict(Counter(URL.findall(source_text))), len(SCRIPT_URL.findall(source_text))
 
 
+_source_signature = functools.lru_cache(maxsize=1 << 15)(markup_signature)
+""":func:`.render.markup_signature` of a source text, which every language compares with."""
+
+
 def _link_problems(text: str, source_text: str) -> Iterator[str]:
     source_urls, source_scripts = _source_links(source_text)
     for url in source_urls:
@@ -144,7 +148,7 @@ def _link_problems(text: str, source_text: str) -> Iterator[str]:
             if url not in source_urls:
                 yield f"URL {url} is not in the source"
                 break
-    if markup_signature(text) != markup_signature(source_text):
+    if markup_signature(text) != _source_signature(source_text):
         yield "markup or link targets differ from the source"
     if ":" in text and len(SCRIPT_URL.findall(text)) > source_scripts:
         yield "script or data URL is not in the source"
@@ -177,6 +181,18 @@ def _newline_problems(source_text: str, text: str) -> Iterator[str]:
         yield "'msgid' and 'msgstr' entries do not both end with '\\n'"
 
 
+@functools.lru_cache(maxsize=1 << 15)
+def _source_placeholders(source: tuple[str, ...]
+                         ) -> tuple[frozenset[str], bool, frozenset[str]]:
+    """The placeholders of a source (every language checks against the same), whether its
+    strings go through ``str.format``, and the placeholders every form must keep."""
+    names = frozenset(PLACEHOLDER.findall(" ".join(source)))
+    # Only strings holding placeholders are formatted with str.format (see syndicate.answers.ui).
+    formatted = bool(names) and all(_format_fields(s) is not None for s in source)
+    required = names - {COUNT_PLACEHOLDER} if len(source) > 1 else names
+    return names, formatted, required
+
+
 def check_message(
     source: Sequence[str],
     strings: Sequence[str],
@@ -194,10 +210,7 @@ def check_message(
     if plural and len(strings) != plural_count:
         problems.append(f"plural has {len(strings)} forms, {locale} needs exactly {plural_count}")
     source_text = source[-1] if plural else source[0]
-    source_names = set(PLACEHOLDER.findall(" ".join(source)))
-    # Only strings holding placeholders are formatted with str.format (see syndicate.answers.ui).
-    formatted = bool(source_names) and all(_format_fields(s) is not None for s in source)
-    required = source_names - {COUNT_PLACEHOLDER} if plural else source_names
+    source_names, formatted, required = _source_placeholders(tuple(source))
     seen_names: set[str] = set()
     for index, text in enumerate(strings):
         where = f"msgstr[{index}]: " if plural else ""

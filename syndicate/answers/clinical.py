@@ -189,16 +189,27 @@ _DIGITS = re.compile(rf"\d+(?:[{_SEPARATORS}]\d+)*")
 def amounts(text: str, locale: Locale | str) -> list[Amount]:
     """Every number of ``text`` with its unit, in order (see the module doc)."""
     found: dict[int, tuple[int, Decimal]] = {}
-    converted = _ascii(text)
+    # One scan tells whether the text has any number beyond ASCII digits (most text that is
+    # not ASCII has none): only then is it converted and searched for the others.
+    exotic = not text.isascii() and _EXOTIC.search(text) is not None
+    converted = _ascii(text) if exotic else text
+    name = str(locale)
     for match in _DIGITS.finditer(converted):
-        raw = match.group()
-        for start, end, value in _parse(raw, str(locale)):
+        for start, end, value in _parse(match.group(), name):
             found[match.start() + start] = (match.start() + end, value)
-    if not text.isascii():
+    if exotic:
         _exotic_numbers(text, found)
-    for match in _MULTIPLE.finditer(text):
-        found[match.start()] = (-match.end(), Decimal(_MULTIPLES[match.group().lower()]))
+    if _MAYBE_MULTIPLE.search(text):
+        for match in _MULTIPLE.finditer(text):
+            found[match.start()] = (-match.end(), Decimal(_MULTIPLES[match.group().lower()]))
     return [_with_unit(text, end, value) for _, (end, value) in sorted(found.items())]
+
+
+_EXOTIC = re.compile(f"{_OTHER_DECIMAL.pattern}|[{_CJK_NUMERAL}]|{_OTHER_NUMERIC.pattern}")
+"""Any character :func:`_ascii` converts or :func:`_exotic_numbers` reads."""
+_MAYBE_MULTIPLE = re.compile("twice|thrice|mal|veces|fois|مرت", re.IGNORECASE)
+"""A part of every word of :data:`_MULTIPLES` (with the same flags): text without any has
+none of them, and is not searched for them."""
 
 
 def _exotic_numbers(text: str, found: dict[int, tuple[int, Decimal]]) -> None:
@@ -223,10 +234,25 @@ def _exotic_numbers(text: str, found: dict[int, tuple[int, Decimal]]) -> None:
 def _with_unit(text: str, end: int, value: Decimal) -> Amount:
     if end < 0:  # a multiplicative word: the unit is in the word
         return Amount(value, "times", f"{_number(value)} times")  # twice, zweimal: 2 and up
-    match = _UNIT_WORD.match(text, end)
+    return _unit_after(text[end:end + _UNIT_REACH], str(value))
+
+
+_UNIT_REACH = 3 + max(map(len, _UNIT_OF)) + 1
+"""How far after a number its unit is looked for: two spaces and a hyphen, the longest
+unit word, and the character after it (IGNORECASE matches one character for one)."""
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def _unit_after(following: str, number: str) -> Amount:
+    """The amount of the number written ``number`` (exactly: ``str`` of the
+    :class:`~decimal.Decimal`) followed by the text ``following`` (the few characters that
+    decide its unit, :data:`_UNIT_REACH`): most numbers of a catalog are followed by the same
+    few words."""
+    value = Decimal(number)
+    match = _UNIT_WORD.match(following)
     if match:
         word = match.group(1)
-        after = text[match.end():match.end() + 1]
+        after = following[match.end():match.end() + 1]
         boundary = _CJK.match(word) is not None or not (after.isalpha() or after.isdigit())
         if boundary:
             dimension, symbol, factor = _UNIT_OF[word.casefold()]
@@ -306,17 +332,22 @@ _NEGATIONS: dict[str, re.Pattern[str]] = {
 }
 
 
+@functools.lru_cache(maxsize=1 << 15)
+def _source_negation(source: str) -> str | None:
+    """The first negation word of a source text (every language checks the same sources)."""
+    found = _SOURCE_NEGATION.search(source)
+    return found.group() if found else None
+
+
 def negation_problem(source: str, translation: str, locale: Locale) -> str | None:
     """A source saying "not" whose translation says no "not" of its language."""
-    if not _SOURCE_NEGATION.search(source):
+    word = _source_negation(source)
+    if word is None:
         return None
     pattern = _NEGATIONS.get(locale.language)
     if pattern is None or pattern.search(translation) or _SOURCE_NEGATION.search(translation):
         return None  # (the source's own word: a pseudo-translation, a quotation)
-    word = _SOURCE_NEGATION.search(source)
-    assert word is not None
-    return f"negation dropped: the source says {word.group()!r}, the translation has no " \
-           "negation"
+    return f"negation dropped: the source says {word!r}, the translation has no negation"
 
 
 def review_reasons(source: str) -> tuple[str, ...]:
@@ -324,7 +355,7 @@ def review_reasons(source: str) -> tuple[str, ...]:
     reasons = []
     if carries_dose(source):
         reasons.append("dose")
-    if _SOURCE_NEGATION.search(source):
+    if _source_negation(source) is not None:
         reasons.append("negation")
     return tuple(reasons)
 
@@ -351,10 +382,15 @@ _SCRIPT_NAMES = {
 
 def language_script(locale: Locale) -> str:
     """The script a language is written in: its tag's, else CLDR's likely one (Babel)."""
-    if locale.script:
-        return str(locale.script)
+    return _script(locale.language, locale.script)
+
+
+@functools.lru_cache(maxsize=256)
+def _script(language: str, script: str | None) -> str:
+    if script:
+        return str(script)
     from babel.core import get_global
-    likely = str(get_global("likely_subtags").get(locale.language, "")).split("_")
+    likely = str(get_global("likely_subtags").get(language, "")).split("_")
     return likely[1] if len(likely) > 1 and len(likely[1]) == 4 else "Latn"
 
 
