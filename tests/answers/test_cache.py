@@ -8,14 +8,20 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from syndicate.answers import Answer, Block, _cache, load_corpus
-from syndicate.answers.catalogs import catalog_path
+from syndicate.answers import Answer, Block, _cache, catalog_cache, load_corpus
+from syndicate.answers.catalog_cache import CACHE_FOLDER
+from syndicate.answers.catalogs import catalog_path, read_catalog
 from syndicate.answers.pipeline import Localization, localize_corpus
+from syndicate.answers.status import status_reports
 from syndicate.config import Settings
 from syndicate.testing import generate_corpus
+from tests.cli.test_i18n import add_dose_answer, project
+
+__all__ = ["project"]
 
 
 def _settings(root: Path) -> Settings:
@@ -148,3 +154,65 @@ def test_the_code_version_covers_every_module_localization_loads() -> None:
     assert loaded
     assert [path for path in loaded if Path(path).resolve() not in covered] == []
     assert not any(path.name == "sync.py" for path in covered)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_each_catalog_is_read_once_and_shared_with_i18n_status(
+    tmp_path: Path, workers: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A cold cache reads and checks each catalog once (in the worker when pooled), and
+    leaves what ``i18n status`` needs: its status is then made without reading a catalog,
+    and is the one it would have made itself."""
+    settings = _settings(tmp_path)
+    fresh_status = status_reports(settings.content_dir, settings.locales_dir, ["es", "fr", "de"],
+                                  tmp_path / "elsewhere")
+    reads: list[str] = []
+    real = _cache.read_catalog
+
+    def counted(path: Path, language: str, **kwargs: Any) -> Any:
+        reads.append(language)
+        return real(path, language, **kwargs)
+    if workers == 1:
+        monkeypatch.setattr(_cache, "read_catalog", counted)
+    cached = localize_corpus(settings, workers=workers, cache_dir=tmp_path / "state" / "cache")
+    assert _summary(cached) == _summary(localize_corpus(settings, workers=1))
+    if workers == 1:
+        assert sorted(reads) == ["de", "es", "fr"]
+    shared = tmp_path / "state" / CACHE_FOLDER
+    assert {p.name for p in shared.iterdir()} >= {"es.json", "es.checks.json", "de.json"}
+
+    def unread(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the catalog was read again")
+    monkeypatch.setattr(catalog_cache, "read_catalog", unread)
+    assert status_reports(settings.content_dir, settings.locales_dir, ["es", "fr", "de"],
+                          shared) == fresh_status
+
+
+def test_published_catalogs_keep_only_what_publication_looks_up(tmp_path: Path) -> None:
+    """Once localized, the answers' own messages are dropped from the catalogs a
+    localization keeps; the interface strings stay, whichever path made them."""
+    settings = _settings(tmp_path)
+    ids = {answer.id for answer in load_corpus(settings.content_dir).published}
+    full = read_catalog(catalog_path(settings.locales_dir, "es"), "es")
+    for loc in (localize_corpus(settings, workers=1), localize_corpus(settings, workers=2),
+                localize_corpus(settings, workers=2, cache_dir=tmp_path / "state" / "cache")):
+        kept = loc.catalogs["es"].entries
+        assert dict(kept) == {key: entry for key, entry in full.entries.items()
+                              if key[0] not in ids}
+        assert any(key[0] is None for key in kept)
+
+
+def test_the_review_setting_reaches_cached_localization(project: Path) -> None:
+    """``require_translation_review`` shapes what may be published: a cached localization
+    honours it like a fresh one, and results made under one value are not reused under the
+    other."""
+    add_dose_answer(project)
+    settings = Settings(content_dir=project / "content", locales_dir=project / "locales",
+                        out_dir=project / "public", state_dir=project / "state")
+    cache = project / "state" / "cache"
+    found = {}
+    for require in (True, False, True):
+        changed = dataclasses.replace(settings, require_translation_review=require)
+        found[require] = _summary(localize_corpus(changed, workers=1, cache_dir=cache))
+        assert found[require] == _summary(localize_corpus(changed, workers=1))
+    assert found[True] != found[False]  # the unreviewed dose is published only without
