@@ -20,7 +20,9 @@ import datetime as dt
 import functools
 import hashlib
 import json
+import sys
 from collections.abc import Mapping
+from importlib import metadata
 from pathlib import Path
 from typing import Literal
 
@@ -38,17 +40,29 @@ from .clinical import review_reasons
 from .provenance import TranslationReview
 
 FORMAT = 4
-_CHECKING_MODULES = ("_po", "_markup", "catalogs", "checks", "clinical", "provenance", "render",
-                     "content")
+_CHECKING_MODULES = ("answers/_po", "answers/_markup", "answers/catalogs", "answers/checks",
+                     "answers/clinical", "answers/provenance", "answers/render",
+                     "answers/content", "tags")
+"""Modules of the package (paths under it, without ``.py``) whose code the checks run."""
+_CHECKING_LIBRARIES = ("babel", "markdown-it-py", "nh3")
+"""Distributions whose version can change what the checks find (number formats and plural
+rules of each locale, markup), besides Python's own (Unicode tables)."""
 
 
 @functools.cache
 def code_key() -> str:
-    """Digest of the modules whose code decides what reading a catalog finds."""
-    digest = hashlib.sha256(f"format {FORMAT}".encode())
-    here = Path(__file__).resolve().parent
+    """Digest of the code that decides what reading a catalog finds: the modules, the
+    libraries' versions and Python's (the checks' findings kept here are reused by
+    ``sync`` too, whose renditions must be what a fresh reading gives)."""
+    digest = hashlib.sha256(f"format {FORMAT}\0{sys.version}".encode())
+    for name in _CHECKING_LIBRARIES:
+        try:
+            digest.update(f"\0{name}={metadata.version(name)}".encode())
+        except metadata.PackageNotFoundError:
+            digest.update(f"\0{name}=".encode())
+    package = Path(__file__).resolve().parent.parent
     for name in _CHECKING_MODULES:
-        digest.update((here / f"{name}.py").read_bytes())
+        digest.update((package / f"{name}.py").read_bytes())
     return digest.hexdigest()
 
 

@@ -327,7 +327,8 @@ _INPUTS: dict[str, LanguageInputs] = {}
 
 
 def _localize_cached_pickled(
-    root: Path, status_dir: Path | None, path: Path, language: str, token: str, inputs: bytes,
+    root: Path | None, status_dir: Path | None, path: Path, language: str, token: str,
+    inputs: bytes,
 ) -> CachedLanguage:
     """:func:`._cache.localize_cached` in a worker, the inputs pickled once by the parent
     (see :func:`_localize_pickled`)."""
@@ -347,7 +348,7 @@ def _localize_cached(
 
     A language whose checked catalog the cache holds is localized here when little is left
     to do; the others (the catalog to read and check) go to worker processes when there are
-    several, each read, checked and kept there once (the check's findings also go to the
+    several, each read, checked and kept there once (the checks' findings also go to the
     cache ``i18n status`` reads, under the state folder, so that both share one record)."""
     answers = corpus.published
     inputs = LanguageInputs(answers, {answer.id: answer_digest(answer) for answer in answers},
@@ -392,7 +393,6 @@ def _localize_cached(
         known.clear()  # each worker reads what it needs from the cache itself
         payload = pickle.dumps(inputs, protocol=pickle.HIGHEST_PROTOCOL)
         token = f"{os.getpid()}-{id(payload)}-{time.monotonic_ns()}"
-        assert cache.root is not None
         with ProcessPoolExecutor(max_workers=min(workers, len(tasks)),
                                  mp_context=worker_context(POOL_PRELOAD)) as pool:
             futures = {pool.submit(_localize_cached_pickled, cache.root, status_dir,

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from syndicate.answers import Answer, Block, _cache, catalog_cache, load_corpus
+from syndicate.answers import Answer, Block, _cache, catalog_cache, checks, load_corpus
 from syndicate.answers.catalog_cache import CACHE_FOLDER
 from syndicate.answers.catalogs import catalog_path, read_catalog
 from syndicate.answers.pipeline import Localization, localize_corpus
@@ -216,3 +216,37 @@ def test_the_review_setting_reaches_cached_localization(project: Path) -> None:
         found[require] = _summary(localize_corpus(changed, workers=1, cache_dir=cache))
         assert found[require] == _summary(localize_corpus(changed, workers=1))
     assert found[True] != found[False]  # the unreviewed dose is published only without
+
+
+def test_kept_findings_are_reused_only_by_the_same_checking_code(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A catalog read again reuses the checks' findings of its unchanged messages only if
+    the checks' code, their libraries and Python are the ones that found them."""
+    settings = _settings(tmp_path)
+    cache = tmp_path / "state" / "cache"
+    localize_corpus(settings, workers=1, cache_dir=cache)
+    es = catalog_path(settings.locales_dir, "es")
+    checked: list[object] = []
+    real = checks.check_message
+
+    def counted(*args: Any, **kwargs: Any) -> list[str]:
+        checked.append(args)
+        return real(*args, **kwargs)
+    monkeypatch.setattr(checks, "check_message", counted)
+    es.write_text(es.read_text("utf-8").replace("[es] ", "[es]  ", 1), "utf-8")
+    localize_corpus(settings, workers=1, cache_dir=cache)
+    assert len(checked) == 1  # the one message changed
+    checked.clear()
+    es.write_text(es.read_text("utf-8").replace("[es]  ", "[es] ", 1), "utf-8")
+    version = catalog_cache.metadata.version
+    monkeypatch.setattr(catalog_cache.metadata, "version", lambda name: (
+        "0.0-other" if name == "babel" else version(name)))
+    catalog_cache.code_key.cache_clear()
+    try:
+        again = localize_corpus(settings, workers=1, cache_dir=cache)
+    finally:
+        monkeypatch.undo()
+        catalog_cache.code_key.cache_clear()
+    assert len(checked) > 100  # every message checked again
+    assert _summary(again) == _summary(localize_corpus(settings, workers=1))
