@@ -13,7 +13,13 @@ are kept in ``<state_dir>/cache/``, one file per language:
   answer rewrites one shard): per answer, a digest of the :class:`~.content.Answer` it was
   made from (every field, :func:`answer_digest`) and its
   :class:`~.localize.Rendition` (or :class:`~.localize.Incomplete`), keyed by the catalog's
-  digest, the publisher, the source language and the code version.
+  digest, the publisher, the source language, whether a dose needs a recorded review of
+  its translation (``require_translation_review``) and the code version.
+
+A catalog is read and checked once, by whichever process localizes it (a worker, when
+several languages have work): it keeps the checked catalog and the results here itself, and
+the catalog's digest and the checks' findings where ``i18n status`` reads them
+(:func:`.catalog_cache.record`).
 
 An answer's result is reused only when the answer read now has the same digest as the one
 it was made from, so nothing about a file can change unseen. Each file
