@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import gc
 import re
 import shutil
 import tempfile
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
@@ -285,3 +287,42 @@ def test_a_file_replaced_with_its_time_preserved_is_still_seen(tmp_path: Path) -
     again = Inputs.scan(settings)
     later = dataclasses.replace(again, scanned_ns=again.scanned_ns + 10**10)
     assert Inputs.scan(settings, later).fingerprint == again.fingerprint
+
+
+def test_a_sync_pauses_the_cycle_collector_and_turns_it_back_on(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The collector is off while a sync runs (it would rescan the sync's objects again and
+    again) and on again after, also when the sync fails; a collector someone else turned
+    off stays off."""
+    from syndicate import sync as sync_module
+
+    content, locales, _ = generate_corpus(tmp_path, answers=2, languages=2, body_bytes=300)
+    side = Side(tmp_path, content, locales, "side")
+    seen: list[bool] = []
+    real = sync_module.localize_corpus
+
+    def watching(*args: object, **kwargs: object) -> object:
+        seen.append(gc.isenabled())
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(sync_module, "localize_corpus", watching)
+    assert gc.isenabled()
+    side.sync(FIXED_NOW, True)
+    assert seen == [False] and gc.isenabled()
+
+    def broken(*args: object, **kwargs: object) -> object:
+        raise OSError("disk gone")
+
+    monkeypatch.setattr(sync_module, "localize_corpus", broken)
+    (content / "lupus" / "fixture.md").write_text(
+        (sorted(content.rglob("*.md"))[0]).read_text("utf-8"), "utf-8")
+    with pytest.raises(OSError):
+        side.sync(FIXED_NOW, True)
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        monkeypatch.setattr(sync_module, "localize_corpus", watching)
+        side.sync(FIXED_NOW, True)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
