@@ -18,6 +18,7 @@ from importlib import resources
 from typing import Any
 
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -29,7 +30,7 @@ from ..config import Settings
 from ..errors import ApiError, InputError, NotFoundError, SyndicateError, UnsafeURLError
 from ..http import RateLimiter
 from ..service import JOBS, JobRunner
-from . import credentials, data
+from . import charts, credentials, data
 from .operator import OperatorPages
 from .partner import PartnerPages
 from .web import COOKIE, HOMES, PRE_COOKIE, ROOT, SECURITY_HEADERS, Console
@@ -157,13 +158,15 @@ def _errors(console: Console) -> dict[Any, Callable[[Request, Exception], Awaita
 
 
 def _warm(console: Console) -> None:
-    """Compile every template and start reading the answers and catalogs."""
+    """Compile every template, start reading the answers and catalogs, and count the last
+    day's attempts per minute (the operator's charts then count only the minutes since)."""
     try:
         for name in console.templates.list_templates():
             console.templates.get_template(name)
         data.translation_snapshot(console.settings)
         data.content_snapshot(console.settings)
-    except (SyndicateError, OSError) as exc:  # the pages will say what is wrong
+        charts.last_day(console.engine, now=console.clock())
+    except (SyndicateError, OSError, SQLAlchemyError) as exc:  # the pages will say it
         log.warning("console warm-up failed", extra={"error": str(exc)})
 
 
