@@ -169,11 +169,11 @@ _content = operator.attrgetter(*(field.name for field in dataclasses.fields(Rend
 
 
 def _dated(rendition: Rendition, live: StoredRendition, now: dt.datetime | None,
-           same: bool | None = None) -> Rendition:
+           same: bool) -> Rendition:
     """``rendition`` with its ``updated`` taken from the store (see :func:`diff`);
-    ``same``: whether it shows the same content, when already known."""
+    ``same``: whether it shows the same content (:func:`_same_content`)."""
     before = live.rendition.updated
-    if same if same is not None else _same_content(rendition, live):
+    if same:
         return dataclasses.replace(rendition, updated=before)
     if rendition.updated > before:
         return rendition
