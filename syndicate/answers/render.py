@@ -154,13 +154,25 @@ def body_html(blocks: Iterable[tuple[Block, str]]) -> str:
     HTML is of the kind the sanitizer returns unchanged (:func:`_render_clean`): the
     structure around it is this function's own, so the sanitizer would return it all as is.
     """
-    out: list[str] = []
-    open_group = 0
-    open_tag = ""
     clean = True
+    rendered: list[tuple[Block, str]] = []
     for block, text in blocks:
         inline, unchanged = _render_clean(text)
         clean = clean and unchanged
+        rendered.append((block, inline))
+    # A body mixing both forms is sanitized whole: the sanitizer reads '"' and '&quot;' in
+    # text alike.
+    html = body_structure(rendered)
+    return html if clean else sanitize(html)
+
+
+def body_structure(blocks: Iterable[tuple[Block, str]]) -> str:
+    """The structure of a body around each block's inline HTML (not sanitized): headings,
+    paragraphs, and list items grouped into ``ul`` or ``ol``."""
+    out: list[str] = []
+    open_group = 0
+    open_tag = ""
+    for block, inline in blocks:
         if block.kind == "item":
             if block.group != open_group:
                 if open_tag:
@@ -180,10 +192,7 @@ def body_html(blocks: Iterable[tuple[Block, str]]) -> str:
             out.append(f"<p>{inline}</p>")
     if open_tag:
         out.append(f"</{open_tag}>")
-    # A body mixing both forms is sanitized whole: the sanitizer reads '"' and '&quot;' in
-    # text alike.
-    html = "\n".join(out)
-    return html if clean else sanitize(html)
+    return "\n".join(out)
 
 
 def escape(text: str) -> str:

@@ -222,29 +222,11 @@ _TRICKY = st.lists(st.sampled_from(_TRICKY_PIECES) | st.text(max_size=4), max_si
 
 def _reference_body_html(pairs: list[tuple[Block, str]]) -> str:
     """The body as it was always made: every block's inline HTML (markdown-it's, literal text
-    without the parser: see the test above), then the sanitizer over the whole."""
-    from syndicate.answers.render import _render_inline, sanitize
+    without the parser: see the test above) in the body's structure, then the sanitizer over
+    the whole."""
+    from syndicate.answers.render import _render_inline, body_structure, sanitize
 
-    out: list[str] = []
-    open_group, open_tag = 0, ""
-    for block, text in pairs:
-        inline = _render_inline(text)
-        if block.kind == "item":
-            if block.group != open_group:
-                if open_tag:
-                    out.append(f"</{open_tag}>")
-                open_tag, open_group = ("ol" if block.ordered else "ul"), block.group
-                out.append(f"<{open_tag}>")
-            out.append(f"<li>{inline}</li>")
-            continue
-        if open_tag:
-            out.append(f"</{open_tag}>")
-            open_tag, open_group = "", 0
-        tag = f"h{min(max(block.level, 2), 6)}" if block.kind == "heading" else "p"
-        out.append(f"<{tag}>{inline}</{tag}>")
-    if open_tag:
-        out.append(f"</{open_tag}>")
-    return sanitize("\n".join(out))
+    return sanitize(body_structure([(block, _render_inline(text)) for block, text in pairs]))
 
 
 @settings(max_examples=500, deadline=None)
