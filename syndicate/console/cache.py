@@ -102,19 +102,6 @@ class FileCache:
             for thread in running:
                 thread.join()
 
-    def keyed(self, key: tuple[str, str], signature: Any, compute: Callable[[], T]) -> T:
-        """The cached value for ``key`` if ``signature`` is the one it was computed with,
-        else ``compute()`` (kept with ``signature``)."""
-        with self._lock:
-            cached = self._values.get(key)
-        if cached is not None and cached[0] == signature:
-            value: T = cached[1]
-            return value
-        value = compute()
-        with self._lock:
-            self._values[key] = (signature, value, time.time())
-        return value
-
     def latest(self, key: tuple[str, str], signature: Any, compute: Callable[..., T],
                *args: Any) -> Snapshot[T]:
         """The value for ``key`` at once: current if ``signature`` is the one it was computed

@@ -375,25 +375,13 @@ def translation_snapshot(settings: Settings) -> Snapshot[TranslationState]:
 
 
 def translation_state(settings: Settings) -> TranslationState:
-    """Per language: progress and to-do. The answers' messages are read again when an answer
-    changes; a language's catalog when it or an answer changes (each language on its own);
-    both from the cache ``syndicate i18n status`` keeps, when it has them."""
-    content = CACHE.signature(settings.content_dir)
-    messages: list[Scope] = CACHE.keyed(
-        ("scopes", str(settings.content_dir)), content, lambda: answer_scopes(settings))
-    found: dict[str, tuple[LanguageProgress, list[TodoItem]]] = {}
-    for language in target_languages_of(settings):
-        path = catalog_path(settings.locales_dir, language)
-        try:
-            info = path.stat()
-            stamp: tuple[int, int] | None = (info.st_size, info.st_mtime_ns)
-        except OSError:
-            stamp = None
-        found[language] = CACHE.keyed(
-            ("language", str(path)), (content, stamp),
-            lambda language=language: language_state(  # type: ignore[misc]
-                settings, messages, language))
-    return found
+    """Per language: progress and to-do, from the cache ``syndicate i18n status`` keeps (a
+    catalog is checked again only where its messages changed). The pages read it through
+    :func:`translation_snapshot`, which keeps the last result and computes a new one, in a
+    worker process, only when an answer or a catalog changed."""
+    messages: list[Scope] = answer_scopes(settings)
+    return {language: language_state(settings, messages, language)
+            for language in target_languages_of(settings)}
 
 
 def readers_per_language(engine: Engine, langs: Sequence[str]) -> dict[str, int]:
